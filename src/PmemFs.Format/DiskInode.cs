@@ -11,9 +11,9 @@ namespace PmemFs.Format;
 /// 4  u16 magic "IN" (0x4E49)   48  i64 size                  96  i64 xattr blob first block (0 = none)
 /// 6  u16 record version (1)    56  i64 atime (ns)            104 u32 xattr blob length (bytes)
 /// 8  u64 ino                   64  i64 mtime (ns)            108 u32 xattr blob blocks
-/// 16 u32 generation            72  i64 ctime (ns)            112..255 zero (reserved)
+/// 16 u32 generation            72  i64 ctime (ns)            120..255 zero (reserved)
 /// 20 u32 mode (0 = free slot)  80  i64 btime (ns)
-/// 24 u32 uid   28 u32 gid   32 u32 nlink   36 u32 project id
+/// 24 u32 uid   28 u32 gid   32 u32 nlink   36 u32 project id   112 i64 pending trim (0 = none; file block + 1)
 /// </code>
 /// A free slot that was used before keeps magic and generation with mode 0, so that a reused
 /// inode number gets a new generation. A never-used slot is all zero.
@@ -46,6 +46,7 @@ public static class DiskInode
         Put(dst, 96, r.XattrBlock);
         Put(dst, 104, r.XattrLength);
         Put(dst, 108, r.XattrBlocks);
+        Put(dst, 112, r.PendingTrim);
         Checksum.SealRecord(dst);
     }
 
@@ -75,6 +76,7 @@ public static class DiskInode
             XattrBlock = I64(src, 96),
             XattrLength = U32(src, 104),
             XattrBlocks = U32(src, 108),
+            PendingTrim = I64(src, 112),
         };
         if (U16(src, 6) != 1) return VerifyResult.Corruption($"inode {expectedIno}: unknown record version {U16(src, 6)}");
         if (r.Ino != expectedIno) return VerifyResult.Corruption($"inode {expectedIno}: slot holds inode number {r.Ino}");
@@ -85,6 +87,8 @@ public static class DiskInode
         if ((r.XattrBlock == 0) != (r.XattrBlocks == 0) || r.XattrBlock < 0
             || r.XattrLength > (long)r.XattrBlocks * FormatConstants.BlockSize || r.XattrLength > FormatConstants.MaxXattrTotal)
             return VerifyResult.Corruption($"inode {expectedIno}: inconsistent xattr blob (block {r.XattrBlock}, {r.XattrBlocks} blocks, {r.XattrLength} bytes)");
+        if (r.PendingTrim < 0 || (r.PendingTrim != 0 && r.FileType != FileTypes.Regular))
+            return VerifyResult.Corruption($"inode {expectedIno}: impossible pending trim {r.PendingTrim}");
         if (r.FileType == FileTypes.Symlink && (r.Size < 1 || r.Size > FormatConstants.MaxSymlinkLength))
             return VerifyResult.Corruption($"inode {expectedIno}: symlink of impossible length {r.Size}");
         return VerifyResult.Good;

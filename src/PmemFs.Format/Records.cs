@@ -19,6 +19,12 @@ public record struct InodeRecord
     public long XattrBlock;
     public uint XattrLength;
     public uint XattrBlocks;
+    /// <summary>
+    /// Truncate intent: 0 = none; otherwise (first file block + 1) from which extents are being
+    /// freed across several transactions. Recovery finishes the job; until then the blocks
+    /// lie beyond EOF and are never visible.
+    /// </summary>
+    public long PendingTrim;
 
     public readonly bool IsFree => Mode == 0;
     public readonly uint FileType => Mode & FileTypes.Mask;

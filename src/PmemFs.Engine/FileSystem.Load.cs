@@ -1,0 +1,196 @@
+using PmemFs.Engine.Alloc;
+using PmemFs.Engine.Inodes;
+using PmemFs.Engine.Log;
+using PmemFs.Format;
+using PmemFs.Media;
+
+namespace PmemFs.Engine;
+
+public sealed partial class FileSystem
+{
+    /// <summary>
+    /// Opens the file system on <paramref name="media"/>: verifies the superblock (falling back
+    /// to the copy), replays the journal, loads and verifies every table, and finishes work a
+    /// crash interrupted (orphans, pending truncates).
+    /// </summary>
+    /// <exception cref="ImageFormatException">the image is foreign or damaged; nothing was written.</exception>
+    public static FileSystem Mount(IMedia media, FileSystemOptions? options = null) => new(media, options ?? new FileSystemOptions());
+
+    private FileSystem(IMedia media, FileSystemOptions options)
+    {
+        Media = media;
+        Options = options;
+        var opened = ImageReader.ReadSuperblock(media, options.Name);
+        Superblock = opened.Superblock;
+        var g = Geometry;
+        if (options.ReadOnly && opened.UsedCopy != SuperblockCopy.Primary)
+            throw new ImageFormatException($"{options.Name}: primary superblock is damaged ({opened.PrimaryProblem}); run pmemfs fsck --repair");
+
+        // Replay first (read-only mounts need a clean journal: replay would be a write).
+        if (options.ReadOnly)
+        {
+            var peek = MemoryMediaPeek.JournalIsClean(media, Superblock);
+            if (!peek) throw new ImageFormatException($"{options.Name}: the journal holds committed transactions; mount read-write once (or run fsck) to replay them");
+        }
+        var replay = options.ReadOnly
+            ? new ReplayResult(0, 0, 0, 0, null)
+            : JournalReplay.Recover(media, Superblock);
+        if (replay.Problem is not null)
+            throw new ImageFormatException($"{options.Name}: {replay.Problem}; run pmemfs fsck --repair");
+        // Only now is it safe to fix the primary: the image is known to be ours and consistent.
+        if (!options.ReadOnly && opened.UsedCopy == SuperblockCopy.Secondary)
+            ImageReader.WriteSuperblock(media, Superblock, SuperblockCopy.Primary);
+
+        InodeSlots = new SlotAllocator("inode", g.InodeCount);
+        DirentSlots = new SlotAllocator("dirent", g.DirentCount);
+        ExtentSlots = new SlotAllocator("extent", g.ExtentCount);
+        RmapSlots = new SlotAllocator("rmap", g.RmapCount);
+        _inodes = new Inode?[g.InodeCount];
+        Log = options.ReadOnly ? null! : new MetadataLog(media, Superblock, replay);
+
+        LoadTables();
+        int orphans = 0, trims = 0;
+        if (!options.ReadOnly) (orphans, trims) = FinishInterruptedWork();
+        Report = new MountReport(opened.UsedCopy, opened.PrimaryProblem ?? opened.SecondaryProblem, replay.Replayed, orphans, trims);
+    }
+
+    private ImageFormatException Damaged(string problem) =>
+        new($"{Options.Name}: {problem}; run pmemfs fsck --repair");
+
+    private void LoadTables()
+    {
+        var g = Geometry;
+        var media = Media;
+
+        for (long slot = 0; slot < g.InodeCount; slot++)
+        {
+            var v = DiskInode.VerifyRead(media.Read(g.InodeOffset(slot), DiskInode.Size), Geometry.InoOfSlot(slot), out var rec);
+            if (v.Verdict == Verdict.Empty) continue;
+            if (!v.IsOk) throw Damaged(v.Problem!);
+            if (rec.IsFree) continue;
+            InodeSlots.MarkUsed(slot);
+            _inodes[slot] = new Inode(rec) { Directory = rec.FileType == FileTypes.Directory ? new DirectoryIndex() : null };
+        }
+        var root = _inodes[0];
+        if (root is null || !root.IsDirectory) throw Damaged("root inode is missing or not a directory");
+        root.Parent = FormatConstants.RootIno;
+
+        for (long slot = 0; slot < g.DirentCount; slot++)
+        {
+            var v = DiskDirent.VerifyRead(media.Read(g.DirentOffset(slot), DiskDirent.Size), slot, out var d);
+            if (v.Verdict == Verdict.Empty) continue;
+            if (!v.IsOk) throw Damaged(v.Problem!);
+            var parent = InodeAt(d.Parent);
+            var child = InodeAt(d.Child);
+            if (parent?.Directory is null) throw Damaged($"dirent slot {slot} lives in inode {d.Parent}, which is not a directory");
+            if (child is null) throw Damaged($"dirent slot {slot} points at free inode {d.Child}");
+            if (d.Type != FileTypes.ToDirentType(child.Rec.Mode)) throw Damaged($"dirent slot {slot} has the wrong type for inode {d.Child}");
+            if (parent.Directory.Find(d.Name) is not null) throw Damaged($"directory {d.Parent} holds one name twice");
+            if (child.IsDirectory)
+            {
+                if (child.Parent != 0) throw Damaged($"directory {d.Child} has two parents");
+                child.Parent = d.Parent;
+            }
+            DirentSlots.MarkUsed(slot);
+            parent.Directory.Add(new DirEntry(d.Name, d.Child, d.Type, slot));
+        }
+
+        // Rmap first: every data extent must have its twin there.
+        var dataRmap = new Dictionary<(ulong Ino, long FileBlock), (long Slot, RmapRecord Rec)>();
+        for (long slot = 0; slot < g.RmapCount; slot++)
+        {
+            var v = DiskRmap.VerifyRead(media.Read(g.RmapOffset(slot), DiskRmap.Size), slot, out var r);
+            if (v.Verdict == Verdict.Empty) continue;
+            if (!v.IsOk) throw Damaged(v.Problem!);
+            RmapSlots.MarkUsed(slot);
+            if (r.Kind == RmapOwnerKind.InodeData) dataRmap[(r.Owner, r.FileBlock)] = (slot, r);
+            else if (r.Kind == RmapOwnerKind.InodeXattr)
+            {
+                var owner = InodeAt(r.Owner) ?? throw Damaged($"rmap slot {slot} names free inode {r.Owner}");
+                if (owner.Rec.XattrBlock != r.PhysBlock || owner.Rec.XattrBlocks != r.BlockCount) throw Damaged($"rmap slot {slot} disagrees with inode {r.Owner}'s xattr blob");
+                owner.XattrRmapSlot = slot;
+            }
+        }
+        for (long slot = 0; slot < g.ExtentCount; slot++)
+        {
+            var v = DiskExtent.VerifyRead(media.Read(g.ExtentOffset(slot), DiskExtent.Size), slot, out var e);
+            if (v.Verdict == Verdict.Empty) continue;
+            if (!v.IsOk) throw Damaged(v.Problem!);
+            var owner = InodeAt(e.Ino) ?? throw Damaged($"extent slot {slot} belongs to free inode {e.Ino}");
+            if (owner.IsDirectory) throw Damaged($"extent slot {slot} belongs to directory {e.Ino}");
+            if (!g.IsDataBlockRange(e.PhysBlock, e.BlockCount)) throw Damaged($"extent slot {slot} maps blocks outside the data area");
+            if (!dataRmap.Remove((e.Ino, e.FileBlock), out var twin) || twin.Rec.PhysBlock != e.PhysBlock || twin.Rec.BlockCount != e.BlockCount)
+                throw Damaged($"extent slot {slot} (inode {e.Ino}, file block {e.FileBlock}) has no matching rmap record");
+            ExtentSlots.MarkUsed(slot);
+            owner.Extents.AddLoaded(new Extent(e.FileBlock, e.PhysBlock, e.BlockCount, e.State, slot, twin.Slot));
+        }
+        if (dataRmap.Count > 0)
+        {
+            var (key, val) = dataRmap.First();
+            throw Damaged($"rmap slot {val.Slot} names inode {key.Ino} file block {key.FileBlock}, which has no extent");
+        }
+
+        foreach (var inode in _inodes)
+        {
+            if (inode is null) continue;
+            if (inode.Extents.SortAfterLoad() is { } overlap) throw Damaged($"inode {inode.Ino}: {overlap}");
+            if (inode.IsDirectory && inode.Parent == 0) throw Damaged($"directory {inode.Ino} is not in any directory");
+            if (inode.Rec.XattrBlock != 0)
+            {
+                if (inode.XattrRmapSlot < 0) throw Damaged($"inode {inode.Ino}'s xattr blob has no rmap record");
+                var blob = media.Read(Geometry.BlockOffset(inode.Rec.XattrBlock), (int)inode.Rec.XattrLength);
+                var v = DiskXattrBlob.VerifyRead(blob, inode.Ino, out var entries);
+                if (!v.IsOk) throw Damaged(v.Problem!);
+                inode.Xattrs = entries;
+            }
+        }
+
+        // Free space: bitmap runs inside the data area. Blocks used by the maps must be marked in use.
+        FreeSpaceBitmap.ForEachRun(media, g, set: false, (start, count) =>
+        {
+            long s = Math.Max(start, g.DataStart), e = Math.Min(start + count, g.DataEnd);
+            if (s < e) Blocks.AddFree(s, e - s);
+        });
+    }
+
+    /// <summary>Frees inodes whose last link went away and finishes interrupted truncates.</summary>
+    private (int Orphans, int Trims) FinishInterruptedWork()
+    {
+        int orphans = 0, trims = 0;
+        foreach (var inode in _inodes)
+        {
+            if (inode is null) continue;
+            if (inode.Rec.Nlink == 0)
+            {
+                inode.Lock.EnterWriteLock();
+                try { FreeInodeLocked(inode); }
+                finally { inode.Lock.ExitWriteLock(); }
+                orphans++;
+            }
+            else if (inode.Rec.PendingTrim != 0)
+            {
+                inode.Lock.EnterWriteLock();
+                try { TrimLocked(inode, inode.Rec.PendingTrim - 1); }
+                finally { inode.Lock.ExitWriteLock(); }
+                trims++;
+            }
+        }
+        return (orphans, trims);
+    }
+}
+
+/// <summary>Checks, without writing, whether a journal would replay anything.</summary>
+internal static class MemoryMediaPeek
+{
+    public static bool JournalIsClean(IMedia media, Superblock sb)
+    {
+        var g = sb.Geometry;
+        var header = DiskJournalHeader.ReadNewest(media.Read(g.JournalHeaderOffset, DiskJournalHeader.Size * 2), g.LogBytes, out _);
+        if (header is null) return false;
+        var log = media.Read(g.LogOffset, (int)g.LogBytes);
+        ulong seq = header.Value.TailSeq;
+        long off = header.Value.TailOffset;
+        return !LogTransaction.TryReadCommitted(log[(int)off..], seq, sb.JournalSalt, out _, out _, out _)
+            && !LogTransaction.TryReadCommitted(log, seq, sb.JournalSalt, out _, out _, out _);
+    }
+}

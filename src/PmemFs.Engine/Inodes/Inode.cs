@@ -1,0 +1,47 @@
+using PmemFs.Format;
+
+namespace PmemFs.Engine.Inodes;
+
+/// <summary>
+/// An inode in memory: its record, its lock, and what hangs off it (extents, entries, xattrs).
+/// Every field is guarded by <see cref="Lock"/> unless said otherwise.
+/// </summary>
+// The lock lives as long as the inode object; ReaderWriterLockSlim needs disposal only to
+// release wait handles early, and freed inodes may still be referenced by in-flight readers.
+#pragma warning disable CA1001
+public sealed class Inode(InodeRecord record)
+{
+    public InodeRecord Rec = record;
+
+    /// <summary>Readers (read, getattr, lookup, readdir) share; anything that changes the inode is exclusive.</summary>
+    public readonly ReaderWriterLockSlim Lock = new(LockRecursionPolicy.NoRecursion);
+
+    public ulong Ino => Rec.Ino;
+    public long Slot => Geometry.SlotOfIno(Rec.Ino);
+    public bool IsDirectory => Rec.FileType == FileTypes.Directory;
+    public bool IsRegular => Rec.FileType == FileTypes.Regular;
+
+    /// <summary>Data mapping (regular files and symlinks).</summary>
+    public ExtentMap Extents { get; } = new();
+
+    /// <summary>Entries (directories only).</summary>
+    public DirectoryIndex? Directory { get; init; }
+
+    /// <summary>Parent directory (directories only; directories have exactly one).</summary>
+    public ulong Parent;
+
+    /// <summary>Decoded xattrs, or null when none; kept in sync with the on-media blob.</summary>
+    public List<KeyValuePair<byte[], byte[]>>? Xattrs;
+
+    /// <summary>Rmap slot describing the xattr blob (-1 when there is none).</summary>
+    public long XattrRmapSlot = -1;
+
+    /// <summary>Kernel lookup references (FUSE nlookup). Guarded by the inode table lock.</summary>
+    public long References;
+
+    /// <summary>Set once the inode has been freed; stale handles then get ESTALE.</summary>
+    public bool Freed;
+
+    public long AllocatedBlocks => Extents.AllocatedBlocks + Rec.XattrBlocks;
+}
+#pragma warning restore CA1001

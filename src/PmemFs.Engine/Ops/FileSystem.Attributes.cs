@@ -1,0 +1,69 @@
+using PmemFs.Format;
+
+namespace PmemFs.Engine;
+
+public sealed partial class FileSystem
+{
+    /// <summary>
+    /// chmod / chown / truncate / utimes, as one transaction (a truncate that frees very many
+    /// extents records a trim intent and finishes in follow-up transactions).
+    /// </summary>
+    public Errno SetAttr(ulong ino, in SetAttrRequest req, Credentials who, out InodeAttributes attr)
+    {
+        attr = default;
+        try
+        {
+            var inode = Get(ino);
+            inode.Lock.EnterWriteLock();
+            try
+            {
+                if (inode.Freed) return Errno.ESTALE;
+                var f = req.Fields;
+                var rec = inode.Rec;
+                long now = Now();
+                using var tx = new Txn(this);
+                if (f.HasFlag(SetAttrFields.Mode))
+                {
+                    if (!who.IsRoot && who.Uid != rec.Uid) return Errno.EPERM;
+                    uint mode = req.Mode & 0xFFF;
+                    // A non-root caller outside the file's group cannot keep setgid (as the kernel does).
+                    if (!who.IsRoot && who.Gid != rec.Gid && !inode.IsDirectory) mode &= ~SetGid;
+                    rec.Mode = (rec.Mode & FileTypes.Mask) | mode;
+                }
+                if (f.HasFlag(SetAttrFields.Uid) || f.HasFlag(SetAttrFields.Gid))
+                {
+                    uint uid = f.HasFlag(SetAttrFields.Uid) ? req.Uid : rec.Uid;
+                    uint gid = f.HasFlag(SetAttrFields.Gid) ? req.Gid : rec.Gid;
+                    if (!who.IsRoot && (uid != rec.Uid || who.Uid != rec.Uid || (gid != rec.Gid && gid != who.Gid))) return Errno.EPERM;
+                    if (!inode.IsDirectory && (uid != rec.Uid || gid != rec.Gid || !who.IsRoot))
+                    {
+                        rec.Mode &= ~SetUid;
+                        if ((rec.Mode & GroupExec) != 0) rec.Mode &= ~SetGid;
+                    }
+                    rec.Uid = uid;
+                    rec.Gid = gid;
+                }
+                if (f.HasFlag(SetAttrFields.Size))
+                {
+                    if (inode.IsDirectory) return Errno.EISDIR;
+                    if (!inode.IsRegular) return Errno.EINVAL;
+                    if (req.Size < 0) return Errno.EINVAL;
+                    TruncateLocked(inode, req.Size, who, tx, ref rec);
+                }
+                if (f.HasFlag(SetAttrFields.AtimeNow)) rec.AtimeNs = now;
+                else if (f.HasFlag(SetAttrFields.Atime)) rec.AtimeNs = req.AtimeNs;
+                if (f.HasFlag(SetAttrFields.MtimeNow)) rec.MtimeNs = now;
+                else if (f.HasFlag(SetAttrFields.Mtime)) rec.MtimeNs = req.MtimeNs;
+                rec.CtimeNs = f.HasFlag(SetAttrFields.Ctime) ? req.CtimeNs : now;
+                LogInode(tx, rec);
+                tx.OnCommit(() => inode.Rec = rec);
+                tx.Commit();
+                if (rec.PendingTrim != 0) TrimLocked(inode, rec.PendingTrim - 1);
+                attr = AttributesOf(inode);
+                return Errno.Ok;
+            }
+            finally { inode.Lock.ExitWriteLock(); }
+        }
+        catch (ErrnoException e) { return e.Errno; }
+    }
+}

@@ -1,0 +1,461 @@
+using PmemFs.Engine.Inodes;
+using PmemFs.Format;
+
+namespace PmemFs.Engine;
+
+public sealed partial class FileSystem
+{
+    private const int Bs = FormatConstants.BlockSize;
+    private const uint SetUid = 0x800, GroupExec = 0x8;
+
+    /// <summary>Extents freed per transaction by truncate and unlink (keeps transactions bounded).</summary>
+    internal const int TrimBatch = 1024;
+
+    /// <summary>Reads up to dst.Length bytes at <paramref name="offset"/>; holes and unwritten extents read as zeros.</summary>
+    public Errno Read(ulong ino, long offset, Span<byte> dst, out int read)
+    {
+        read = 0;
+        if (offset < 0) return Errno.EINVAL;
+        var inode = InodeAt(ino);
+        if (inode is null) return Errno.ESTALE;
+        bool touch;
+        inode.Lock.EnterReadLock();
+        try
+        {
+            if (inode.Freed) return Errno.ESTALE;
+            if (inode.IsDirectory) return Errno.EISDIR;
+            read = ReadLocked(inode, offset, dst);
+            touch = NeedsAtimeUpdate(inode);
+        }
+        finally { inode.Lock.ExitReadLock(); }
+        if (touch) TouchAtime(inode);
+        return Errno.Ok;
+    }
+
+    internal int ReadLocked(Inode inode, long offset, Span<byte> dst)
+    {
+        long size = inode.Rec.Size;
+        if (offset >= size) return 0;
+        int n = (int)Math.Min(dst.Length, size - offset);
+        dst = dst[..n];
+        long pos = offset, end = offset + n;
+        foreach (var e in inode.Extents.Overlapping(pos / Bs, (end + Bs - 1) / Bs))
+        {
+            long es = e.FileBlock * Bs, ee = e.FileEnd * Bs;
+            if (es > pos) dst.Slice((int)(pos - offset), (int)(Math.Min(es, end) - pos)).Clear();
+            pos = Math.Max(pos, es);
+            long stop = Math.Min(ee, end);
+            var part = dst.Slice((int)(pos - offset), (int)(stop - pos));
+            if (e.State == ExtentState.Written) Media.Read(e.PhysBlock * (long)Bs + (pos - es), part.Length).CopyTo(part);
+            else part.Clear();
+            pos = stop;
+        }
+        if (pos < end) dst[(int)(pos - offset)..].Clear();
+        return n;
+    }
+
+    /// <summary>relatime: update atime only when it is older than mtime/ctime or a day old.</summary>
+    private bool NeedsAtimeUpdate(Inode inode)
+    {
+        if (Options.NoAtime || Options.ReadOnly || ((InodeFlags)inode.Rec.Flags).HasFlag(InodeFlags.NoAtime)) return false;
+        ref var r = ref inode.Rec;
+        return r.AtimeNs <= r.MtimeNs || r.AtimeNs <= r.CtimeNs || Now() - r.AtimeNs > 24L * 3600 * 1_000_000_000;
+    }
+
+    private void TouchAtime(Inode inode)
+    {
+        inode.Lock.EnterWriteLock();
+        try
+        {
+            if (inode.Freed || !NeedsAtimeUpdate(inode)) return;
+            using var tx = new Txn(this);
+            var rec = inode.Rec;
+            rec.AtimeNs = Now();
+            LogInode(tx, rec);
+            tx.OnCommit(() => inode.Rec = rec);
+            tx.Commit();
+        }
+        catch (ErrnoException) { }
+        finally { inode.Lock.ExitWriteLock(); }
+    }
+
+    /// <summary>
+    /// pwrite: data is persistent before the metadata that exposes it is committed, and both
+    /// before this returns. New blocks are fully written (data plus zeros) before they become
+    /// visible. All or nothing on ENOSPC.
+    /// </summary>
+    public Errno Write(ulong ino, long offset, ReadOnlySpan<byte> data, Credentials who, out int written)
+    {
+        written = 0;
+        if (offset < 0) return Errno.EINVAL;
+        if (offset > FormatConstants.MaxFileSize - data.Length) return Errno.EFBIG;
+        try
+        {
+            var inode = Get(ino);
+            inode.Lock.EnterWriteLock();
+            try
+            {
+                CheckWritableFile(inode);
+                if (data.Length == 0) return Errno.Ok;
+                WriteLocked(inode, offset, data, who);
+                written = data.Length;
+                return Errno.Ok;
+            }
+            finally { inode.Lock.ExitWriteLock(); }
+        }
+        catch (ErrnoException e) { return e.Errno; }
+    }
+
+    private static void CheckWritableFile(Inode inode)
+    {
+        if (inode.Freed) throw new ErrnoException(Errno.ESTALE);
+        if (inode.IsDirectory) throw new ErrnoException(Errno.EISDIR);
+        if (!inode.IsRegular) throw new ErrnoException(Errno.EINVAL);
+    }
+
+    private void WriteLocked(Inode inode, long offset, ReadOnlySpan<byte> data, Credentials who)
+    {
+        long end = offset + data.Length;
+        long b0 = offset / Bs, b1 = (end + Bs - 1) / Bs;
+        using var tx = new Txn(this);
+        ZeroTailBeyondEof(inode, Math.Min(offset, end));
+
+        var pieces = new List<Mapping>();
+        bool mapChanged = false;
+        long cursor = b0;
+        long hint = PhysHint(inode, b0);
+        foreach (var e in inode.Extents.Overlapping(b0, b1).ToList())
+        {
+            if (cursor < e.FileBlock)
+            {
+                FillHole(tx, inode, cursor, e.FileBlock, offset, data, pieces, ref hint);
+                mapChanged = true;
+            }
+            long ps = Math.Max(cursor, e.FileBlock), pe = Math.Min(e.FileEnd, b1);
+            bool convert = e.State == ExtentState.Unwritten;
+            StoreBlocks(ps, pe, e.PhysOf(ps), offset, data, zeroOutside: convert);
+            pieces.Add(new Mapping(ps, e.PhysOf(ps), pe - ps, ExtentState.Written));
+            mapChanged |= convert;
+            hint = e.PhysOf(pe - 1) + 1;
+            cursor = pe;
+        }
+        if (cursor < b1)
+        {
+            FillHole(tx, inode, cursor, b1, offset, data, pieces, ref hint);
+            mapChanged = true;
+        }
+        if (mapChanged) ExtentEdit.Apply(this, tx, inode, b0, b1, pieces);
+
+        var rec = inode.Rec;
+        rec.Size = Math.Max(rec.Size, end);
+        rec.MtimeNs = rec.CtimeNs = Now();
+        KillPrivileges(ref rec, who);
+        LogInode(tx, rec);
+        tx.OnCommit(() => inode.Rec = rec);
+        tx.Commit(); // the commit's drain also orders the data flushes above before the commit word
+    }
+
+    /// <summary>Where to look for blocks to continue file block <paramref name="fileBlock"/> contiguously.</summary>
+    private static long PhysHint(Inode inode, long fileBlock)
+    {
+        var map = inode.Extents;
+        int i = map.FirstEndingAfter(fileBlock);
+        var before = i > 0 ? map.All[i - 1] : null;
+        return before is null ? -1 : before.PhysEnd + (fileBlock - before.FileEnd);
+    }
+
+    private long Alignment(Inode inode, long fileBlock, long count) =>
+        ((InodeFlags)inode.Rec.Flags).HasFlag(InodeFlags.Dax) && fileBlock % FormatConstants.HugePageBlocks == 0 && count >= FormatConstants.HugePageBlocks
+            ? FormatConstants.HugePageBlocks : 1;
+
+    /// <summary>Allocates and writes file blocks [fb0, fb1) that are a hole.</summary>
+    private void FillHole(Txn tx, Inode inode, long fb0, long fb1, long offset, ReadOnlySpan<byte> data, List<Mapping> pieces, ref long hint)
+    {
+        long fb = fb0;
+        foreach (var run in tx.AllocateBlocks(fb1 - fb0, hint, Alignment(inode, fb0, fb1 - fb0)))
+        {
+            StoreBlocks(fb, fb + run.Count, run.Start, offset, data, zeroOutside: true);
+            pieces.Add(new Mapping(fb, run.Start, run.Count, ExtentState.Written));
+            fb += run.Count;
+            hint = run.End;
+        }
+    }
+
+    /// <summary>
+    /// Stores the part of the write that falls in file blocks [fb0, fb1) (backed by physical
+    /// blocks from <paramref name="phys"/>), and zeros the rest of those blocks when they are
+    /// new or were unwritten, so no stale bytes ever become visible. Flushes, never drains.
+    /// </summary>
+    private void StoreBlocks(long fb0, long fb1, long phys, long offset, ReadOnlySpan<byte> data, bool zeroOutside)
+    {
+        long bs = fb0 * Bs, be = fb1 * Bs;
+        long ds = Math.Max(bs, offset), de = Math.Min(be, offset + data.Length);
+        long physByte = phys * Bs;
+        if (zeroOutside && ds > bs) Media.Fill(physByte, ds - bs, 0);
+        if (de > ds)
+        {
+            var part = data.Slice((int)(ds - offset), (int)(de - ds));
+            long at = physByte + (ds - bs);
+            if (part.Length >= 16 * 1024) Media.WriteNonTemporal(at, part);
+            else Media.Write(at, part);
+        }
+        if (zeroOutside && be > de) Media.Fill(physByte + (de - bs), be - Math.Max(de, bs), 0);
+        Media.Flush(physByte, be - bs);
+    }
+
+    /// <summary>
+    /// Before the size grows past <paramref name="newDataStart"/>: bytes between the old EOF and
+    /// the end of its block may hold data from before a truncate; zero them in place.
+    /// </summary>
+    private void ZeroTailBeyondEof(Inode inode, long newDataStart)
+    {
+        long size = inode.Rec.Size;
+        if (newDataStart <= size || size % Bs == 0) return;
+        var e = inode.Extents.Find(size / Bs);
+        if (e is null || e.State != ExtentState.Written) return;
+        long stop = Math.Min(newDataStart, (size / Bs + 1) * Bs);
+        long at = e.PhysOf(size / Bs) * Bs + size % Bs;
+        Media.Fill(at, stop - size, 0);
+        Media.Flush(at, stop - size);
+    }
+
+    /// <summary>Writes, truncates and fallocate by anyone but root clear set-user-ID and set-group-ID (with group exec).</summary>
+    private static void KillPrivileges(ref InodeRecord rec, Credentials who)
+    {
+        if (who.IsRoot) return;
+        if ((rec.Mode & SetUid) != 0) rec.Mode &= ~SetUid;
+        if ((rec.Mode & (SetGid | GroupExec)) == (SetGid | GroupExec)) rec.Mode &= ~SetGid;
+    }
+
+    /// <summary>Changes the size; shrinking frees blocks beyond it (in several transactions if there are many).</summary>
+    internal void TruncateLocked(Inode inode, long newSize, Credentials who, Txn tx, ref InodeRecord rec)
+    {
+        if (newSize > FormatConstants.MaxFileSize) throw new ErrnoException(Errno.EFBIG);
+        long now = Now();
+        rec.MtimeNs = rec.CtimeNs = now;
+        KillPrivileges(ref rec, who);
+        if (newSize >= rec.Size)
+        {
+            ZeroTailBeyondEof(inode, newSize);
+            rec.Size = newSize;
+            return;
+        }
+        rec.Size = newSize;
+        long keep = (newSize + Bs - 1) / Bs;
+        var map = inode.Extents;
+        int beyond = map.Count - map.FirstEndingAfter(keep);
+        if (beyond == 0) return;
+        if (beyond <= TrimBatch)
+        {
+            ExtentEdit.Apply(this, tx, inode, keep, map.Last!.FileEnd, []);
+            return;
+        }
+        // Too many for one transaction: record the intent; the caller finishes with TrimLocked.
+        rec.PendingTrim = keep + 1;
+    }
+
+    /// <summary>Frees every extent at or after <paramref name="fromBlock"/>, a batch per transaction, then clears the intent.</summary>
+    internal void TrimLocked(Inode inode, long fromBlock)
+    {
+        while (true)
+        {
+            var map = inode.Extents;
+            int remaining = map.Count - map.FirstEndingAfter(fromBlock);
+            using var tx = new Txn(this);
+            bool last = remaining <= TrimBatch;
+            if (remaining > 0)
+            {
+                int take = Math.Min(remaining, TrimBatch);
+                long start = Math.Max(fromBlock, map.All[map.Count - take].FileBlock);
+                ExtentEdit.Apply(this, tx, inode, start, map.Last!.FileEnd, []);
+            }
+            if (last && inode.Rec.PendingTrim != 0)
+            {
+                var rec = inode.Rec;
+                rec.PendingTrim = 0;
+                LogInode(tx, rec);
+                tx.OnCommit(() => inode.Rec = rec);
+            }
+            tx.Commit();
+            if (last) return;
+        }
+    }
+
+    public Errno Fallocate(ulong ino, FallocateMode mode, long offset, long length, Credentials who)
+    {
+        if (offset < 0 || length <= 0) return Errno.EINVAL;
+        if (offset > FormatConstants.MaxFileSize - length) return Errno.EFBIG;
+        bool keepSize = mode.HasFlag(FallocateMode.KeepSize);
+        var op = mode & ~FallocateMode.KeepSize;
+        if (op is not (FallocateMode.Default or FallocateMode.PunchHole or FallocateMode.ZeroRange)) return Errno.EOPNOTSUPP;
+        if (op == FallocateMode.PunchHole && !keepSize) return Errno.EOPNOTSUPP;
+        try
+        {
+            var inode = Get(ino);
+            inode.Lock.EnterWriteLock();
+            try
+            {
+                if (inode.Freed) return Errno.ESTALE;
+                if (inode.IsDirectory) return Errno.EISDIR;
+                if (!inode.IsRegular) return Errno.ENODEV;
+                long end = offset + length;
+                using var tx = new Txn(this);
+                var rec = inode.Rec;
+                switch (op)
+                {
+                    case FallocateMode.Default: Preallocate(tx, inode, offset, end); break;
+                    case FallocateMode.PunchHole: Punch(tx, inode, offset, end); break;
+                    case FallocateMode.ZeroRange: ZeroRange(tx, inode, offset, end); break;
+                }
+                if (!keepSize && end > rec.Size)
+                {
+                    ZeroTailBeyondEof(inode, offset);
+                    rec.Size = end;
+                }
+                rec.MtimeNs = rec.CtimeNs = Now();
+                KillPrivileges(ref rec, who);
+                LogInode(tx, rec);
+                tx.OnCommit(() => inode.Rec = rec);
+                tx.Commit();
+                return Errno.Ok;
+            }
+            finally { inode.Lock.ExitWriteLock(); }
+        }
+        catch (ErrnoException e) { return e.Errno; }
+    }
+
+    /// <summary>Holes in the range become unwritten extents (allocated, reading as zeros).</summary>
+    private void Preallocate(Txn tx, Inode inode, long offset, long end)
+    {
+        long b0 = offset / Bs, b1 = (end + Bs - 1) / Bs;
+        var pieces = new List<Mapping>();
+        long cursor = b0, hint = PhysHint(inode, b0);
+        bool changed = false;
+        void Allocate(long from, long to, ref long h)
+        {
+            foreach (var run in tx.AllocateBlocks(to - from, h, Alignment(inode, from, to - from)))
+            {
+                pieces.Add(new Mapping(from, run.Start, run.Count, ExtentState.Unwritten));
+                from += run.Count;
+                h = run.End;
+            }
+        }
+        foreach (var e in inode.Extents.Overlapping(b0, b1).ToList())
+        {
+            if (cursor < e.FileBlock) { Allocate(cursor, e.FileBlock, ref hint); changed = true; }
+            long ps = Math.Max(cursor, e.FileBlock), pe = Math.Min(e.FileEnd, b1);
+            pieces.Add(new Mapping(ps, e.PhysOf(ps), pe - ps, e.State));
+            hint = e.PhysOf(pe - 1) + 1;
+            cursor = pe;
+        }
+        if (cursor < b1) { Allocate(cursor, b1, ref hint); changed = true; }
+        if (changed) ExtentEdit.Apply(this, tx, inode, b0, b1, pieces);
+    }
+
+    /// <summary>Zeroes partial blocks at the edges in place and unmaps the whole blocks between.</summary>
+    private void Punch(Txn tx, Inode inode, long offset, long end)
+    {
+        var (full0, full1) = ZeroPartialEdges(inode, offset, end);
+        if (full0 < full1 && inode.Extents.Overlapping(full0, full1).Any())
+            ExtentEdit.Apply(this, tx, inode, full0, full1, []);
+    }
+
+    /// <summary>Partial edge blocks are zeroed in place; whole blocks become unwritten (holes are allocated).</summary>
+    private void ZeroRange(Txn tx, Inode inode, long offset, long end)
+    {
+        var (full0, full1) = ZeroPartialEdges(inode, offset, end);
+        if (full0 >= full1) return;
+        var pieces = new List<Mapping>();
+        long cursor = full0, hint = PhysHint(inode, full0);
+        foreach (var e in inode.Extents.Overlapping(full0, full1).ToList())
+        {
+            if (cursor < e.FileBlock) AllocateUnwritten(tx, inode, cursor, e.FileBlock, pieces, ref hint);
+            long ps = Math.Max(cursor, e.FileBlock), pe = Math.Min(e.FileEnd, full1);
+            pieces.Add(new Mapping(ps, e.PhysOf(ps), pe - ps, ExtentState.Unwritten));
+            hint = e.PhysOf(pe - 1) + 1;
+            cursor = pe;
+        }
+        if (cursor < full1) AllocateUnwritten(tx, inode, cursor, full1, pieces, ref hint);
+        ExtentEdit.Apply(this, tx, inode, full0, full1, pieces);
+    }
+
+    private void AllocateUnwritten(Txn tx, Inode inode, long from, long to, List<Mapping> pieces, ref long hint)
+    {
+        foreach (var run in tx.AllocateBlocks(to - from, hint, Alignment(inode, from, to - from)))
+        {
+            pieces.Add(new Mapping(from, run.Start, run.Count, ExtentState.Unwritten));
+            from += run.Count;
+            hint = run.End;
+        }
+    }
+
+    /// <summary>Zeroes the bytes of [offset, end) in blocks it covers only partly; returns the whole blocks.</summary>
+    private (long Full0, long Full1) ZeroPartialEdges(Inode inode, long offset, long end)
+    {
+        long full0 = (offset + Bs - 1) / Bs, full1 = end / Bs;
+        if (full0 > full1) // inside one block
+        {
+            ZeroInPlace(inode, offset, end);
+            return (0, 0);
+        }
+        if (offset % Bs != 0) ZeroInPlace(inode, offset, full0 * Bs);
+        if (end % Bs != 0 && full1 * Bs >= offset) ZeroInPlace(inode, Math.Max(full1 * Bs, offset), end);
+        return (full0, full1);
+    }
+
+    private void ZeroInPlace(Inode inode, long start, long end)
+    {
+        var e = inode.Extents.Find(start / Bs);
+        if (e is null || e.State != ExtentState.Written || end <= start) return;
+        long at = e.PhysOf(start / Bs) * Bs + start % Bs;
+        Media.Fill(at, end - start, 0);
+        Media.Flush(at, end - start);
+    }
+
+    /// <summary>SEEK_DATA / SEEK_HOLE. Unwritten extents count as holes (they read as zeros).</summary>
+    public Errno Seek(ulong ino, long offset, SeekWhence whence, out long result)
+    {
+        result = -1;
+        if (offset < 0) return Errno.ENXIO;
+        var inode = InodeAt(ino);
+        if (inode is null) return Errno.ESTALE;
+        inode.Lock.EnterReadLock();
+        try
+        {
+            long size = inode.Rec.Size;
+            if (offset >= size) return Errno.ENXIO;
+            long block = offset / Bs;
+            if (whence == SeekWhence.Data)
+            {
+                foreach (var e in inode.Extents.Overlapping(block, long.MaxValue))
+                {
+                    if (e.State != ExtentState.Written) continue;
+                    long at = Math.Max(offset, e.FileBlock * Bs);
+                    if (at >= size) break;
+                    result = at;
+                    return Errno.Ok;
+                }
+                return Errno.ENXIO;
+            }
+            long pos = offset;
+            foreach (var e in inode.Extents.Overlapping(block, long.MaxValue))
+            {
+                if (e.FileBlock * Bs > pos || e.State != ExtentState.Written) break;
+                pos = e.FileEnd * Bs;
+            }
+            result = Math.Min(pos, size);
+            return Errno.Ok;
+        }
+        finally { inode.Lock.ExitReadLock(); }
+    }
+
+    /// <summary>A new symlink's target is its data: one block, written before the transaction commits.</summary>
+    private void WriteSymlinkTarget(Txn tx, Inode child, byte[] target)
+    {
+        var runs = tx.AllocateBlocks(1, -1, 1);
+        StoreBlocks(0, 1, runs[0].Start, 0, target, zeroOutside: true);
+        ExtentEdit.Apply(this, tx, child, 0, 1, [new Mapping(0, runs[0].Start, 1, ExtentState.Written)]);
+        child.Rec.Size = target.Length;
+        LogInode(tx, child.Rec);
+    }
+}

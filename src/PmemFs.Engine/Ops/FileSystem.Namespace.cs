@@ -1,0 +1,389 @@
+using PmemFs.Engine.Inodes;
+using PmemFs.Format;
+
+namespace PmemFs.Engine;
+
+public sealed partial class FileSystem
+{
+    private const uint SetGid = 0x400; // S_ISGID
+
+    public Errno Lookup(ulong parent, ReadOnlySpan<byte> name, out InodeAttributes attr)
+    {
+        attr = default;
+        try
+        {
+            var dir = Get(parent);
+            if (name.Length > FormatConstants.MaxNameLength) return Errno.ENAMETOOLONG;
+            dir.Lock.EnterReadLock();
+            ulong child;
+            try
+            {
+                if (dir.Directory is null) return Errno.ENOTDIR;
+                if (name.SequenceEqual("."u8)) child = dir.Ino;
+                else if (name.SequenceEqual(".."u8)) child = dir.Parent;
+                else child = dir.Directory.Find(name)?.Child ?? 0;
+            }
+            finally { dir.Lock.ExitReadLock(); }
+            if (child == 0) return Errno.ENOENT;
+            return GetAttr(child, out attr);
+        }
+        catch (ErrnoException e) { return e.Errno; }
+    }
+
+    public Errno GetAttr(ulong ino, out InodeAttributes attr)
+    {
+        attr = default;
+        var inode = InodeAt(ino);
+        if (inode is null) return Geometry.IsValidIno(ino) ? Errno.ESTALE : Errno.ENOENT;
+        inode.Lock.EnterReadLock();
+        try
+        {
+            if (inode.Freed) return Errno.ESTALE;
+            attr = AttributesOf(inode);
+            return Errno.Ok;
+        }
+        finally { inode.Lock.ExitReadLock(); }
+    }
+
+    internal static InodeAttributes AttributesOf(Inode inode)
+    {
+        ref var r = ref inode.Rec;
+        return new InodeAttributes
+        {
+            Ino = r.Ino,
+            Generation = r.Generation,
+            Mode = r.Mode,
+            Nlink = r.Nlink,
+            Uid = r.Uid,
+            Gid = r.Gid,
+            Rdev = r.Rdev,
+            Size = inode.IsDirectory ? (inode.Directory!.Count + 2) * 32L : r.Size,
+            Blocks512 = inode.AllocatedBlocks * (FormatConstants.BlockSize / 512),
+            AtimeNs = r.AtimeNs,
+            MtimeNs = r.MtimeNs,
+            CtimeNs = r.CtimeNs,
+            BtimeNs = r.BtimeNs,
+            Flags = (InodeFlags)r.Flags,
+            ProjectId = r.ProjectId,
+        };
+    }
+
+    /// <summary>mknod/create: a regular file, FIFO, socket or device node.</summary>
+    public Errno Create(ulong parent, ReadOnlySpan<byte> name, uint mode, Credentials who, out InodeAttributes attr, ulong rdev = 0)
+    {
+        uint type = mode & FileTypes.Mask;
+        if (type == 0) mode |= FileTypes.Regular;
+        else if (type is FileTypes.Directory or FileTypes.Symlink || !FileTypes.IsValid(type)) { attr = default; return Errno.EINVAL; }
+        return MakeNode(parent, name, mode, who, rdev, null, out attr);
+    }
+
+    public Errno MakeDirectory(ulong parent, ReadOnlySpan<byte> name, uint mode, Credentials who, out InodeAttributes attr) =>
+        MakeNode(parent, name, FileTypes.Directory | (mode & 0xFFF), who, 0, null, out attr);
+
+    public Errno Symlink(ulong parent, ReadOnlySpan<byte> name, ReadOnlySpan<byte> target, Credentials who, out InodeAttributes attr)
+    {
+        attr = default;
+        if (target.Length == 0 || target.Length > FormatConstants.MaxSymlinkLength || target.IndexOf((byte)0) >= 0)
+            return target.Length == 0 ? Errno.ENOENT : Errno.ENAMETOOLONG;
+        return MakeNode(parent, name, FileTypes.Symlink | 0x1FF, who, 0, target.ToArray(), out attr);
+    }
+
+    private Errno MakeNode(ulong parent, ReadOnlySpan<byte> nameSpan, uint mode, Credentials who, ulong rdev, byte[]? symlinkTarget, out InodeAttributes attr)
+    {
+        attr = default;
+        var nameCheck = CheckName(nameSpan);
+        if (nameCheck.Failed) return nameCheck;
+        byte[] name = nameSpan.ToArray();
+        try
+        {
+            var dir = Get(parent);
+            dir.Lock.EnterWriteLock();
+            try
+            {
+                CheckLiveDirectory(dir);
+                if (dir.Directory!.Find(name) is not null) return Errno.EEXIST;
+                using var tx = new Txn(this);
+                var child = NewInode(tx, dir, mode, who, rdev);
+                if (symlinkTarget is not null) WriteSymlinkTarget(tx, child, symlinkTarget);
+                AddEntry(tx, dir, name, child);
+                long now = Now();
+                var drec = dir.Rec;
+                drec.MtimeNs = drec.CtimeNs = now;
+                if (child.IsDirectory) drec.Nlink++;
+                LogInode(tx, drec);
+                tx.OnCommit(() => { dir.Rec = drec; Publish(child); });
+                tx.Commit();
+                attr = AttributesOf(child);
+                return Errno.Ok;
+            }
+            finally { dir.Lock.ExitWriteLock(); }
+        }
+        catch (ErrnoException e) { return e.Errno; }
+    }
+
+    private static Errno CheckName(ReadOnlySpan<byte> name)
+    {
+        if (name.Length > FormatConstants.MaxNameLength) return Errno.ENAMETOOLONG;
+        if (name.SequenceEqual("."u8) || name.SequenceEqual(".."u8)) return Errno.EEXIST;
+        return DiskDirent.IsValidName(name) ? Errno.Ok : Errno.EINVAL;
+    }
+
+    private static void CheckLiveDirectory(Inode dir)
+    {
+        if (dir.Freed) throw new ErrnoException(Errno.ESTALE);
+        if (dir.Directory is null) throw new ErrnoException(Errno.ENOTDIR);
+        if (dir.Rec.Nlink == 0) throw new ErrnoException(Errno.ENOENT); // removed directory
+    }
+
+    /// <summary>A new inode in a free slot, logged; not yet published.</summary>
+    private Inode NewInode(Txn tx, Inode dir, uint mode, Credentials who, ulong rdev)
+    {
+        long slot = tx.AllocateSlot(InodeSlots);
+        var old = DiskInode.VerifyRead(Media.Read(Geometry.InodeOffset(slot), DiskInode.Size), Geometry.InoOfSlot(slot), out var prev);
+        uint generation = old.IsOk ? prev.Generation + 1 : 1;
+        if (generation == 0) generation = 1;
+        bool isDir = (mode & FileTypes.Mask) == FileTypes.Directory;
+        uint gid = who.Gid;
+        if ((dir.Rec.Mode & SetGid) != 0)
+        {
+            // BSD group semantics under a setgid directory, and setgid propagates to subdirectories.
+            gid = dir.Rec.Gid;
+            if (isDir) mode |= SetGid;
+        }
+        long now = Now();
+        var inherited = (InodeFlags)dir.Rec.Flags & InodeFlags.Dax;
+        bool inheritsFlags = isDir || (mode & FileTypes.Mask) == FileTypes.Regular;
+        var rec = new InodeRecord
+        {
+            Ino = Geometry.InoOfSlot(slot),
+            Generation = generation,
+            Mode = mode,
+            Uid = who.Uid,
+            Gid = gid,
+            Nlink = isDir ? 2u : 1u,
+            Flags = inheritsFlags ? (ulong)inherited : 0,
+            ProjectId = dir.Rec.ProjectId,
+            Rdev = rdev,
+            AtimeNs = now, MtimeNs = now, CtimeNs = now, BtimeNs = now,
+        };
+        LogInode(tx, rec);
+        return new Inode(rec) { Directory = isDir ? new DirectoryIndex() : null, Parent = isDir ? dir.Ino : 0 };
+    }
+
+    private DirEntry AddEntry(Txn tx, Inode dir, byte[] name, Inode child)
+    {
+        long slot = tx.AllocateSlot(DirentSlots);
+        var e = new DirEntry(name, child.Ino, FileTypes.ToDirentType(child.Rec.Mode), slot);
+        LogDirent(tx, dir.Ino, e);
+        tx.OnCommit(() => dir.Directory!.Add(e));
+        return e;
+    }
+
+    private void LogDirent(Txn tx, ulong parent, DirEntry e)
+    {
+        Span<byte> buf = stackalloc byte[DiskDirent.Size];
+        DiskDirent.Seal(new DirentRecord(parent, e.Child, e.Type, e.Name), buf);
+        tx.Log.Write(Geometry.DirentOffset(e.Slot), buf);
+    }
+
+    private void RemoveEntry(Txn tx, Inode dir, DirEntry e)
+    {
+        tx.FreeSlot(DirentSlots, e.Slot, Geometry.DirentOffset(e.Slot), DiskDirent.Size);
+        tx.OnCommit(() => dir.Directory!.Remove(e));
+    }
+
+    public Errno Link(ulong ino, ulong newParent, ReadOnlySpan<byte> newName, out InodeAttributes attr)
+    {
+        attr = default;
+        var nameCheck = CheckName(newName);
+        if (nameCheck.Failed) return nameCheck;
+        byte[] name = newName.ToArray();
+        try
+        {
+            var dir = Get(newParent);
+            var target = Get(ino);
+            if (target.IsDirectory) return Errno.EPERM;
+            dir.Lock.EnterWriteLock();
+            try
+            {
+                CheckLiveDirectory(dir);
+                target.Lock.EnterWriteLock();
+                try
+                {
+                    if (target.Freed) return Errno.ESTALE;
+                    if (target.Rec.Nlink == 0) return Errno.ENOENT;
+                    if (target.Rec.Nlink >= uint.MaxValue - 1) return Errno.EMLINK;
+                    if (dir.Directory!.Find(name) is not null) return Errno.EEXIST;
+                    using var tx = new Txn(this);
+                    AddEntry(tx, dir, name, target);
+                    long now = Now();
+                    var trec = target.Rec;
+                    trec.Nlink++;
+                    trec.CtimeNs = now;
+                    LogInode(tx, trec);
+                    var drec = dir.Rec;
+                    drec.MtimeNs = drec.CtimeNs = now;
+                    LogInode(tx, drec);
+                    tx.OnCommit(() => { target.Rec = trec; dir.Rec = drec; });
+                    tx.Commit();
+                    attr = AttributesOf(target);
+                    return Errno.Ok;
+                }
+                finally { target.Lock.ExitWriteLock(); }
+            }
+            finally { dir.Lock.ExitWriteLock(); }
+        }
+        catch (ErrnoException e) { return e.Errno; }
+    }
+
+    public Errno Unlink(ulong parent, ReadOnlySpan<byte> name) => RemoveName(parent, name, directory: false);
+
+    public Errno RemoveDirectory(ulong parent, ReadOnlySpan<byte> name) => RemoveName(parent, name, directory: true);
+
+    private Errno RemoveName(ulong parent, ReadOnlySpan<byte> name, bool directory)
+    {
+        if (name.SequenceEqual("."u8)) return Errno.EINVAL;
+        if (name.SequenceEqual(".."u8)) return Errno.ENOTEMPTY;
+        if (name.Length > FormatConstants.MaxNameLength) return Errno.ENAMETOOLONG;
+        try
+        {
+            var dir = Get(parent);
+            dir.Lock.EnterWriteLock();
+            try
+            {
+                CheckLiveDirectory(dir);
+                var entry = dir.Directory!.Find(name);
+                if (entry is null) return Errno.ENOENT;
+                var child = Get(entry.Child);
+                child.Lock.EnterWriteLock();
+                try
+                {
+                    if (directory && !child.IsDirectory) return Errno.ENOTDIR;
+                    if (!directory && child.IsDirectory) return Errno.EISDIR;
+                    if (directory && child.Directory!.Count > 0) return Errno.ENOTEMPTY;
+                    using var tx = new Txn(this);
+                    RemoveEntry(tx, dir, entry);
+                    long now = Now();
+                    var crec = child.Rec;
+                    crec.Nlink = directory ? 0 : crec.Nlink - 1;
+                    crec.CtimeNs = now;
+                    LogInode(tx, crec);
+                    var drec = dir.Rec;
+                    drec.MtimeNs = drec.CtimeNs = now;
+                    if (directory) drec.Nlink--;
+                    LogInode(tx, drec);
+                    tx.OnCommit(() => { child.Rec = crec; dir.Rec = drec; });
+                    tx.Commit();
+                    if (crec.Nlink == 0 && Interlocked.Read(ref child.References) == 0)
+                    {
+                        FreeInodeLocked(child);
+                    }
+                }
+                finally { child.Lock.ExitWriteLock(); }
+            }
+            finally { dir.Lock.ExitWriteLock(); }
+            return Errno.Ok;
+        }
+        catch (ErrnoException e) { return e.Errno; }
+    }
+
+    public Errno ReadLink(ulong ino, out byte[] target)
+    {
+        target = [];
+        try
+        {
+            var inode = Get(ino);
+            inode.Lock.EnterReadLock();
+            try
+            {
+                if (inode.Rec.FileType != FileTypes.Symlink) return Errno.EINVAL;
+                var buf = new byte[inode.Rec.Size];
+                ReadLocked(inode, 0, buf);
+                target = buf;
+                return Errno.Ok;
+            }
+            finally { inode.Lock.ExitReadLock(); }
+        }
+        catch (ErrnoException e) { return e.Errno; }
+    }
+
+    /// <summary>One readdir entry: name, inode, type, and the cookie to resume after it.</summary>
+    public readonly record struct DirectoryItem(byte[] Name, ulong Ino, byte Type, long NextCookie);
+
+    /// <summary>
+    /// Lists entries from <paramref name="cookie"/> (0 = start; then what the previous item's
+    /// NextCookie said): ".", "..", then entries in slot order. <paramref name="sink"/> returns
+    /// false when its buffer is full; that entry is offered again next time.
+    /// </summary>
+    public Errno ReadDirectory(ulong ino, long cookie, Func<DirectoryItem, bool> sink)
+    {
+        try
+        {
+            var dir = Get(ino);
+            dir.Lock.EnterReadLock();
+            try
+            {
+                if (dir.Directory is null) return Errno.ENOTDIR;
+                byte dt = FileTypes.ToDirentType(FileTypes.Directory);
+                if (cookie <= 0 && !sink(new DirectoryItem("."u8.ToArray(), dir.Ino, dt, 1))) return Errno.Ok;
+                if (cookie <= 1 && !sink(new DirectoryItem(".."u8.ToArray(), dir.Parent, dt, 2))) return Errno.Ok;
+                foreach (var e in dir.Directory.From(Math.Max(0, cookie - 2)))
+                    if (!sink(new DirectoryItem(e.Name, e.Child, e.Type, e.Slot + 3))) break;
+                return Errno.Ok;
+            }
+            finally { dir.Lock.ExitReadLock(); }
+        }
+        catch (ErrnoException e) { return e.Errno; }
+    }
+
+    public StatFsInfo StatFs()
+    {
+        var g = Geometry;
+        return new StatFsInfo(FormatConstants.BlockSize, g.DataBlocks, Blocks.FreeBlocks, g.InodeCount, InodeSlots.Free, FormatConstants.MaxNameLength);
+    }
+
+    /// <summary>The kernel took <paramref name="count"/> more references (FUSE lookup count).</summary>
+    public void Retain(ulong ino, long count = 1)
+    {
+        var inode = InodeAt(ino);
+        if (inode is not null) Interlocked.Add(ref inode.References, count);
+    }
+
+    /// <summary>The kernel dropped references; an unlinked inode is freed with its last one.</summary>
+    public void Forget(ulong ino, long count = 1)
+    {
+        var inode = InodeAt(ino);
+        if (inode is null) return;
+        long left = Interlocked.Add(ref inode.References, -count);
+        if (left > 0) return;
+        if (left < 0) Interlocked.Exchange(ref inode.References, 0);
+        inode.Lock.EnterWriteLock();
+        try
+        {
+            if (!inode.Freed && inode.Rec.Nlink == 0 && Interlocked.Read(ref inode.References) == 0 && !Options.ReadOnly)
+                FreeInodeLocked(inode);
+        }
+        catch (ErrnoException) { /* EROFS or ENOSPC on a split extent: the orphan is freed at next mount */ }
+        finally { inode.Lock.ExitWriteLock(); }
+    }
+
+    /// <summary>Frees an inode with no links: its blocks (in batches if many), its xattrs, then the slot.</summary>
+    private void FreeInodeLocked(Inode inode)
+    {
+        if (inode.Freed) return;
+        TrimLocked(inode, 0);
+        using var tx = new Txn(this);
+        if (inode.Rec.XattrBlock != 0) FreeXattrBlob(tx, inode);
+        var rec = new InodeRecord { Ino = inode.Ino, Generation = inode.Rec.Generation };
+        LogInode(tx, rec);
+        tx.FreeSlotKeepingRecord(InodeSlots, inode.Slot);
+        tx.OnCommit(() =>
+        {
+            inode.Freed = true;
+            inode.Rec = rec;
+            inode.Xattrs = null;
+            Unpublish(inode);
+        });
+        tx.Commit();
+    }
+}

@@ -1,0 +1,125 @@
+using PmemFs.Engine.Inodes;
+using PmemFs.Format;
+
+namespace PmemFs.Engine;
+
+public sealed partial class FileSystem
+{
+    public Errno GetXattr(ulong ino, ReadOnlySpan<byte> name, out byte[] value)
+    {
+        value = [];
+        try
+        {
+            var inode = Get(ino);
+            inode.Lock.EnterReadLock();
+            try
+            {
+                var x = FindXattr(inode, name);
+                if (x < 0) return Errno.ENODATA;
+                value = inode.Xattrs![x].Value;
+                return Errno.Ok;
+            }
+            finally { inode.Lock.ExitReadLock(); }
+        }
+        catch (ErrnoException e) { return e.Errno; }
+    }
+
+    public Errno ListXattr(ulong ino, out List<byte[]> names)
+    {
+        names = [];
+        try
+        {
+            var inode = Get(ino);
+            inode.Lock.EnterReadLock();
+            try
+            {
+                if (inode.Xattrs is not null) names = inode.Xattrs.Select(kv => kv.Key).ToList();
+                return Errno.Ok;
+            }
+            finally { inode.Lock.ExitReadLock(); }
+        }
+        catch (ErrnoException e) { return e.Errno; }
+    }
+
+    public Errno SetXattr(ulong ino, ReadOnlySpan<byte> name, ReadOnlySpan<byte> value, XattrSetFlags flags) =>
+        ChangeXattr(ino, name, value.ToArray(), flags, remove: false);
+
+    public Errno RemoveXattr(ulong ino, ReadOnlySpan<byte> name) =>
+        ChangeXattr(ino, name, null, XattrSetFlags.None, remove: true);
+
+    private static int FindXattr(Inode inode, ReadOnlySpan<byte> name)
+    {
+        var list = inode.Xattrs;
+        if (list is null) return -1;
+        for (int i = 0; i < list.Count; i++)
+            if (name.SequenceEqual(list[i].Key)) return i;
+        return -1;
+    }
+
+    /// <summary>Writes the whole new xattr set to fresh blocks, then one transaction switches the inode to it.</summary>
+    private Errno ChangeXattr(ulong ino, ReadOnlySpan<byte> name, byte[]? value, XattrSetFlags flags, bool remove)
+    {
+        if (name.Length == 0 || name.Length > FormatConstants.MaxNameLength) return name.Length == 0 ? Errno.EINVAL : Errno.ERANGE;
+        if (value is not null && value.Length > FormatConstants.MaxXattrValue) return Errno.E2BIG;
+        try
+        {
+            var inode = Get(ino);
+            inode.Lock.EnterWriteLock();
+            try
+            {
+                if (inode.Freed) return Errno.ESTALE;
+                int at = FindXattr(inode, name);
+                if (remove && at < 0) return Errno.ENODATA;
+                if (!remove && flags.HasFlag(XattrSetFlags.Create) && at >= 0) return Errno.EEXIST;
+                if (!remove && flags.HasFlag(XattrSetFlags.Replace) && at < 0) return Errno.ENODATA;
+                var list = inode.Xattrs is null ? new List<KeyValuePair<byte[], byte[]>>() : new List<KeyValuePair<byte[], byte[]>>(inode.Xattrs);
+                if (at >= 0) list.RemoveAt(at);
+                if (!remove) list.Add(new(name.ToArray(), value!));
+                if (DiskXattrBlob.EncodedLength(list) > FormatConstants.MaxXattrTotal) return Errno.ENOSPC;
+
+                using var tx = new Txn(this);
+                var rec = inode.Rec;
+                if (rec.XattrBlock != 0) FreeXattrBlob(tx, inode);
+                rec.XattrBlock = 0; rec.XattrBlocks = 0; rec.XattrLength = 0;
+                long rslot = -1;
+                if (list.Count > 0)
+                {
+                    int len = DiskXattrBlob.EncodedLength(list);
+                    int blocks = (len + Bs - 1) / Bs;
+                    var buf = new byte[blocks * Bs];
+                    DiskXattrBlob.Seal(list, buf);
+                    var run = tx.AllocateBlocks(blocks, -1, 1);
+                    if (run.Count != 1) // keep blobs contiguous: give back and ask once more for one run
+                        throw new ErrnoException(Errno.ENOSPC);
+                    long phys = run[0].Start;
+                    Media.Write(phys * Bs, buf);
+                    Media.Flush(phys * Bs, buf.Length);
+                    rslot = tx.AllocateSlot(RmapSlots);
+                    Span<byte> r = stackalloc byte[DiskRmap.Size];
+                    DiskRmap.Seal(new RmapRecord(phys, blocks, RmapOwnerKind.InodeXattr, inode.Ino, 0), r);
+                    tx.Log.Write(Geometry.RmapOffset(rslot), r);
+                    rec.XattrBlock = phys; rec.XattrBlocks = (uint)blocks; rec.XattrLength = (uint)len;
+                }
+                rec.CtimeNs = Now();
+                LogInode(tx, rec);
+                tx.OnCommit(() =>
+                {
+                    inode.Rec = rec;
+                    inode.Xattrs = list.Count > 0 ? list : null;
+                    inode.XattrRmapSlot = rslot;
+                });
+                tx.Commit();
+                return Errno.Ok;
+            }
+            finally { inode.Lock.ExitWriteLock(); }
+        }
+        catch (ErrnoException e) { return e.Errno; }
+    }
+
+    /// <summary>Logs the freeing of the inode's xattr blob and its rmap record.</summary>
+    private void FreeXattrBlob(Txn tx, Inode inode)
+    {
+        tx.FreeBlocks(inode.Rec.XattrBlock, inode.Rec.XattrBlocks);
+        tx.FreeSlot(RmapSlots, inode.XattrRmapSlot, Geometry.RmapOffset(inode.XattrRmapSlot), DiskRmap.Size);
+    }
+}

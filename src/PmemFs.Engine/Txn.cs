@@ -1,0 +1,91 @@
+using PmemFs.Engine.Alloc;
+using PmemFs.Format;
+
+namespace PmemFs.Engine;
+
+/// <summary>
+/// One metadata operation in progress: the log entries it will commit, what it allocated
+/// (given back if it fails before commit), what it frees (given back only after commit), and
+/// the in-memory changes to make once the commit is durable.
+/// </summary>
+internal sealed class Txn : IDisposable
+{
+    private readonly FileSystem _fs;
+    private readonly List<BlockRun> _allocatedBlocks = [];
+    private readonly List<(SlotAllocator Table, long Slot)> _allocatedSlots = [];
+    private readonly List<BlockRun> _blocksToFree = [];
+    private readonly List<(SlotAllocator Table, long Slot)> _slotsToFree = [];
+    private readonly List<Action> _onCommit = [];
+    private bool _done;
+
+    public Txn(FileSystem fs)
+    {
+        _fs = fs;
+        Log = new LogTransaction();
+    }
+
+    public LogTransaction Log { get; }
+
+    /// <summary>Encoded size so far, to split big operations.</summary>
+    public int Size => Log.EncodedLength;
+
+    /// <summary>Allocates blocks for data; logs them as in use. Throws ENOSPC (nothing taken).</summary>
+    public List<BlockRun> AllocateBlocks(long count, long hint, long alignment)
+    {
+        var runs = _fs.Blocks.Allocate(count, hint, alignment) ?? throw new ErrnoException(Errno.ENOSPC);
+        foreach (var r in runs)
+        {
+            _allocatedBlocks.Add(r);
+            Log.SetBits(r.Start, r.Count);
+        }
+        return runs;
+    }
+
+    /// <summary>Logs blocks as free; they return to the allocator after commit.</summary>
+    public void FreeBlocks(long start, long count)
+    {
+        if (count <= 0) return;
+        Log.ClearBits(start, count);
+        _blocksToFree.Add(new BlockRun(start, count));
+    }
+
+    public long AllocateSlot(SlotAllocator table)
+    {
+        long slot = table.Allocate();
+        if (slot < 0) throw new ErrnoException(Errno.ENOSPC);
+        _allocatedSlots.Add((table, slot));
+        return slot;
+    }
+
+    /// <summary>Logs a zeroed slot; the slot returns to its table after commit.</summary>
+    public void FreeSlot(SlotAllocator table, long slot, long offset, int size)
+    {
+        Log.Zero(offset, size);
+        _slotsToFree.Add((table, slot));
+    }
+
+    /// <summary>Like <see cref="FreeSlot"/> for an inode: the slot keeps its (free) record and generation.</summary>
+    public void FreeSlotKeepingRecord(SlotAllocator table, long slot) => _slotsToFree.Add((table, slot));
+
+    public void OnCommit(Action action) => _onCommit.Add(action);
+
+    /// <summary>Durably commits, then updates memory. Allocations become permanent.</summary>
+    public void Commit()
+    {
+        if (_done) throw new InvalidOperationException("transaction already finished");
+        _done = true;
+        _fs.CommitLog(Log);
+        foreach (var a in _onCommit) a();
+        foreach (var r in _blocksToFree) _fs.Blocks.Free(r.Start, r.Count);
+        foreach (var (t, s) in _slotsToFree) t.Release(s);
+    }
+
+    /// <summary>Without a commit: gives back everything allocated; nothing reached the media's metadata.</summary>
+    public void Dispose()
+    {
+        if (_done) return;
+        _done = true;
+        foreach (var r in _allocatedBlocks) _fs.Blocks.Free(r.Start, r.Count);
+        foreach (var (t, s) in _allocatedSlots) t.Release(s);
+    }
+}
