@@ -309,7 +309,8 @@ public sealed partial class FileSystem
                 }
                 if (!keepSize && end > rec.Size)
                 {
-                    ZeroTailBeyondEof(inode, offset);
+                    // Nothing is written here: all of [old size, end) must read as zeros.
+                    ZeroTailBeyondEof(inode, end);
                     rec.Size = end;
                 }
                 rec.MtimeNs = rec.CtimeNs = Now();
