@@ -117,7 +117,7 @@ public sealed partial class FileSystem
             if (v.Verdict == Verdict.Empty) continue;
             if (!v.IsOk) throw Damaged(v.Problem!);
             var owner = InodeAt(e.Ino) ?? throw Damaged($"extent slot {slot} belongs to free inode {e.Ino}");
-            if (owner.IsDirectory) throw Damaged($"extent slot {slot} belongs to directory {e.Ino}");
+            if (!owner.IsRegular && owner.Rec.FileType != FileTypes.Symlink) throw Damaged($"extent slot {slot} belongs to inode {e.Ino}, which holds no data");
             if (!g.IsDataBlockRange(e.PhysBlock, e.BlockCount)) throw Damaged($"extent slot {slot} maps blocks outside the data area");
             if (!dataRmap.Remove((e.Ino, e.FileBlock), out var twin) || twin.Rec.PhysBlock != e.PhysBlock || twin.Rec.BlockCount != e.BlockCount)
                 throw Damaged($"extent slot {slot} (inode {e.Ino}, file block {e.FileBlock}) has no matching rmap record");
@@ -134,10 +134,11 @@ public sealed partial class FileSystem
         {
             if (inode is null) continue;
             if (inode.Extents.SortAfterLoad() is { } overlap) throw Damaged($"inode {inode.Ino}: {overlap}");
-            if (inode.IsDirectory && inode.Parent == 0) throw Damaged($"directory {inode.Ino} is not in any directory");
+            if (inode.IsDirectory && inode.Parent == 0 && inode.Rec.Nlink != 0) throw Damaged($"directory {inode.Ino} is not in any directory");
             if (inode.Rec.XattrBlock != 0)
             {
                 if (inode.XattrRmapSlot < 0) throw Damaged($"inode {inode.Ino}'s xattr blob has no rmap record");
+                if (!g.IsDataBlockRange(inode.Rec.XattrBlock, inode.Rec.XattrBlocks)) throw Damaged($"inode {inode.Ino}'s xattr blob lies outside the data area");
                 var blob = media.Read(Geometry.BlockOffset(inode.Rec.XattrBlock), (int)inode.Rec.XattrLength);
                 var v = DiskXattrBlob.VerifyRead(blob, inode.Ino, out var entries);
                 if (!v.IsOk) throw Damaged(v.Problem!);
@@ -151,6 +152,15 @@ public sealed partial class FileSystem
             long s = Math.Max(start, g.DataStart), e = Math.Min(start + count, g.DataEnd);
             if (s < e) Blocks.AddFree(s, e - s);
         });
+        // A block the maps use but the bitmap calls free would be handed to a second owner.
+        foreach (var inode in _inodes)
+        {
+            if (inode is null) continue;
+            foreach (var e in inode.Extents.All)
+                if (Blocks.OverlapsFree(e.PhysBlock, e.Count)) throw Damaged($"inode {inode.Ino} uses blocks {e.PhysBlock}..{e.PhysEnd - 1} that the bitmap marks free");
+            if (inode.Rec.XattrBlock != 0 && Blocks.OverlapsFree(inode.Rec.XattrBlock, inode.Rec.XattrBlocks))
+                throw Damaged($"inode {inode.Ino}'s xattr blob uses blocks the bitmap marks free");
+        }
     }
 
     /// <summary>Frees inodes whose last link went away and finishes interrupted truncates.</summary>

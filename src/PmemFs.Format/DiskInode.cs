@@ -81,7 +81,7 @@ public static class DiskInode
         if (U16(src, 6) != 1) return VerifyResult.Corruption($"inode {expectedIno}: unknown record version {U16(src, 6)}");
         if (r.Ino != expectedIno) return VerifyResult.Corruption($"inode {expectedIno}: slot holds inode number {r.Ino}");
         if (r.IsFree) return VerifyResult.Good;
-        if (!FileTypes.IsValid(r.FileType)) return VerifyResult.Corruption($"inode {expectedIno}: invalid file type in mode 0{r.Mode:o}");
+        if (!FileTypes.IsValid(r.FileType)) return VerifyResult.Corruption($"inode {expectedIno}: invalid file type in mode 0{Convert.ToString(r.Mode, 8)}");
         if (r.Size < 0 || r.Size > FormatConstants.MaxFileSize) return VerifyResult.Corruption($"inode {expectedIno}: impossible size {r.Size}");
         if ((r.Flags & ~(ulong)InodeFlags.Known) != 0) return VerifyResult.Corruption($"inode {expectedIno}: unknown flag bits 0x{r.Flags & ~(ulong)InodeFlags.Known:x}");
         if ((r.XattrBlock == 0) != (r.XattrBlocks == 0) || r.XattrBlock < 0

@@ -159,7 +159,7 @@ public sealed class LogTransaction
             int length = (int)U32(body, pos + 4);
             long target = I64(body, pos + 8);
             int payload = kind == LogEntryKind.Write ? length : 0;
-            if (length < 0 || pos + EntryHeader + Align(payload, 8) > body.Length) return $"entry {i} runs past the body";
+            if (length < 0 || pos + EntryHeader + ((long)payload + 7) / 8 * 8 > body.Length) return $"entry {i} runs past the body";
             switch (kind)
             {
                 case LogEntryKind.Write or LogEntryKind.Zero:

@@ -19,6 +19,8 @@ public static class Mkfs
     /// <param name="progress">Called with (bytes done, bytes total) while metadata areas are zeroed.</param>
     public static Superblock Format(IMedia media, MkfsOptions options, Action<long, long>? progress = null)
     {
+        if (media.Size % FormatConstants.BlockSize != 0)
+            throw new ImageFormatException($"region size {media.Size} is not a multiple of {FormatConstants.BlockSize} bytes");
         var g = Geometry.Compute(media.Size, options.InodeCount);
         long now = Time.NowNs();
         var sb = new Superblock

@@ -264,3 +264,20 @@ public class NamespaceTests
         Assert.Equal(100_000, t.List(d).Count);
     }
 }
+
+public class OrphanDirectoryTests
+{
+    [Fact]
+    public void RemovedDirectoryStillReferencedAtCrashIsFreedAtNextMount()
+    {
+        using var t = new EngineFixture();
+        ulong d = t.MakeDir(Root, "d");
+        t.Fs.Retain(d);
+        Assert.Equal(Errno.Ok, t.Fs.RemoveDirectory(Root, N("d")));
+        Assert.Equal(Errno.Ok, t.Fs.GetAttr(d, out _)); // still referenced by the kernel
+        using var copy = MemoryMedia.CopyOf(t.Media);
+        using var crashed = FileSystem.Mount(copy);
+        Assert.Equal(1, crashed.Report.OrphansFreed);
+        Assert.Equal(Errno.ESTALE, crashed.GetAttr(d, out _));
+    }
+}

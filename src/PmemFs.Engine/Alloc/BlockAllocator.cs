@@ -89,6 +89,18 @@ public sealed class BlockAllocator
         }
     }
 
+    /// <summary>Whether any block of [start, +count) is in the free index.</summary>
+    public bool OverlapsFree(long start, long count)
+    {
+        lock (_lock)
+        {
+            var before = _byStart.GetViewBetween(new BlockRun(long.MinValue, 0), new BlockRun(start, 0)).Max;
+            if (before.Count > 0 && before.End > start) return true;
+            var after = _byStart.GetViewBetween(new BlockRun(start, 0), new BlockRun(long.MaxValue, 0)).Min;
+            return after.Count > 0 && after.Start < start + count;
+        }
+    }
+
     /// <summary>Removes a specific range from the free index (it must be free), e.g. poisoned blocks.</summary>
     public bool Withhold(long start, long count)
     {

@@ -54,6 +54,12 @@ public sealed class MetadataLog
     /// <summary>Largest encoded transaction the log accepts; operations split work to stay under it.</summary>
     public int MaxTransactionBytes { get; }
 
+    /// <summary>Where the next transaction would start if it fits (for tests of the ring).</summary>
+    public long HeadOffset
+    {
+        get { lock (_appendLock) return _head; }
+    }
+
     public long CommittedCount => Interlocked.Read(ref _committed);
     public long CheckpointCount => Interlocked.Read(ref _checkpoints);
 
@@ -145,9 +151,14 @@ public sealed class MetadataLog
 
     private long Take(long at, long length)
     {
-        // A transaction may end exactly at the end of the log: head then stays at LogBytes and
-        // the next one wraps (replay moves to offset 0 the same way).
+        // A transaction that ends exactly at the end of the log wraps head to 0, as replay does;
+        // a checkpoint then names offset 0, never LogBytes (which no header may hold).
         _head = at + length;
+        if (_head == _g.LogBytes)
+        {
+            _head = 0;
+            _wrapped = true;
+        }
         return at;
     }
 }

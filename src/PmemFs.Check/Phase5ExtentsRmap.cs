@@ -1,0 +1,275 @@
+using PmemFs.Format;
+
+namespace PmemFs.Check;
+
+/// <summary>
+/// Phase 5: the forward maps (extents, xattr blobs) against the reverse map.
+/// <list type="bullet">
+/// <item>every record verifies; extents and data rmap records lie in the data area;</item>
+/// <item>only regular files and symlinks have extents; one inode's extents never overlap in file space;</item>
+/// <item>each InodeData rmap record has exactly one twin extent (ino, file block, phys, count) and vice versa;</item>
+/// <item>InodeXattr records match their inode's blob, and every blob has one;</item>
+/// <item>metadata records are exactly <see cref="Geometry.MetadataAreas"/>; no block is owned twice;</item>
+/// <item>written blocks beyond EOF only under a pending trim; a symlink's target is in written blocks;</item>
+/// <item>xattr blobs verify.</item>
+/// </list>
+/// Leaves in <see cref="FsckContext.Claims"/> every physical range somebody claims, for phase 6.
+/// </summary>
+internal static class Phase5ExtentsRmap
+{
+    private const int Bs = FormatConstants.BlockSize;
+
+    public static void Run(FsckContext ctx)
+    {
+        ReadTables(ctx);
+        var twinless = MatchTwins(ctx);
+        var files = CheckExtentOwners(ctx);
+        var blobOwned = CheckXattrRecords(ctx);
+        CheckMetadataRecords(ctx);
+        CheckPhysicalOverlap(ctx);
+        foreach (var (ino, extents) in files) CheckFileMap(ctx, ino, extents);
+        CheckXattrBlobs(ctx);
+        CollectClaims(ctx, twinless, blobOwned);
+    }
+
+    private static void ReadTables(FsckContext ctx)
+    {
+        var g = ctx.Geometry;
+        ctx.Report("extents", 0, g.ExtentCount);
+        for (long slot = 0; slot < g.ExtentCount; slot++)
+        {
+            var v = DiskExtent.VerifyRead(ctx.Media.Read(g.ExtentOffset(slot), DiskExtent.Size), slot, out var e);
+            if (v.IsOk) ctx.Extents.Add((slot, e));
+            else if (v.Verdict != Verdict.Empty) ctx.Problem($"extent slot {slot}", Describe.Verdict(v, $"extent slot {slot}"));
+            ctx.Tick("extents", slot + 1, g.ExtentCount);
+        }
+        ctx.Report("rmap", 0, g.RmapCount);
+        for (long slot = 0; slot < g.RmapCount; slot++)
+        {
+            var v = DiskRmap.VerifyRead(ctx.Media.Read(g.RmapOffset(slot), DiskRmap.Size), slot, out var r);
+            if (v.IsOk)
+            {
+                ctx.Rmaps.Add((slot, r));
+                if (!r.IsMetadata && !g.IsDataBlockRange(r.PhysBlock, r.BlockCount))
+                    ctx.Problem($"rmap slot {slot}", $"{Describe.Owner(r.Kind, r.Owner)} owns {Range(r.PhysBlock, r.BlockCount)}, outside the data area ({Describe.Blocks(g.DataStart, g.DataBlocks)})");
+            }
+            else if (v.Verdict != Verdict.Empty) ctx.Problem($"rmap slot {slot}", Describe.Verdict(v, $"rmap slot {slot}"));
+            ctx.Tick("rmap", slot + 1, g.RmapCount);
+        }
+    }
+
+    /// <summary>
+    /// Pairs extents with InodeData rmap records (exact match on ino, file block, phys, count;
+    /// hashed, so a table full of look-alike records still costs linear time); returns the
+    /// indices (into Extents) of extents without one.
+    /// </summary>
+    private static List<int> MatchTwins(FsckContext ctx)
+    {
+        var exact = new Dictionary<(ulong Ino, long FileBlock, long Phys, long Count), Queue<int>>();
+        var byPlace = new Dictionary<(ulong Ino, long FileBlock), int>();
+        for (int i = 0; i < ctx.Rmaps.Count; i++)
+        {
+            var r = ctx.Rmaps[i].Rec;
+            if (r.Kind != RmapOwnerKind.InodeData) continue;
+            var key = (r.Owner, r.FileBlock, r.PhysBlock, r.BlockCount);
+            if (!exact.TryGetValue(key, out var q)) exact[key] = q = new Queue<int>(1);
+            q.Enqueue(i);
+            byPlace.TryAdd((r.Owner, r.FileBlock), i);
+        }
+
+        var consumed = new bool[ctx.Rmaps.Count];
+        var twinless = new List<int>();
+        for (int i = 0; i < ctx.Extents.Count; i++)
+        {
+            var (slot, e) = ctx.Extents[i];
+            if (exact.TryGetValue((e.Ino, e.FileBlock, e.PhysBlock, e.BlockCount), out var q) && q.Count > 0)
+            {
+                consumed[q.Dequeue()] = true;
+                continue;
+            }
+            twinless.Add(i);
+            string also = "";
+            if (byPlace.TryGetValue((e.Ino, e.FileBlock), out int near))
+            {
+                var n = ctx.Rmaps[near];
+                also = $" (rmap slot {n.Slot} names {Range(n.Rec.PhysBlock, n.Rec.BlockCount)} for it)";
+            }
+            ctx.Problem($"extent slot {slot}", $"inode {e.Ino} file block {e.FileBlock} -> {Range(e.PhysBlock, e.BlockCount)} has no matching rmap record{also}");
+        }
+        for (int i = 0; i < ctx.Rmaps.Count; i++)
+        {
+            var (slot, r) = ctx.Rmaps[i];
+            if (r.Kind == RmapOwnerKind.InodeData && !consumed[i])
+                ctx.Problem($"rmap slot {slot}", $"names inode {r.Owner} file block {r.FileBlock} ({Range(r.PhysBlock, r.BlockCount)}), which has no extent");
+        }
+        return twinless;
+    }
+
+    /// <summary>Owner checks per extent; returns the extents of live files and symlinks, by inode.</summary>
+    private static Dictionary<ulong, List<(long Slot, ExtentRecord Rec)>> CheckExtentOwners(FsckContext ctx)
+    {
+        var g = ctx.Geometry;
+        var files = new Dictionary<ulong, List<(long, ExtentRecord)>>();
+        foreach (var (slot, e) in ctx.Extents)
+        {
+            string where = $"extent slot {slot}";
+            if (!g.IsDataBlockRange(e.PhysBlock, e.BlockCount))
+                ctx.Problem(where, $"inode {e.Ino} file block {e.FileBlock} maps {Range(e.PhysBlock, e.BlockCount)}, outside the data area ({Describe.Blocks(g.DataStart, g.DataBlocks)})");
+            if (!g.IsValidIno(e.Ino)) { ctx.Problem(where, $"belongs to inode {e.Ino}, which does not exist"); continue; }
+            if (ctx.DamagedInodes.Contains(e.Ino)) continue;
+            if (!ctx.Inodes.TryGetValue(e.Ino, out var owner)) { ctx.Problem(where, $"belongs to free inode {e.Ino}"); continue; }
+            if (owner.FileType is not (FileTypes.Regular or FileTypes.Symlink))
+            {
+                ctx.Problem(where, $"belongs to inode {e.Ino}, a {Describe.FileType(owner.Mode)}, which cannot have data blocks");
+                continue;
+            }
+            if (!files.TryGetValue(e.Ino, out var list)) files[e.Ino] = list = [];
+            list.Add((slot, e));
+        }
+        return files;
+    }
+
+    /// <summary>One file's map: no overlap in file space, no written block past EOF, a symlink's target present.</summary>
+    private static void CheckFileMap(FsckContext ctx, ulong ino, List<(long Slot, ExtentRecord Rec)> extents)
+    {
+        var rec = ctx.Inodes[ino];
+        string where = $"inode {ino}";
+        extents.Sort((a, b) => a.Rec.FileBlock.CompareTo(b.Rec.FileBlock));
+        long eofBlock = (rec.Size + Bs - 1) / Bs;
+        long maxEnd = 0, maxSlot = -1;
+        long covered = 0; // written blocks from file block 0 on, without a gap
+        foreach (var (slot, e) in extents)
+        {
+            if (maxSlot >= 0 && e.FileBlock < maxEnd)
+            {
+                long end = Math.Min(maxEnd, e.FileEnd);
+                ctx.Problem(where, $"extent slots {maxSlot} and {slot} overlap at file blocks {e.FileBlock}..{end - 1}");
+            }
+            if (e.FileEnd > maxEnd) (maxEnd, maxSlot) = (e.FileEnd, slot);
+
+            if (e.State == ExtentState.Written && e.FileEnd > eofBlock)
+            {
+                long beyond = Math.Max(e.FileBlock, eofBlock);
+                bool trimPending = rec.PendingTrim != 0 && rec.PendingTrim - 1 <= beyond;
+                if (!trimPending)
+                    ctx.Problem(where, $"extent slot {slot} has written file blocks {beyond}..{e.FileEnd - 1} beyond EOF (size {rec.Size}, {eofBlock} block(s))");
+            }
+            if (e.State == ExtentState.Written && e.FileBlock <= covered) covered = Math.Max(covered, e.FileEnd);
+        }
+        if (rec.FileType == FileTypes.Symlink && covered < eofBlock)
+            ctx.Problem(where, $"symlink target of {rec.Size} bytes is not all in written blocks (written up to file block {covered})");
+    }
+
+    /// <summary>InodeXattr rmap records against their inodes; returns the inodes whose blob has its record.</summary>
+    private static HashSet<ulong> CheckXattrRecords(FsckContext ctx)
+    {
+        var g = ctx.Geometry;
+        var owned = new Dictionary<ulong, long>();
+        foreach (var (slot, r) in ctx.Rmaps)
+        {
+            if (r.Kind != RmapOwnerKind.InodeXattr) continue;
+            string where = $"rmap slot {slot}";
+            if (!g.IsValidIno(r.Owner)) { ctx.Problem(where, $"xattr blob of inode {r.Owner}, which does not exist"); continue; }
+            if (ctx.DamagedInodes.Contains(r.Owner)) { owned.TryAdd(r.Owner, slot); continue; }
+            if (!ctx.Inodes.TryGetValue(r.Owner, out var rec)) { ctx.Problem(where, $"xattr blob of free inode {r.Owner}"); continue; }
+            if (rec.XattrBlock != r.PhysBlock || rec.XattrBlocks != r.BlockCount || r.FileBlock != 0)
+            {
+                string says = rec.XattrBlock == 0 ? "has no xattr blob" : $"says its blob is {Range(rec.XattrBlock, rec.XattrBlocks)}";
+                ctx.Problem(where, $"names {Range(r.PhysBlock, r.BlockCount)} as the xattr blob of inode {r.Owner}, which {says}");
+                continue;
+            }
+            if (!owned.TryAdd(r.Owner, slot))
+                ctx.Problem(where, $"second xattr record for inode {r.Owner} (also rmap slot {owned[r.Owner]})");
+        }
+        foreach (var (ino, rec) in ctx.Inodes)
+            if (rec.XattrBlock != 0 && !owned.ContainsKey(ino))
+                ctx.Problem($"inode {ino}", $"xattr blob ({Range(rec.XattrBlock, rec.XattrBlocks)}) has no rmap record");
+        return [.. owned.Keys];
+    }
+
+    /// <summary>The metadata records are exactly the metadata areas of the geometry, no more, no less.</summary>
+    private static void CheckMetadataRecords(FsckContext ctx)
+    {
+        var expected = ctx.Geometry.MetadataAreas().ToList();
+        var matched = new bool[expected.Count];
+        foreach (var (slot, r) in ctx.Rmaps)
+        {
+            if (!r.IsMetadata) continue;
+            int i = expected.FindIndex(a => a.Kind == r.Kind && a.Start == r.PhysBlock && a.Blocks == r.BlockCount);
+            while (i >= 0 && matched[i])
+            {
+                int next = expected.FindIndex(i + 1, a => a.Kind == r.Kind && a.Start == r.PhysBlock && a.Blocks == r.BlockCount);
+                i = next;
+            }
+            if (i < 0)
+            {
+                ctx.Problem($"rmap slot {slot}", $"claims {Range(r.PhysBlock, r.BlockCount)} for {Describe.Owner(r.Kind, 0)}, which is not where the superblock puts it");
+                continue;
+            }
+            matched[i] = true;
+        }
+        for (int i = 0; i < expected.Count; i++)
+            if (!matched[i])
+                ctx.Problem("rmap", $"no record owns {Describe.Owner(expected[i].Kind, 0)} ({Describe.Blocks(expected[i].Start, expected[i].Blocks)})");
+    }
+
+    /// <summary>Sweeps the rmap by physical block: nothing may be owned twice.</summary>
+    private static void CheckPhysicalOverlap(FsckContext ctx)
+    {
+        long blocks = ctx.Geometry.BlockCount;
+        var inRegion = ctx.Rmaps.Where(x => x.Rec.PhysBlock <= blocks - x.Rec.BlockCount).ToList();
+        inRegion.Sort((a, b) => a.Rec.PhysBlock.CompareTo(b.Rec.PhysBlock));
+        long maxEnd = -1;
+        (long Slot, RmapRecord Rec) holder = default;
+        foreach (var x in inRegion)
+        {
+            var r = x.Rec;
+            if (r.PhysBlock < maxEnd)
+            {
+                long end = Math.Min(maxEnd, r.PhysEnd);
+                ctx.Problem($"rmap slot {x.Slot}", $"{Describe.Blocks(r.PhysBlock, end - r.PhysBlock)} owned twice: by {Describe.Owner(r.Kind, r.Owner)} here and by {Describe.Owner(holder.Rec.Kind, holder.Rec.Owner)} in rmap slot {holder.Slot}");
+            }
+            if (r.PhysEnd > maxEnd) (maxEnd, holder) = (r.PhysEnd, x);
+        }
+    }
+
+    private static void CheckXattrBlobs(FsckContext ctx)
+    {
+        var g = ctx.Geometry;
+        foreach (var (ino, rec) in ctx.Inodes)
+        {
+            if (rec.XattrBlock == 0) continue;
+            string where = $"inode {ino}";
+            if (!g.IsDataBlockRange(rec.XattrBlock, rec.XattrBlocks))
+            {
+                ctx.Problem(where, $"xattr blob ({Range(rec.XattrBlock, rec.XattrBlocks)}) lies outside the data area");
+                continue;
+            }
+            var blob = ctx.Media.Read(Geometry.BlockOffset(rec.XattrBlock), (int)rec.XattrLength);
+            var v = DiskXattrBlob.VerifyRead(blob, ino, out _);
+            if (v.IsOk) continue;
+            ctx.Problem(where, v.Verdict == Verdict.BadChecksum ? "xattr blob: checksum mismatch" : Describe.Verdict(v, where));
+        }
+    }
+
+    /// <summary>Every range somebody claims: the metadata areas, the data rmap records, and forward maps without an rmap record.</summary>
+    private static void CollectClaims(FsckContext ctx, List<int> twinless, HashSet<ulong> blobOwned)
+    {
+        var g = ctx.Geometry;
+        foreach (var (kind, start, blocks) in g.MetadataAreas()) ctx.Claims.Add(new Claim(start, blocks, kind, 0));
+        foreach (var (_, r) in ctx.Rmaps)
+            if (!r.IsMetadata && g.IsDataBlockRange(r.PhysBlock, r.BlockCount)) ctx.Claims.Add(new Claim(r.PhysBlock, r.BlockCount, r.Kind, r.Owner));
+        foreach (int i in twinless)
+        {
+            var e = ctx.Extents[i].Rec;
+            if (g.IsDataBlockRange(e.PhysBlock, e.BlockCount)) ctx.Claims.Add(new Claim(e.PhysBlock, e.BlockCount, RmapOwnerKind.InodeData, e.Ino));
+        }
+        foreach (var (ino, rec) in ctx.Inodes)
+            if (rec.XattrBlock != 0 && !blobOwned.Contains(ino) && g.IsDataBlockRange(rec.XattrBlock, rec.XattrBlocks))
+                ctx.Claims.Add(new Claim(rec.XattrBlock, rec.XattrBlocks, RmapOwnerKind.InodeXattr, ino));
+    }
+
+    /// <summary>A physical range as found in a record, which may be nonsense (so no inclusive arithmetic that could overflow).</summary>
+    private static string Range(long start, long count) =>
+        count >= 1 && start <= long.MaxValue - count ? Describe.Blocks(start, count) : $"physical block {start} (+{count})";
+}

@@ -1,0 +1,238 @@
+using System.CommandLine;
+using System.Globalization;
+using PmemFs.Cli.Output;
+using PmemFs.Engine;
+using PmemFs.Format;
+using PmemFs.Media;
+using static PmemFs.Cli.Commands.CommandGuard;
+
+namespace PmemFs.Cli.Commands;
+
+/// <summary>
+/// <c>pmemfs info IMAGE</c>: geometry, usage, and what durability the image's location gives.
+/// Read-only: the image is mapped privately and mounted read-only, so nothing is written.
+/// </summary>
+public static class InfoCommand
+{
+    public const string Name = "info";
+
+    public sealed record Request(string Image, bool Json);
+
+    /// <summary>Everything info prints, gathered first so that text and JSON say the same.</summary>
+    public sealed record ImageInfo(
+        string Image,
+        OpenedSuperblock Opened,
+        Durability Durability,
+        string JournalState,
+        string UsageSource,
+        long TotalInodes,
+        long? UsedInodes,
+        long DataBlocks,
+        long FreeDataBlocks,
+        IReadOnlyList<string> Notes)
+    {
+        public Superblock Superblock => Opened.Superblock;
+        public Geometry Geometry => Opened.Superblock.Geometry;
+        public long UsedDataBlocks => DataBlocks - FreeDataBlocks;
+    }
+
+    public static Command Build(CliConsole console)
+    {
+        var image = CommandLine.ImageArgument("Image file or device-DAX device (opened read-only).");
+        var json = new Option<bool>("--json") { Description = "Print one JSON object." };
+        var command = new Command(Name, "Show geometry, usage, store granularity and whether user-space flushes suffice.") { image, json };
+        command.SetAction(parsed => Run(console, new Request(parsed.GetValue(image)!, parsed.GetValue(json))));
+        return command;
+    }
+
+    public static int Run(CliConsole console, Request request) =>
+        CommandGuard.Run(console, Name, ExitCodes.Failure, () =>
+        {
+            var info = Gather(request.Image);
+            if (request.Json) WriteJson(console.Out, info);
+            else WriteText(console.Out, info);
+            return ExitCodes.Ok;
+        });
+
+    public static ImageInfo Gather(string path)
+    {
+        var file = ImageFile.Inspect(path);
+        if (file.UnusableReason is { } reason) throw Fail($"{path}: {reason}");
+        using var media = PmemMedia.Open(path, readOnly: true);
+        var opened = ImageReader.ReadSuperblock(media, path);
+        var g = opened.Superblock.Geometry;
+        var notes = new List<string>();
+        if (opened.PrimaryProblem is not null) notes.Add($"primary superblock: {opened.PrimaryProblem}");
+        if (opened.SecondaryProblem is not null) notes.Add($"secondary superblock: {opened.SecondaryProblem}");
+        string journal = JournalStateOf(media, opened.Superblock);
+
+        // Usage as the engine sees it: a read-only mount of the private view. It refuses a dirty
+        // journal or a damaged table; then the numbers come from the on-media bitmap and inode table.
+        string source;
+        long? usedInodes;
+        long freeData;
+        try
+        {
+            using var fs = FileSystem.Mount(media, new FileSystemOptions { ReadOnly = true, Name = path });
+            var st = fs.StatFs();
+            usedInodes = st.TotalInodes - st.FreeInodes;
+            freeData = st.FreeBlocks;
+            source = "mount";
+        }
+        catch (ImageFormatException e)
+        {
+            notes.Add(journal == "dirty"
+                ? "usage read from the on-media bitmap and inode table as they are before journal replay (a read-only mount needs a clean journal)"
+                : $"usage read from the on-media bitmap and inode table (a read-only mount refused: {e.Message})");
+            freeData = CountFreeDataBlocks(media, g);
+            usedInodes = CountUsedInodes(media, g);
+            source = "bitmap";
+        }
+        return new ImageInfo(path, opened, Durability.Of(media), journal, source, g.InodeCount, usedInodes, g.DataBlocks, freeData, notes);
+    }
+
+    /// <summary>"clean", "dirty" (committed transactions a read-write mount will replay) or "unreadable".</summary>
+    private static string JournalStateOf(IMedia media, Superblock sb)
+    {
+        var g = sb.Geometry;
+        var header = DiskJournalHeader.ReadNewest(media.Read(g.JournalHeaderOffset, DiskJournalHeader.Size * 2), g.LogBytes, out _);
+        if (header is null) return "unreadable";
+        var log = media.Read(g.LogOffset, checked((int)g.LogBytes));
+        var (seq, offset) = (header.Value.TailSeq, header.Value.TailOffset);
+        bool pending = LogTransaction.TryReadCommitted(log[(int)offset..], seq, sb.JournalSalt, out _, out _, out _)
+            || LogTransaction.TryReadCommitted(log, seq, sb.JournalSalt, out _, out _, out _);
+        return pending ? "dirty" : "clean";
+    }
+
+    private static long CountFreeDataBlocks(IMedia media, Geometry g)
+    {
+        long free = 0;
+        FreeSpaceBitmap.ForEachRun(media, g, set: false, (start, count) =>
+        {
+            long s = Math.Max(start, g.DataStart), e = Math.Min(start + count, g.DataEnd);
+            if (s < e) free += e - s;
+        });
+        return free;
+    }
+
+    private static long? CountUsedInodes(IMedia media, Geometry g)
+    {
+        long used = 0;
+        for (long slot = 0; slot < g.InodeCount; slot++)
+        {
+            var v = DiskInode.VerifyRead(media.Read(g.InodeOffset(slot), DiskInode.Size), Geometry.InoOfSlot(slot), out var rec);
+            if (v.IsOk && !rec.IsFree) used++;
+        }
+        return used;
+    }
+
+    private static string Created(long ns) =>
+        DateTimeOffset.FromUnixTimeMilliseconds(ns / 1_000_000).UtcDateTime.ToString("yyyy-MM-dd HH:mm:ss 'UTC'", CultureInfo.InvariantCulture);
+
+    private static string JournalText(string state) => state switch
+    {
+        "clean" => "clean",
+        "dirty" => "holds committed transactions (the next read-write mount replays them; fsck replays them in its private view)",
+        _ => "header unreadable (run pmemfs fsck)",
+    };
+
+    private static void WriteText(TextWriter output, ImageInfo info)
+    {
+        var g = info.Geometry;
+        var sb = info.Superblock;
+        var d = info.Durability;
+        const int bs = FormatConstants.BlockSize;
+        var w = new FieldWriter(output);
+        w.Field("image", info.Image);
+        w.Field("location", $"{d.Location} ({d.FileSystemType})");
+        w.Field("size", $"{Units.Bytes(g.RegionSize)} ({g.RegionSize} bytes)");
+        w.Field("block size", bs);
+        w.Field("blocks", g.BlockCount);
+        w.Field("uuid", sb.Uuid.ToString());
+        w.Field("label", sb.Label.Length > 0 ? sb.Label : "(none)");
+        w.Field("created", Created(sb.CreatedNs));
+        w.Field("superblock in use", info.Opened.UsedCopy == SuperblockCopy.Primary ? "primary" : "secondary (the primary is damaged)");
+        w.Field("journal", JournalText(info.JournalState));
+
+        output.WriteLine("layout:");
+        output.WriteLine($"  {"area",-14}{"start block",14}{"blocks",12}  size");
+        foreach (var (area, start, blocks) in Layout(g))
+            output.WriteLine($"  {area,-14}{start,14}{blocks,12}  {Units.Bytes(blocks * bs)}");
+
+        output.WriteLine("usage:");
+        var u = new FieldWriter(output, nameWidth: 28, indent: "  ");
+        u.Field("data blocks", $"{info.UsedDataBlocks} used of {info.DataBlocks} ({Units.Percent(info.UsedDataBlocks, info.DataBlocks)}), {Units.Bytes(info.FreeDataBlocks * bs)} free");
+        u.Field("inodes", info.UsedInodes is { } used
+            ? $"{used} used of {info.TotalInodes} ({Units.Percent(used, info.TotalInodes)})"
+            : $"{info.TotalInodes} in all");
+
+        output.WriteLine("durability:");
+        var dw = new FieldWriter(output, nameWidth: 28, indent: "  ");
+        dw.Field("store granularity", d.GranularityName);
+        dw.Field("user-space flushes suffice", d.FlushSufficesText);
+        dw.Field("survives", d.Survives);
+        dw.Field("persist", d.Persist);
+        foreach (string note in info.Notes) output.WriteLine("note: " + CliConsole.OneLine(note));
+    }
+
+    private static IEnumerable<(string Area, long Start, long Blocks)> Layout(Geometry g)
+    {
+        yield return ("superblock", 0, 1);
+        yield return ("journal", g.JournalStart, g.JournalBlocks);
+        yield return ("bitmap", g.BitmapStart, g.BitmapBlocks);
+        yield return ("inodes", g.InodeTableStart, g.InodeTableBlocks);
+        yield return ("dirents", g.DirentTableStart, g.DirentTableBlocks);
+        yield return ("extents", g.ExtentTableStart, g.ExtentTableBlocks);
+        yield return ("rmap", g.RmapTableStart, g.DataStart - g.RmapTableStart);
+        yield return ("data", g.DataStart, g.DataBlocks);
+        yield return ("superblock 2", g.SecondarySuperblock, 1);
+    }
+
+    private static void WriteJson(TextWriter output, ImageInfo info) => Json.Write(output, w =>
+    {
+        var g = info.Geometry;
+        var sb = info.Superblock;
+        var d = info.Durability;
+        w.WriteStartObject();
+        w.WriteString("image", info.Image);
+        w.WriteString("location", d.Location);
+        w.WriteString("fileSystemType", d.FileSystemType);
+        w.WriteNumber("sizeBytes", g.RegionSize);
+        w.WriteNumber("blockSize", FormatConstants.BlockSize);
+        w.WriteNumber("blocks", g.BlockCount);
+        w.WriteString("uuid", sb.Uuid.ToString());
+        w.WriteString("label", sb.Label);
+        w.WriteNumber("createdNs", sb.CreatedNs);
+        w.WriteString("superblockInUse", info.Opened.UsedCopy == SuperblockCopy.Primary ? "primary" : "secondary");
+        w.WriteString("journal", info.JournalState);
+        w.WriteStartArray("layout");
+        foreach (var (area, start, blocks) in Layout(g))
+        {
+            w.WriteStartObject();
+            w.WriteString("area", area);
+            w.WriteNumber("startBlock", start);
+            w.WriteNumber("blocks", blocks);
+            w.WriteEndObject();
+        }
+        w.WriteEndArray();
+        w.WriteStartObject("usage");
+        w.WriteString("source", info.UsageSource);
+        w.WriteNumber("dataBlocks", info.DataBlocks);
+        w.WriteNumber("usedDataBlocks", info.UsedDataBlocks);
+        w.WriteNumber("freeDataBlocks", info.FreeDataBlocks);
+        w.WriteNumber("inodes", info.TotalInodes);
+        if (info.UsedInodes is { } used) w.WriteNumber("usedInodes", used);
+        else w.WriteNull("usedInodes");
+        w.WriteEndObject();
+        w.WriteStartObject("durability");
+        w.WriteString("storeGranularity", d.GranularityName);
+        w.WriteBoolean("userSpaceFlushSuffices", d.UserSpaceFlushSuffices);
+        w.WriteString("survives", d.Survives);
+        w.WriteString("persist", d.Persist);
+        w.WriteEndObject();
+        w.WriteStartArray("notes");
+        foreach (string note in info.Notes) w.WriteStringValue(note);
+        w.WriteEndArray();
+        w.WriteEndObject();
+    });
+}
