@@ -1,0 +1,127 @@
+using System.Diagnostics;
+using System.Text;
+using PmemFs.Engine;
+using PmemFs.Format;
+using PmemFs.Media;
+
+// Usage:
+//   PmemFs.Bench populate IMAGE FILES [FILE_BYTES]   mount IMAGE with the engine, create FILES files (100 per directory)
+//   PmemFs.Bench micro [OPS]                          per-operation CPU time on a 1 GiB /dev/shm image
+// CPU time is process user+system time, so a noisy shared machine shows less in it than in wall time.
+return args switch
+{
+    ["populate", var image, var files, ..] => Populate(image, int.Parse(files), args.Length > 3 ? int.Parse(args[3]) : 4096),
+    ["micro", ..] => Micro(args.Length > 1 ? int.Parse(args[1]) : 20_000),
+    _ => Usage(),
+};
+
+static int Usage()
+{
+    Console.Error.WriteLine("usage: PmemFs.Bench populate IMAGE FILES [FILE_BYTES] | micro [OPS]");
+    return 2;
+}
+
+static void Row(string what, long ops, TimeSpan wall, TimeSpan cpu) =>
+    Console.WriteLine($"| {what,-28} | {ops,9} | {wall.TotalMilliseconds,10:F0} | {cpu.TotalMicroseconds / Math.Max(1, ops),12:F2} |");
+
+static void Header()
+{
+    Console.WriteLine($"| {"operation",-28} | {"ops",9} | {"wall ms",10} | {"CPU us/op",12} |");
+    Console.WriteLine($"|{new string('-', 30)}|{new string('-', 11)}|{new string('-', 12)}|{new string('-', 14)}|");
+}
+
+static (TimeSpan Wall, TimeSpan Cpu) Measure(Action a)
+{
+    var p = Process.GetCurrentProcess();
+    var cpu0 = p.TotalProcessorTime;
+    var sw = Stopwatch.StartNew();
+    a();
+    p.Refresh();
+    return (sw.Elapsed, p.TotalProcessorTime - cpu0);
+}
+
+static int Populate(string image, int files, int fileBytes)
+{
+    var data = new byte[fileBytes];
+    new Random(1).NextBytes(data);
+    Header();
+    FileSystem? fs = null;
+    using var media = PmemMedia.Open(image);
+    var (w, c) = Measure(() => fs = FileSystem.Mount(media));
+    Row("mount (empty)", 1, w, c);
+    int dirs = (files + 99) / 100;
+    var dirInos = new ulong[dirs];
+    (w, c) = Measure(() =>
+    {
+        for (int d = 0; d < dirs; d++)
+        {
+            Check(fs!.MakeDirectory(FormatConstants.RootIno, Encoding.ASCII.GetBytes($"d{d:D5}"), 0x1ED, Credentials.Root, out var a));
+            dirInos[d] = a.Ino;
+        }
+    });
+    Row("mkdir", dirs, w, c);
+    var inos = new ulong[files];
+    (w, c) = Measure(() =>
+    {
+        for (int i = 0; i < files; i++)
+        {
+            Check(fs!.Create(dirInos[i / 100], Encoding.ASCII.GetBytes($"f{i:D7}"), 0x81A4, Credentials.Root, out var a));
+            inos[i] = a.Ino;
+        }
+    });
+    Row("create", files, w, c);
+    if (fileBytes > 0)
+    {
+        (w, c) = Measure(() =>
+        {
+            for (int i = 0; i < files; i++) Check(fs!.Write(inos[i], 0, data, Credentials.Root, out _));
+        });
+        Row($"write {fileBytes} B (new blocks)", files, w, c);
+    }
+    (w, c) = Measure(() => fs!.Dispose());
+    Row("unmount", 1, w, c);
+    (w, c) = Measure(() => { using var again = FileSystem.Mount(media); });
+    Row($"mount ({files} files)", 1, w, c);
+    return 0;
+}
+
+static int Micro(int ops)
+{
+    string path = $"/dev/shm/pmemfs-bench-{Environment.ProcessId}.img";
+    try
+    {
+        using var media = PmemMedia.Create(path, 1L << 30);
+        Mkfs.Format(media, new MkfsOptions());
+        using var fs = FileSystem.Mount(media);
+        Console.WriteLine($"media: {media.Description}");
+        Header();
+        Check(fs.Create(FormatConstants.RootIno, "data"u8, 0x81A4, Credentials.Root, out var f));
+        var block = new byte[4096];
+        new Random(2).NextBytes(block);
+        const long fileSize = 256L << 20;
+        var (w, c) = Measure(() => { for (long off = 0; off < fileSize; off += 1 << 20) Check(fs.Write(f.Ino, off, new byte[1 << 20], Credentials.Root, out _)); });
+        Row("write 1 MiB (allocating)", fileSize >> 20, w, c);
+        var rng = new Random(3);
+        (w, c) = Measure(() => { for (int i = 0; i < ops; i++) Check(fs.Write(f.Ino, rng.NextInt64(fileSize / 4096) * 4096, block, Credentials.Root, out _)); });
+        Row("write 4 KiB random overwrite", ops, w, c);
+        var buf = new byte[4096];
+        (w, c) = Measure(() => { for (int i = 0; i < ops; i++) Check(fs.Read(f.Ino, rng.NextInt64(fileSize / 4096) * 4096, buf, out _)); });
+        Row("read 4 KiB random", ops, w, c);
+        var mib = new byte[1 << 20];
+        (w, c) = Measure(() => { for (long off = 0; off < fileSize; off += 1 << 20) Check(fs.Read(f.Ino, off, mib, out _)); });
+        Row("read 1 MiB sequential", fileSize >> 20, w, c);
+        (w, c) = Measure(() => { for (int i = 0; i < ops; i++) Check(fs.Create(FormatConstants.RootIno, Encoding.ASCII.GetBytes($"c{i}"), 0x81A4, Credentials.Root, out _)); });
+        Row("create", ops, w, c);
+        (w, c) = Measure(() => { for (int i = 0; i < ops; i++) Check(fs.GetAttr(FormatConstants.RootIno + 1, out _)); });
+        Row("getattr", ops, w, c);
+        (w, c) = Measure(() => { for (int i = 0; i < ops; i++) Check(fs.Unlink(FormatConstants.RootIno, Encoding.ASCII.GetBytes($"c{i}"))); });
+        Row("unlink", ops, w, c);
+        return 0;
+    }
+    finally { File.Delete(path); }
+}
+
+static void Check(Errno e)
+{
+    if (e.Failed) throw new InvalidOperationException($"operation failed: {e}");
+}
