@@ -340,3 +340,28 @@ public class DataTests
         Assert.Equal(0, e.PhysBlock % FormatConstants.HugePageBlocks);
     }
 }
+
+public class FragmentedRangeTests
+{
+    [Theory]
+    [InlineData(FallocateMode.PunchHole | FallocateMode.KeepSize)]
+    [InlineData(FallocateMode.ZeroRange)]
+    [InlineData(FallocateMode.Default)]
+    public void FallocateOverThousandsOfExtentsSucceedsInBoundedTransactions(FallocateMode mode)
+    {
+        using var t = new EngineFixture(size: 128L << 20);
+        ulong f = t.CreateFile(EngineFixture.Root, "frag");
+        var model = new byte[3000 * 8192];
+        for (int i = 0; i < 3000; i++)
+        {
+            var p = EngineFixture.Pattern(100, i);
+            t.Write(f, i * 8192L, p);
+            p.CopyTo(model, i * 8192);
+        }
+        Assert.Equal(Errno.Ok, t.Fs.Fallocate(f, mode, 10, model.Length - 20, Credentials.Root));
+        if (mode != FallocateMode.Default) Array.Clear(model, 10, model.Length - 20);
+        Assert.Equal(model.AsSpan(0, model.Length - 8192 + 100).ToArray(), t.ReadAll(f).AsSpan(0, model.Length - 8192 + 100).ToArray());
+        t.Remount();
+        Assert.Equal(model.AsSpan(0, 100).ToArray(), t.ReadAll(f).AsSpan(0, 100).ToArray());
+    }
+}

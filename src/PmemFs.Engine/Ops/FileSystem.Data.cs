@@ -11,6 +11,12 @@ public sealed partial class FileSystem
     /// <summary>Extents freed per transaction by truncate and unlink (keeps transactions bounded).</summary>
     internal const int TrimBatch = 1024;
 
+    /// <summary>
+    /// Extents per fallocate window: each may gain a hole mapping and rewrite both its records
+    /// (about 4 x 64 bytes of log), which must fit the smallest log's transaction limit (255 KiB).
+    /// </summary>
+    internal const int FallocateBatch = 256;
+
     /// <summary>Reads up to dst.Length bytes at <paramref name="offset"/>; holes and unwritten extents read as zeros.</summary>
     public Errno Read(ulong ino, long offset, Span<byte> dst, out int read)
     {
@@ -299,14 +305,31 @@ public sealed partial class FileSystem
                 if (inode.IsDirectory) return Errno.EISDIR;
                 if (!inode.IsRegular) return Errno.ENODEV;
                 long end = offset + length;
-                using var tx = new Txn(this);
-                var rec = inode.Rec;
-                switch (op)
+                // Partial edge blocks first (data, in place); then the whole blocks, in windows of at
+                // most TrimBatch extents so every transaction stays bounded. All windows but the
+                // last commit on their own: a huge fragmented range is not one atomic step.
+                long w0 = offset / Bs, w1 = (end + Bs - 1) / Bs;
+                if (op != FallocateMode.Default) (w0, w1) = ZeroPartialEdges(inode, offset, end);
+                var windows = SplitIntoWindows(inode, w0, w1);
+                Txn? tx = null;
+                try
                 {
-                    case FallocateMode.Default: Preallocate(tx, inode, offset, end); break;
-                    case FallocateMode.PunchHole: Punch(tx, inode, offset, end); break;
-                    case FallocateMode.ZeroRange: ZeroRange(tx, inode, offset, end); break;
+                for (int i = 0; i < windows.Count; i++)
+                {
+                    tx = new Txn(this);
+                    var (ws, we) = windows[i];
+                    switch (op)
+                    {
+                        case FallocateMode.Default: Preallocate(tx, inode, ws * Bs, we * Bs); break;
+                        case FallocateMode.PunchHole: Punch(tx, inode, ws, we); break;
+                        case FallocateMode.ZeroRange: ZeroRange(tx, inode, ws, we); break;
+                    }
+                    if (i == windows.Count - 1) break;
+                    tx.Commit();
+                    tx.Dispose();
                 }
+                tx ??= new Txn(this);
+                var rec = inode.Rec;
                 if (!keepSize && end > rec.Size)
                 {
                     // Nothing is written here: all of [old size, end) must read as zeros.
@@ -319,10 +342,31 @@ public sealed partial class FileSystem
                 tx.OnCommit(() => inode.Rec = rec);
                 tx.Commit();
                 return Errno.Ok;
+                }
+                finally { tx?.Dispose(); }
             }
             finally { inode.Lock.ExitWriteLock(); }
         }
         catch (ErrnoException e) { return e.Errno; }
+    }
+
+    /// <summary>Cuts file blocks [start, end) into windows that each overlap at most FallocateBatch extents.</summary>
+    private static List<(long Start, long End)> SplitIntoWindows(Inode inode, long start, long end)
+    {
+        var windows = new List<(long, long)>();
+        if (start >= end) return windows;
+        int n = 0;
+        long ws = start;
+        foreach (var e in inode.Extents.Overlapping(start, end))
+        {
+            if (++n <= FallocateBatch) continue;
+            long cut = Math.Max(e.FileBlock, ws + 1);
+            windows.Add((ws, cut));
+            ws = cut;
+            n = 1;
+        }
+        windows.Add((ws, end));
+        return windows;
     }
 
     /// <summary>Holes in the range become unwritten extents (allocated, reading as zeros).</summary>
@@ -353,18 +397,16 @@ public sealed partial class FileSystem
         if (changed) ExtentEdit.Apply(this, tx, inode, b0, b1, pieces);
     }
 
-    /// <summary>Zeroes partial blocks at the edges in place and unmaps the whole blocks between.</summary>
-    private void Punch(Txn tx, Inode inode, long offset, long end)
+    /// <summary>Unmaps the whole blocks [full0, full1) (edges were zeroed by the caller).</summary>
+    private void Punch(Txn tx, Inode inode, long full0, long full1)
     {
-        var (full0, full1) = ZeroPartialEdges(inode, offset, end);
         if (full0 < full1 && inode.Extents.Overlapping(full0, full1).Any())
             ExtentEdit.Apply(this, tx, inode, full0, full1, []);
     }
 
-    /// <summary>Partial edge blocks are zeroed in place; whole blocks become unwritten (holes are allocated).</summary>
-    private void ZeroRange(Txn tx, Inode inode, long offset, long end)
+    /// <summary>Whole blocks [full0, full1) become unwritten, holes among them allocated (edges were zeroed by the caller).</summary>
+    private void ZeroRange(Txn tx, Inode inode, long full0, long full1)
     {
-        var (full0, full1) = ZeroPartialEdges(inode, offset, end);
         if (full0 >= full1) return;
         var pieces = new List<Mapping>();
         long cursor = full0, hint = PhysHint(inode, full0);
