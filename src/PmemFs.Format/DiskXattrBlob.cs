@@ -26,6 +26,10 @@ public static class DiskXattrBlob
 
     public static void Seal(IReadOnlyCollection<KeyValuePair<byte[], byte[]>> entries, Span<byte> dst)
     {
+        var names = new HashSet<byte[]>(ByteArrayComparer.Instance);
+        foreach (var (name, value) in entries)
+            if (name.Length is 0 or > FormatConstants.MaxNameLength || value.Length > FormatConstants.MaxXattrValue || !names.Add(name))
+                throw new ArgumentException("xattr entry the blob cannot hold (empty, overlong or repeated name, or value over 64 KiB)");
         int pos = HeaderSize;
         foreach (var (name, value) in entries)
         {
@@ -50,6 +54,8 @@ public static class DiskXattrBlob
         var pre = Precheck(src, Magic, $"inode {ino} xattr blob");
         if (pre.Verdict == Verdict.Empty) return VerifyResult.Corruption($"inode {ino}: xattr blob is blank");
         if (!pre.IsOk) return pre;
+        if (U16(src, 6) != 1) return VerifyResult.Corruption($"inode {ino}: xattr blob of unknown version {U16(src, 6)}");
+        if (U32(src, 12) != 0) return VerifyResult.Corruption($"inode {ino}: xattr blob reserved header bytes are not zero");
         uint count = U32(src, 8);
         int pos = HeaderSize;
         var seen = new HashSet<byte[]>(ByteArrayComparer.Instance);
@@ -57,6 +63,7 @@ public static class DiskXattrBlob
         {
             if (pos + EntryHeader > src.Length) return VerifyResult.Corruption($"inode {ino}: xattr entry {i} runs past the blob");
             int nameLen = src[pos];
+            if (src[pos + 1] != 0 || U16(src, pos + 2) != 0) return VerifyResult.Corruption($"inode {ino}: xattr entry {i} reserved bytes are not zero");
             long valueLen = U32(src, pos + 4);
             if (nameLen == 0 || pos + EntryHeader + nameLen + valueLen > src.Length || valueLen > FormatConstants.MaxXattrValue)
                 return VerifyResult.Corruption($"inode {ino}: xattr entry {i} has impossible lengths");

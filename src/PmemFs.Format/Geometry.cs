@@ -81,6 +81,13 @@ public sealed record Geometry
     {
         if (RegionSize < FormatConstants.MinimumRegionSize || RegionSize % FormatConstants.BlockSize != 0)
             return $"region size {RegionSize} is not a multiple of {FormatConstants.BlockSize} of at least {FormatConstants.MinimumRegionSize}";
+        // Every start and count must lie inside the region before any sum or product is trusted:
+        // a forged superblock could otherwise wrap the arithmetic around to something "valid".
+        long blocks = BlockCount;
+        foreach (var (name, v) in new[] { ("journal blocks", JournalBlocks), ("bitmap start", BitmapStart), ("bitmap blocks", BitmapBlocks),
+            ("inode table start", InodeTableStart), ("dirent table start", DirentTableStart), ("extent table start", ExtentTableStart),
+            ("rmap table start", RmapTableStart), ("data start", DataStart) })
+            if (v < 0 || v > blocks) return $"{name} {v} lies outside the region of {blocks} blocks";
         if (JournalStart != 1) return $"journal starts at block {JournalStart}, expected 1";
         if (JournalBlocks < 16) return $"journal of {JournalBlocks} blocks is too small";
         if (BitmapStart != JournalStart + JournalBlocks) return "bitmap does not follow the journal";
