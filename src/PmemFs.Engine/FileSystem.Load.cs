@@ -29,8 +29,7 @@ public sealed partial class FileSystem
         // Replay first (read-only mounts need a clean journal: replay would be a write).
         if (options.ReadOnly)
         {
-            var peek = MemoryMediaPeek.JournalIsClean(media, Superblock);
-            if (!peek) throw new ImageFormatException($"{options.Name}: the journal holds committed transactions; mount read-write once (or run fsck) to replay them");
+            if (JournalReplay.Inspect(media, Superblock) != JournalState.Clean) throw new ImageFormatException($"{options.Name}: the journal holds committed transactions; mount read-write once (or run fsck) to replay them");
         }
         var replay = options.ReadOnly
             ? new ReplayResult(0, 0, 0, 0, null)
@@ -186,21 +185,5 @@ public sealed partial class FileSystem
             }
         }
         return (orphans, trims);
-    }
-}
-
-/// <summary>Checks, without writing, whether a journal would replay anything.</summary>
-internal static class MemoryMediaPeek
-{
-    public static bool JournalIsClean(IMedia media, Superblock sb)
-    {
-        var g = sb.Geometry;
-        var header = DiskJournalHeader.ReadNewest(media.Read(g.JournalHeaderOffset, DiskJournalHeader.Size * 2), g.LogBytes, out _);
-        if (header is null) return false;
-        var log = media.Read(g.LogOffset, (int)g.LogBytes);
-        ulong seq = header.Value.TailSeq;
-        long off = header.Value.TailOffset;
-        return !LogTransaction.TryReadCommitted(log[(int)off..], seq, sb.JournalSalt, out _, out _, out _)
-            && !LogTransaction.TryReadCommitted(log, seq, sb.JournalSalt, out _, out _, out _);
     }
 }

@@ -65,20 +65,6 @@ public sealed partial class FileSystem : IDisposable
 
     private void Unpublish(Inode inode) => Volatile.Write(ref _inodes[inode.Slot], null);
 
-    /// <summary>Runs an operation, turning an <see cref="ErrnoException"/> into its errno.</summary>
-    private static Errno Run(Action op)
-    {
-        try
-        {
-            op();
-            return Errno.Ok;
-        }
-        catch (ErrnoException e)
-        {
-            return e.Errno;
-        }
-    }
-
     internal void LogInode(Txn tx, in InodeRecord rec)
     {
         Span<byte> buf = stackalloc byte[DiskInode.Size];

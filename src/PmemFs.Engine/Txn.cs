@@ -16,6 +16,7 @@ internal sealed class Txn : IDisposable
     private readonly List<BlockRun> _blocksToFree = [];
     private readonly List<(SlotAllocator Table, long Slot)> _slotsToFree = [];
     private readonly List<Action> _onCommit = [];
+    private readonly HashSet<ulong> _editedMaps = [];
     private bool _done;
 
     public Txn(FileSystem fs)
@@ -25,9 +26,6 @@ internal sealed class Txn : IDisposable
     }
 
     public LogTransaction Log { get; }
-
-    /// <summary>Encoded size so far, to split big operations.</summary>
-    public int Size => Log.EncodedLength;
 
     /// <summary>Allocates blocks for data; logs them as in use. Throws ENOSPC (nothing taken).</summary>
     public List<BlockRun> AllocateBlocks(long count, long hint, long alignment)
@@ -68,6 +66,15 @@ internal sealed class Txn : IDisposable
     public void FreeSlotKeepingRecord(SlotAllocator table, long slot) => _slotsToFree.Add((table, slot));
 
     public void OnCommit(Action action) => _onCommit.Add(action);
+
+    /// <summary>
+    /// An extent edit computes its slots and window from the map as it is before commit, so a
+    /// second edit of the same map in one transaction would work from stale state: refuse it.
+    /// </summary>
+    public void ClaimExtentMap(ulong ino)
+    {
+        if (!_editedMaps.Add(ino)) throw new InvalidOperationException($"inode {ino}: two extent edits in one transaction");
+    }
 
     /// <summary>Durably commits, then updates memory. Allocations become permanent.</summary>
     public void Commit()

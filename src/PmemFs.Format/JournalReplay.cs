@@ -2,6 +2,9 @@ using PmemFs.Media;
 
 namespace PmemFs.Format;
 
+/// <summary>What a look at the journal, without replaying it, found.</summary>
+public enum JournalState { Clean, Pending, Unreadable }
+
 /// <summary>What replay found and where the next transaction goes.</summary>
 public sealed record ReplayResult(int Replayed, ulong NextSeq, long NextOffset, ulong HeaderGeneration, string? Problem);
 
@@ -41,6 +44,18 @@ public static class JournalReplay
         }
         media.Drain();
         return new ReplayResult(replayed, seq, offset, header.Value.Generation, null);
+    }
+
+    /// <summary>Without writing: whether replay would apply anything (a committed transaction at the tail).</summary>
+    public static JournalState Inspect(IMedia media, Superblock sb)
+    {
+        var g = sb.Geometry;
+        var header = DiskJournalHeader.ReadNewest(media.Read(g.JournalHeaderOffset, DiskJournalHeader.Size * 2), g.LogBytes, out _);
+        if (header is null) return JournalState.Unreadable;
+        var log = media.Read(g.LogOffset, checked((int)g.LogBytes));
+        var (seq, offset) = (header.Value.TailSeq, header.Value.TailOffset);
+        bool pending = TryAt(log, offset, seq, sb.JournalSalt, out _, out _, out _) || TryAt(log, 0, seq, sb.JournalSalt, out _, out _, out _);
+        return pending ? JournalState.Pending : JournalState.Clean;
     }
 
     private static bool TryAt(ReadOnlySpan<byte> log, long offset, ulong seq, ulong salt, out ReadOnlySpan<byte> body, out int entries, out int length)

@@ -38,11 +38,14 @@ public class ConcurrencyTests
             }
         });
         Assert.Empty(errors);
-        foreach (var f in new[] { fs }.Concat([t.Remount()]))
+        void CheckTree()
         {
             for (int id = 0; id < threads; id++) Assert.Equal(expected[id], t.ReadAll(t.LookupIno(Root, $"own{id}")));
             Assert.Equal(threads * perThread / 2, t.List(shared).Count);
         }
+        CheckTree();   // the live file system
+        t.Remount();
+        CheckTree();   // and what reached the media
     }
 
     [Fact]

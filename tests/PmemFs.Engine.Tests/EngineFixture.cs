@@ -30,13 +30,6 @@ public sealed class EngineFixture : IDisposable
         return Fs;
     }
 
-    /// <summary>Mount a copy of the media as it is right now, as if the process had died here.</summary>
-    public FileSystem MountCrashCopy(out MemoryMedia copy)
-    {
-        copy = MemoryMedia.CopyOf(Media);
-        return FileSystem.Mount(copy);
-    }
-
     public static byte[] N(string name) => Encoding.UTF8.GetBytes(name);
 
     public ulong CreateFile(ulong parent, string name, uint mode = RegularMode)

@@ -79,3 +79,17 @@ internal static class FileSystemTestExtensions
         return names.Where(n => n is not "." and not "..").ToList();
     }
 }
+
+public class TransactionRulesTests
+{
+    [Fact]
+    public void SecondExtentEditOfOneMapInOneTransactionIsRefused()
+    {
+        using var t = new EngineFixture();
+        ulong f = t.CreateFile(EngineFixture.Root, "f");
+        var inode = t.Fs.InodeAt(f)!;
+        using var tx = new Txn(t.Fs);
+        Inodes.ExtentEdit.Apply(t.Fs, tx, inode, 0, 1, []);
+        Assert.Throws<InvalidOperationException>(() => Inodes.ExtentEdit.Apply(t.Fs, tx, inode, 1, 2, []));
+    }
+}

@@ -92,17 +92,12 @@ public static class InfoCommand
     }
 
     /// <summary>"clean", "dirty" (committed transactions a read-write mount will replay) or "unreadable".</summary>
-    private static string JournalStateOf(IMedia media, Superblock sb)
+    private static string JournalStateOf(IMedia media, Superblock sb) => JournalReplay.Inspect(media, sb) switch
     {
-        var g = sb.Geometry;
-        var header = DiskJournalHeader.ReadNewest(media.Read(g.JournalHeaderOffset, DiskJournalHeader.Size * 2), g.LogBytes, out _);
-        if (header is null) return "unreadable";
-        var log = media.Read(g.LogOffset, checked((int)g.LogBytes));
-        var (seq, offset) = (header.Value.TailSeq, header.Value.TailOffset);
-        bool pending = LogTransaction.TryReadCommitted(log[(int)offset..], seq, sb.JournalSalt, out _, out _, out _)
-            || LogTransaction.TryReadCommitted(log, seq, sb.JournalSalt, out _, out _, out _);
-        return pending ? "dirty" : "clean";
-    }
+        JournalState.Clean => "clean",
+        JournalState.Pending => "dirty",
+        _ => "unreadable",
+    };
 
     private static long CountFreeDataBlocks(IMedia media, Geometry g)
     {

@@ -19,6 +19,7 @@ internal static class ExtentEdit
     /// blocks that are new to the file must already be allocated (and logged) by the caller.</param>
     public static void Apply(FileSystem fs, Txn tx, Inode inode, long start, long end, IReadOnlyList<Mapping> pieces)
     {
+        tx.ClaimExtentMap(inode.Ino);
         var map = inode.Extents;
         var g = fs.Geometry;
         // Window of old extents: those overlapping [start-1, end+1) so neighbours can merge.

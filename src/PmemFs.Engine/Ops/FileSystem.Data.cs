@@ -306,29 +306,19 @@ public sealed partial class FileSystem
                 if (!inode.IsRegular) return Errno.ENODEV;
                 long end = offset + length;
                 // Partial edge blocks first (data, in place); then the whole blocks, in windows of at
-                // most TrimBatch extents so every transaction stays bounded. All windows but the
+                // most FallocateBatch extents so every transaction stays bounded. All windows but the
                 // last commit on their own: a huge fragmented range is not one atomic step.
                 long w0 = offset / Bs, w1 = (end + Bs - 1) / Bs;
                 if (op != FallocateMode.Default) (w0, w1) = ZeroPartialEdges(inode, offset, end);
                 var windows = SplitIntoWindows(inode, w0, w1);
-                Txn? tx = null;
-                try
+                for (int i = 0; i < windows.Count - 1; i++)
                 {
-                for (int i = 0; i < windows.Count; i++)
-                {
-                    tx = new Txn(this);
-                    var (ws, we) = windows[i];
-                    switch (op)
-                    {
-                        case FallocateMode.Default: Preallocate(tx, inode, ws * Bs, we * Bs); break;
-                        case FallocateMode.PunchHole: Punch(tx, inode, ws, we); break;
-                        case FallocateMode.ZeroRange: ZeroRange(tx, inode, ws, we); break;
-                    }
-                    if (i == windows.Count - 1) break;
-                    tx.Commit();
-                    tx.Dispose();
+                    using var part = new Txn(this);
+                    FallocateWindow(part, inode, op, windows[i]);
+                    part.Commit();
                 }
-                tx ??= new Txn(this);
+                using var tx = new Txn(this);
+                if (windows.Count > 0) FallocateWindow(tx, inode, op, windows[^1]);
                 var rec = inode.Rec;
                 if (!keepSize && end > rec.Size)
                 {
@@ -342,12 +332,20 @@ public sealed partial class FileSystem
                 tx.OnCommit(() => inode.Rec = rec);
                 tx.Commit();
                 return Errno.Ok;
-                }
-                finally { tx?.Dispose(); }
             }
             finally { inode.Lock.ExitWriteLock(); }
         }
         catch (ErrnoException e) { return e.Errno; }
+    }
+
+    private void FallocateWindow(Txn tx, Inode inode, FallocateMode op, (long Start, long End) w)
+    {
+        switch (op)
+        {
+            case FallocateMode.Default: Preallocate(tx, inode, w.Start * Bs, w.End * Bs); break;
+            case FallocateMode.PunchHole: Punch(tx, inode, w.Start, w.End); break;
+            default: ZeroRange(tx, inode, w.Start, w.End); break;
+        }
     }
 
     /// <summary>Cuts file blocks [start, end) into windows that each overlap at most FallocateBatch extents.</summary>
