@@ -50,6 +50,8 @@ public static class CommandLine
             MkfsCommand.Build(console),
             FsckCommand.Build(console),
             InfoCommand.Build(console),
+            MountCommand.Build(console),
+            UnmountCommand.Build(console),
         };
         return root;
     }

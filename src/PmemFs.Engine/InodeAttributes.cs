@@ -82,3 +82,12 @@ public enum SeekWhence { Data = 3, Hole = 4 }
 
 [Flags]
 public enum XattrSetFlags { None = 0, Create = 1, Replace = 2 }
+
+/// <summary>A piece of a zero-copy read: <see cref="Length"/> bytes at <see cref="Address"/> in the mapping, or zeros when Address is 0.</summary>
+public readonly record struct DataSegment(nint Address, int Length)
+{
+    public bool IsZeros => Address == 0;
+}
+
+/// <summary>Receives the pieces of a zero-copy read while the file cannot change under them.</summary>
+public delegate void MappedReadSink<in TState>(ReadOnlySpan<DataSegment> segments, TState state);

@@ -38,6 +38,66 @@ public sealed partial class FileSystem
         return Errno.Ok;
     }
 
+    /// <summary>
+    /// Reads without copying: <paramref name="sink"/> gets the pieces of the range in file order,
+    /// each an address inside the media mapping or zeros (<see cref="DataSegment.IsZeros"/>) (hole,
+    /// unwritten, or past an extent), and must use them before it returns: the inode's read
+    /// lock is held meanwhile, so no truncate or punch can free those blocks under the reader.
+    /// </summary>
+    public unsafe Errno ReadMapped<TState>(ulong ino, long offset, int size, TState state, MappedReadSink<TState> sink)
+    {
+        if (offset < 0 || size < 0) return Errno.EINVAL;
+        var inode = InodeAt(ino);
+        if (inode is null) return Errno.ESTALE;
+        bool touch;
+        inode.Lock.EnterReadLock();
+        try
+        {
+            if (inode.Freed) return Errno.ESTALE;
+            if (inode.IsDirectory) return Errno.EISDIR;
+            long fileSize = inode.Rec.Size;
+            int n = offset >= fileSize ? 0 : (int)Math.Min(size, fileSize - offset);
+            const int Inline = 32;
+            Span<DataSegment> inline = stackalloc DataSegment[Inline];
+            var list = inline;
+            int count = 0;
+            long pos = offset, end = offset + n;
+            void Add(ref Span<DataSegment> list, DataSegment seg)
+            {
+                if (count == list.Length)
+                {
+                    var bigger = new DataSegment[list.Length * 4];
+                    list.CopyTo(bigger);
+                    list = bigger;
+                }
+                if (count > 0 && seg.Address == 0 && list[count - 1].Address == 0)
+                    list[count - 1] = new DataSegment(0, list[count - 1].Length + seg.Length);
+                else
+                    list[count++] = seg;
+            }
+            if (n > 0)
+            {
+                foreach (var e in inode.Extents.Overlapping(pos / Bs, (end + Bs - 1) / Bs))
+                {
+                    long es = e.FileBlock * Bs, ee = e.FileEnd * Bs;
+                    if (es > pos) Add(ref list, new DataSegment(0, (int)(Math.Min(es, end) - pos)));
+                    pos = Math.Max(pos, es);
+                    long stop = Math.Min(ee, end);
+                    int len = (int)(stop - pos);
+                    nint address = e.State == ExtentState.Written ? (nint)Media.PointerAt(e.PhysBlock * (long)Bs + (pos - es)) : 0;
+                    Add(ref list, new DataSegment(address, len));
+                    pos = stop;
+                }
+                if (pos < end) Add(ref list, new DataSegment(0, (int)(end - pos)));
+            }
+            sink(list[..count], state);
+            touch = n > 0 && NeedsAtimeUpdate(inode);
+        }
+        finally { inode.Lock.ExitReadLock(); }
+        if (touch) TouchAtime(inode);
+        return Errno.Ok;
+    }
+
     internal int ReadLocked(Inode inode, long offset, Span<byte> dst)
     {
         long size = inode.Rec.Size;

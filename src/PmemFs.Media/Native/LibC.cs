@@ -45,4 +45,22 @@ internal static unsafe partial class LibC
         if (statx(fd, &empty, AT_EMPTY_PATH, STATX_TYPE, &st) != 0) return -Marshal.GetLastPInvokeError();
         return st.stx_mode;
     }
+
+    public const int F_OFD_SETLK = 37;
+    public const short F_RDLCK = 0, F_WRLCK = 1;
+    public const int EAGAIN = 11, EACCES = 13, EINTR = 4;
+
+    /// <summary>struct flock (x86-64): whole-file locks use start 0, length 0.</summary>
+    [StructLayout(LayoutKind.Sequential)]
+    public struct flock_t
+    {
+        public short l_type;
+        public short l_whence;
+        public long l_start;
+        public long l_len;
+        public int l_pid;
+    }
+
+    [LibraryImport(Lib, EntryPoint = "fcntl", SetLastError = true)]
+    public static partial int fcntl_lock(SafeHandle fd, int cmd, flock_t* lck);
 }

@@ -1,0 +1,83 @@
+using System.Diagnostics;
+using PmemFs.Daemon.Native;
+
+namespace PmemFs.Daemon;
+
+/// <summary>
+/// Running the daemon in the background the way mount(8) users expect: the command returns
+/// only once the mount is live (or with the daemon's error), and the daemon keeps none of
+/// the caller's descriptors, so <c>$(pmemfs mount ...)</c> in a script does not hang.
+/// </summary>
+/// <remarks>
+/// .NET cannot fork, so the parent starts a second copy of the program with pipes on its
+/// stdout and stderr. The child starts its own session (setsid), relays errors through the
+/// stderr pipe while mounting, says <see cref="ReadyLine"/> on stdout once mounted, then points
+/// stdout/stderr at its log and stdin at /dev/null: the pipes close and the parent returns.
+/// </remarks>
+public static class BackgroundLaunch
+{
+    public const string ReadyLine = "PMEMFS-MOUNTED";
+
+    /// <summary>Parent side: starts the child and waits for it to be mounted. Returns the exit code for the command.</summary>
+    public static int StartAndWait(IReadOnlyList<string> childArgs, TextWriter stderr, TimeSpan timeout)
+    {
+        var psi = new ProcessStartInfo(Environment.ProcessPath!)
+        {
+            UseShellExecute = false,
+            RedirectStandardInput = true,
+            RedirectStandardOutput = true,
+            RedirectStandardError = true,
+        };
+        // Run as `dotnet pmemfs.dll`: the child needs the assembly path too.
+        if (Path.GetFileNameWithoutExtension(Environment.ProcessPath) == "dotnet")
+            psi.ArgumentList.Add(typeof(BackgroundLaunch).Assembly.Location.Replace("PmemFs.Daemon.dll", "pmemfs.dll", StringComparison.Ordinal));
+        foreach (var a in childArgs) psi.ArgumentList.Add(a);
+
+        using var child = Process.Start(psi) ?? throw new MountException("cannot start the daemon process");
+        child.StandardInput.Close();
+        var relay = Task.Run(() =>
+        {
+            string? line;
+            while ((line = child.StandardError.ReadLine()) is not null) stderr.WriteLine(line);
+        });
+        var ready = Task.Run(() =>
+        {
+            string? line;
+            while ((line = child.StandardOutput.ReadLine()) is not null)
+                if (line == ReadyLine) return true;
+            return false;
+        });
+        if (!ready.Wait(timeout))
+        {
+            stderr.WriteLine($"pmemfs: mount: the daemon (pid {child.Id}) did not report the mount within {timeout.TotalSeconds:0} s; stopping it");
+            try { child.Kill(); } catch (InvalidOperationException) { }
+            return 1;
+        }
+        relay.Wait(TimeSpan.FromSeconds(5));
+        if (ready.Result) return 0;
+        if (!child.WaitForExit(TimeSpan.FromSeconds(30))) return 1;
+        return child.ExitCode == 0 ? 1 : child.ExitCode;
+    }
+
+    /// <summary>Child side, first thing: leave the caller's session (no SIGHUP from its terminal).</summary>
+    public static void DetachFromSession() => _ = LibC.setsid();
+
+    /// <summary>Child side, once mounted: tell the parent, then let go of its pipes.</summary>
+    public static void ReportMountedAndDetach(string logFile)
+    {
+        Console.Out.WriteLine(ReadyLine);
+        Console.Out.Flush();
+        Console.Error.Flush();
+        int log = LibC.open(logFile, LibC.O_WRONLY | LibC.O_CREAT | LibC.O_APPEND | LibC.O_CLOEXEC, 0x1A4 /* 0644 */);
+        int devNull = LibC.open("/dev/null", LibC.O_RDWR | LibC.O_CLOEXEC, 0);
+        if (devNull >= 0) _ = LibC.dup2(devNull, 0);
+        int target = log >= 0 ? log : devNull;
+        if (target >= 0)
+        {
+            _ = LibC.dup2(target, 1);
+            _ = LibC.dup2(target, 2);
+        }
+        if (log >= 0) _ = LibC.close(log);
+        if (devNull >= 0) _ = LibC.close(devNull);
+    }
+}

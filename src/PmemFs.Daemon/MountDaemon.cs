@@ -1,0 +1,143 @@
+using System.Runtime.InteropServices;
+using PmemFs.Daemon.Operations;
+using PmemFs.Engine;
+using PmemFs.Fuse;
+using PmemFs.Media;
+
+namespace PmemFs.Daemon;
+
+/// <summary>What to mount where, and how.</summary>
+public sealed record MountRequest(string Image, string Mountpoint, MountOptions Options)
+{
+    public string? PidFile { get; init; }
+
+    /// <summary>How long to wait for a daemon that is still letting go of the image.</summary>
+    public TimeSpan LockWait { get; init; } = TimeSpan.FromSeconds(30);
+}
+
+/// <summary>
+/// A mounted PmemFs from start to end: lock and open the image, recover and load it, mount
+/// over FUSE, serve until unmounted (umount, fusermount3 -u, SIGTERM/SIGINT/SIGHUP), then
+/// checkpoint the log and let go of the image. Nothing returned to a caller is ever lost: a
+/// signal detaches the mount so in-flight requests finish before the loop ends.
+/// </summary>
+public sealed class MountDaemon(MountRequest request, DaemonLog log)
+{
+    /// <summary>Runs to the end; <paramref name="mounted"/> is called once the mount is live. Throws <see cref="MountException"/> on refusal.</summary>
+    public int Run(Action mounted)
+    {
+        string image = Path.GetFullPath(request.Image);
+        string mountpoint = Path.GetFullPath(request.Mountpoint);
+        if (!Path.Exists(image))
+            throw new MountException($"{image}: no such image (create one with: pmemfs mkfs {image} --size 1G)");
+        if (!Directory.Exists(mountpoint))
+            throw new MountException($"{mountpoint}: mountpoint does not exist or is not a directory");
+
+        using var imageLock = ImageLock.TryAcquire(image, exclusive: true, request.LockWait)
+            ?? throw new MountException($"{image}: in use by another pmemfs process (a mount, mkfs or fsck); unmount it first");
+        using var media = PmemMedia.Open(image, request.Options.ReadOnly);
+        using var fs = FileSystem.Mount(media, new FileSystemOptions
+        {
+            ReadOnly = request.Options.ReadOnly,
+            NoAtime = request.Options.NoAtime,
+            Name = image,
+        });
+        var report = fs.Report;
+        log.Info($"{image}: mounted on {mountpoint} ({media.Description}); replayed {report.TransactionsReplayed} transactions, freed {report.OrphansFreed} orphans, finished {report.TrimsFinished} truncates"
+            + (report.SuperblockProblem is null ? "" : $"; superblock: {report.SuperblockProblem}"));
+
+        var ops = new PmemFsOperations(fs, log);
+        using var session = FuseSession.Create(ops, FuseOptions(image, request.Options));
+        session.Mount(mountpoint);
+        string? pidFile = request.PidFile;
+        WritePidFile(pidFile);
+        using var unmountOnSignal = new SignalUnmount(mountpoint, log);
+        try
+        {
+            mounted();
+            int rc = session.Run(request.Options.Threads, Math.Max(1, request.Options.Threads / 2));
+            if (rc != 0) log.Error($"FUSE loop ended with {rc}");
+        }
+        finally
+        {
+            // Also after a lost FUSE_DESTROY (plain umount): persist and close here, once.
+            fs.Sync();
+            if (pidFile is not null) TryDelete(pidFile);
+            log.Info($"{image}: unmounted from {mountpoint}; log checkpointed, image released");
+        }
+        return 0;
+    }
+
+    /// <summary>
+    /// Always default_permissions (the kernel checks modes exactly as for a local file system)
+    /// and, for root, allow_other (a system mount is usable by every user, as a kernel one is).
+    /// </summary>
+    private static List<string> FuseOptions(string image, MountOptions options)
+    {
+        var list = new List<string> { "default_permissions", "subtype=pmemfs" };
+        if (!options.FuseOptions.Any(o => o.StartsWith("fsname=", StringComparison.Ordinal))) list.Add("fsname=" + image);
+        if (Native.LibC.geteuid() == 0 && !options.FuseOptions.Contains("allow_other")) list.Add("allow_other");
+        foreach (var o in options.FuseOptions)
+            if (!list.Contains(o)) list.Add(o);
+        return list;
+    }
+
+    private static void WritePidFile(string? pidFile)
+    {
+        if (pidFile is null) return;
+        Directory.CreateDirectory(Path.GetDirectoryName(pidFile)!);
+        File.WriteAllText(pidFile, $"{Environment.ProcessId}\n");
+    }
+
+    private static void TryDelete(string path)
+    {
+        try { File.Delete(path); } catch (IOException) { } catch (UnauthorizedAccessException) { }
+    }
+
+    /// <summary>
+    /// SIGTERM, SIGINT and SIGHUP detach the mount (umount2 MNT_DETACH): the kernel stops new
+    /// requests, in-flight ones finish, and the loop ends when the last reference goes.
+    /// Exiting the session at once would abort in-flight requests with ENOTCONN.
+    /// </summary>
+    private sealed class SignalUnmount : IDisposable
+    {
+        private readonly List<PosixSignalRegistration> _registrations = [];
+
+        public SignalUnmount(string mountpoint, DaemonLog log)
+        {
+            foreach (var signal in new[] { PosixSignal.SIGTERM, PosixSignal.SIGINT, PosixSignal.SIGHUP })
+            {
+                _registrations.Add(PosixSignalRegistration.Create(signal, context =>
+                {
+                    context.Cancel = true;
+                    log.Info($"{context.Signal}: unmounting {mountpoint}");
+                    ThreadPool.QueueUserWorkItem(_ => Detach(mountpoint, log));
+                }));
+            }
+        }
+
+        private static void Detach(string mountpoint, DaemonLog log)
+        {
+            if (Native.LibC.umount2(mountpoint, Native.LibC.MNT_DETACH) == 0) return;
+            int errno = Marshal.GetLastPInvokeError();
+            if (errno == Native.LibC.EINVAL) return; // already unmounted
+            // Not root: only fusermount3 may unmount a user's FUSE mount.
+            try
+            {
+                using var p = System.Diagnostics.Process.Start("fusermount3", ["-u", "-z", mountpoint]);
+                p.WaitForExit();
+            }
+            catch (System.ComponentModel.Win32Exception e)
+            {
+                log.Error($"cannot unmount {mountpoint}: umount2 errno {errno}, fusermount3: {e.Message}");
+            }
+        }
+
+        public void Dispose()
+        {
+            foreach (var r in _registrations) r.Dispose();
+        }
+    }
+}
+
+public sealed class MountException(string message) : Exception(message);

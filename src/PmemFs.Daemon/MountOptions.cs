@@ -1,0 +1,88 @@
+namespace PmemFs.Daemon;
+
+/// <summary>How DAX is decided for files (mount -o dax=), as in Linux.</summary>
+public enum DaxMode { Inode, Always, Never }
+
+/// <summary>
+/// The -o options of a PmemFs mount: PmemFs's own, those handed to libfuse/the kernel, and
+/// the generic ones mount(8) and fstab add, which are accepted rather than failing the mount.
+/// </summary>
+public sealed record MountOptions
+{
+    public bool ReadOnly { get; init; }
+    public bool NoAtime { get; init; }
+    public DaxMode Dax { get; init; } = DaxMode.Inode;
+
+    /// <summary>FUSE worker threads (threads=N); 1 runs the single-threaded loop.</summary>
+    public int Threads { get; init; } = 4;
+
+    /// <summary>Options passed to libfuse (allow_other, nosuid, fsname=, ...).</summary>
+    public IReadOnlyList<string> FuseOptions { get; init; } = [];
+
+    /// <summary>Options libfuse 3.14 understands itself (mount flags and fuse mount options).</summary>
+    private static readonly HashSet<string> PassedToFuse =
+    [
+        "allow_other", "allow_root", "default_permissions", "auto_unmount",
+        "rw", "ro", "suid", "nosuid", "dev", "nodev", "exec", "noexec", "async", "sync", "dirsync",
+        "atime", "noatime", "nodiratime",
+    ];
+
+    private static readonly string[] PassedToFuseWithValue = ["fsname=", "subtype=", "max_read=", "blksize="];
+
+    /// <summary>Added by mount(8) or meaningful only in fstab; nothing for the daemon to do.</summary>
+    private static readonly HashSet<string> Ignored =
+    [
+        "defaults", "auto", "noauto", "user", "nouser", "users", "owner", "group", "nofail", "_netdev",
+        "relatime", "norelatime", "strictatime", "lazytime", "nolazytime", "iversion", "noiversion", "diratime", "silent", "loud",
+    ];
+
+    /// <summary>Parses comma-separated -o lists (several -o may be given). Throws <see cref="FormatException"/> on a bad one.</summary>
+    public static MountOptions Parse(IEnumerable<string> lists)
+    {
+        var result = new MountOptions();
+        var fuse = new List<string>();
+        foreach (var list in lists)
+        {
+            foreach (var raw in list.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries))
+            {
+                string option = raw;
+                if (option.StartsWith("x-", StringComparison.Ordinal) || option.StartsWith("comment=", StringComparison.Ordinal) || Ignored.Contains(option))
+                    continue;
+                switch (option)
+                {
+                    case "ro": result = result with { ReadOnly = true }; break;
+                    case "rw": result = result with { ReadOnly = false }; break;
+                    case "noatime": result = result with { NoAtime = true }; break;
+                    case "atime": result = result with { NoAtime = false }; break;
+                }
+                if (option.StartsWith("dax", StringComparison.Ordinal))
+                {
+                    result = result with { Dax = ParseDax(option) };
+                    continue;
+                }
+                if (option.StartsWith("threads=", StringComparison.Ordinal))
+                {
+                    if (!int.TryParse(option.AsSpan(8), out int threads) || threads < 1 || threads > 64)
+                        throw new FormatException($"bad mount option '{option}': threads must be 1..64");
+                    result = result with { Threads = threads };
+                    continue;
+                }
+                if (PassedToFuse.Contains(option) || PassedToFuseWithValue.Any(p => option.StartsWith(p, StringComparison.Ordinal)))
+                {
+                    fuse.Add(option);
+                    continue;
+                }
+                throw new FormatException($"unknown mount option '{option}' (see docs/cli.md for the options PmemFs accepts)");
+            }
+        }
+        return result with { FuseOptions = fuse };
+    }
+
+    private static DaxMode ParseDax(string option) => option switch
+    {
+        "dax" or "dax=always" => DaxMode.Always,
+        "dax=inode" => DaxMode.Inode,
+        "dax=never" => DaxMode.Never,
+        _ => throw new FormatException($"bad mount option '{option}': use dax=inode, dax=always or dax=never"),
+    };
+}

@@ -1,0 +1,32 @@
+using System.Runtime.InteropServices;
+
+namespace PmemFs.Daemon.Native;
+
+/// <summary>The process and mount calls .NET has no API for.</summary>
+internal static unsafe partial class LibC
+{
+    private const string Lib = "libc.so.6";
+
+    public const int MNT_DETACH = 2;
+    public const int EINVAL = 22, ENOENT = 2, EBUSY = 16, EPERM = 1;
+
+    [LibraryImport(Lib, SetLastError = true, StringMarshalling = StringMarshalling.Utf8)]
+    public static partial int umount2(string target, int flags);
+
+    [LibraryImport(Lib, SetLastError = true)]
+    public static partial int setsid();
+
+    [LibraryImport(Lib, SetLastError = true)]
+    public static partial int dup2(int oldfd, int newfd);
+
+    [LibraryImport(Lib, SetLastError = true, StringMarshalling = StringMarshalling.Utf8)]
+    public static partial int open(string path, int flags, int mode);
+
+    [LibraryImport(Lib, SetLastError = true)]
+    public static partial int close(int fd);
+
+    [LibraryImport(Lib)]
+    public static partial uint geteuid();
+
+    public const int O_RDONLY = 0, O_WRONLY = 1, O_RDWR = 2, O_CREAT = 0x40, O_APPEND = 0x400, O_CLOEXEC = 0x80000;
+}

@@ -1,0 +1,126 @@
+using System.Runtime.InteropServices;
+using PmemFs.Engine;
+using PmemFs.Fuse;
+using PmemFs.Fuse.Native;
+
+namespace PmemFs.Daemon.Operations;
+
+/// <summary>File data: open, read, write, fsync, fallocate, lseek, copy_file_range.</summary>
+public sealed unsafe partial class PmemFsOperations
+{
+    /// <summary>Zeros for holes in read replies, shared by every request (never written).</summary>
+    private static readonly byte* ZeroPage = (byte*)NativeMemory.AllocZeroed(ZeroPageSize);
+    private const int ZeroPageSize = 256 * 1024;
+
+    private static readonly MappedReadSink<nint> ReplyFromMapping = SendSegments;
+
+    public override void Create(FuseRequest req, ulong parent, ReadOnlySpan<byte> name, uint mode, FuseFileInfo* fi)
+    {
+        var errno = _fs.Create(parent, name, mode, Caller(req), out var attr);
+        ReplyEntry(req, errno, attr, fi);
+    }
+
+    public override void Open(FuseRequest req, ulong ino, FuseFileInfo* fi)
+    {
+        var errno = _fs.GetAttr(ino, out var attr);
+        if (errno.Failed) Reply(req, errno);
+        else if (attr.IsDirectory) Reply(req, Errno.EISDIR);
+        else req.ReplyOpen(fi);
+    }
+
+    /// <summary>
+    /// Replies straight from the pmem mapping: the engine hands out the mapped pieces under the
+    /// inode's read lock and the reply (one writev to /dev/fuse) is sent before it is released.
+    /// </summary>
+    public override void Read(FuseRequest req, ulong ino, long size, long offset, FuseFileInfo* fi)
+    {
+        var errno = _fs.ReadMapped(ino, offset, (int)Math.Min(size, int.MaxValue), req.Handle, ReplyFromMapping);
+        if (errno.Failed) Reply(req, errno);
+    }
+
+    private static void SendSegments(ReadOnlySpan<DataSegment> segments, nint handle)
+    {
+        var req = new FuseRequest(handle);
+        int needed = 0;
+        foreach (var s in segments) needed += s.IsZeros ? (s.Length + ZeroPageSize - 1) / ZeroPageSize : 1;
+        Span<IoVec> iov = needed <= 64 ? stackalloc IoVec[needed] : new IoVec[needed];
+        int n = 0;
+        foreach (var s in segments)
+        {
+            if (!s.IsZeros)
+            {
+                iov[n++] = new IoVec { Base = (void*)s.Address, Length = (nuint)s.Length };
+                continue;
+            }
+            for (int left = s.Length; left > 0; left -= ZeroPageSize)
+                iov[n++] = new IoVec { Base = ZeroPage, Length = (nuint)Math.Min(left, ZeroPageSize) };
+        }
+        req.ReplyIov(iov[..n]);
+    }
+
+    /// <summary>write(2) and mmap writeback (writepage set, pid 0): durable before the reply.</summary>
+    public override void Write(FuseRequest req, ulong ino, ReadOnlySpan<byte> data, long offset, FuseFileInfo* fi)
+    {
+        var errno = _fs.Write(ino, offset, data, Caller(req), out int written);
+        if (errno.Failed) Reply(req, errno);
+        else req.ReplyWrite(written);
+    }
+
+    /// <summary>Every write and metadata change is durable when it returns: fsync has nothing left to do.</summary>
+    public override void Fsync(FuseRequest req, ulong ino, bool dataOnly, FuseFileInfo* fi) => Reply(req, _fs.GetAttr(ino, out _));
+
+    public override void FsyncDir(FuseRequest req, ulong ino, bool dataOnly, FuseFileInfo* fi) => Reply(req, _fs.GetAttr(ino, out _));
+
+    public override void Fallocate(FuseRequest req, ulong ino, int mode, long offset, long length, FuseFileInfo* fi)
+    {
+        if (offset < 0 || length <= 0) { Reply(req, Errno.EINVAL); return; }
+        Reply(req, _fs.Fallocate(ino, (FallocateMode)mode, offset, length, Caller(req)));
+    }
+
+    public override void Lseek(FuseRequest req, ulong ino, long offset, int whence, FuseFileInfo* fi)
+    {
+        if (whence is not ((int)SeekWhence.Data or (int)SeekWhence.Hole))
+        {
+            // SEEK_SET/CUR/END are the kernel's own business and never arrive.
+            Reply(req, Errno.EINVAL);
+            return;
+        }
+        var errno = _fs.Seek(ino, offset, (SeekWhence)whence, out long result);
+        if (errno.Failed) Reply(req, errno);
+        else req.ReplyLseek(result);
+    }
+
+    /// <summary>
+    /// copy_file_range within the mount: copied through a pooled buffer in 1 MiB steps, each
+    /// step a durable write; a short count at end of file, as the syscall allows.
+    /// </summary>
+    public override void CopyFileRange(FuseRequest req, ulong inoIn, long offIn, FuseFileInfo* fiIn, ulong inoOut, long offOut, FuseFileInfo* fiOut, long length, int flags)
+    {
+        if (flags != 0 || offIn < 0 || offOut < 0) { Reply(req, Errno.EINVAL); return; }
+        var who = Caller(req);
+        const int Step = 1 << 20;
+        var buffer = Rent(Step, out byte[] array);
+        try
+        {
+            long copied = 0;
+            while (copied < length)
+            {
+                int want = (int)Math.Min(Step, length - copied);
+                var errno = _fs.Read(inoIn, offIn + copied, buffer[..want], out int got);
+                if (errno.Failed) { Reply(req, errno); return; }
+                if (got == 0) break;
+                errno = _fs.Write(inoOut, offOut + copied, buffer[..got], who, out int written);
+                if (errno.Failed)
+                {
+                    if (copied > 0) break;
+                    Reply(req, errno);
+                    return;
+                }
+                copied += written;
+                if (written < got) break;
+            }
+            req.ReplyWrite(copied);
+        }
+        finally { Return(array); }
+    }
+}

@@ -1,0 +1,55 @@
+using PmemFs.Engine;
+using PmemFs.Fuse;
+
+namespace PmemFs.Daemon.Operations;
+
+/// <summary>Names: create, link, remove and rename entries; symlinks.</summary>
+public sealed unsafe partial class PmemFsOperations
+{
+    public override void MkNod(FuseRequest req, ulong parent, ReadOnlySpan<byte> name, uint mode, ulong rdev)
+    {
+        var errno = _fs.Create(parent, name, mode, Caller(req), out var attr, rdev);
+        ReplyEntry(req, errno, attr);
+    }
+
+    public override void MkDir(FuseRequest req, ulong parent, ReadOnlySpan<byte> name, uint mode)
+    {
+        var errno = _fs.MakeDirectory(parent, name, mode, Caller(req), out var attr);
+        ReplyEntry(req, errno, attr);
+    }
+
+    public override void Symlink(FuseRequest req, ReadOnlySpan<byte> target, ulong parent, ReadOnlySpan<byte> name)
+    {
+        var errno = _fs.Symlink(parent, name, target, Caller(req), out var attr);
+        ReplyEntry(req, errno, attr);
+    }
+
+    public override void Link(FuseRequest req, ulong ino, ulong newParent, ReadOnlySpan<byte> newName)
+    {
+        var errno = _fs.Link(ino, newParent, newName, out var attr);
+        ReplyEntry(req, errno, attr);
+    }
+
+    public override void Unlink(FuseRequest req, ulong parent, ReadOnlySpan<byte> name) => Reply(req, _fs.Unlink(parent, name));
+
+    public override void RmDir(FuseRequest req, ulong parent, ReadOnlySpan<byte> name) => Reply(req, _fs.RemoveDirectory(parent, name));
+
+    public override void Rename(FuseRequest req, ulong parent, ReadOnlySpan<byte> name, ulong newParent, ReadOnlySpan<byte> newName, uint flags)
+    {
+        const uint Known = (uint)(RenameFlags.NoReplace | RenameFlags.Exchange);
+        if ((flags & ~Known) != 0)
+        {
+            // RENAME_WHITEOUT is for overlayfs upper layers; PmemFs has no whiteouts.
+            Reply(req, Errno.EINVAL);
+            return;
+        }
+        Reply(req, _fs.Rename(parent, name, newParent, newName, (RenameFlags)flags));
+    }
+
+    public override void ReadLink(FuseRequest req, ulong ino)
+    {
+        var errno = _fs.ReadLink(ino, out var target);
+        if (errno.Failed) Reply(req, errno);
+        else req.ReplyReadLink(target);
+    }
+}

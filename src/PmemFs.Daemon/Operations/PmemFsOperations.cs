@@ -1,0 +1,193 @@
+using PmemFs.Engine;
+using PmemFs.Fuse;
+using PmemFs.Fuse.Native;
+
+namespace PmemFs.Daemon.Operations;
+
+/// <summary>
+/// The FUSE adapter: each request becomes one engine call and one reply. It knows the kernel's
+/// conventions (lookup counts, attribute timeouts, errno replies), never the on-media bytes.
+/// </summary>
+/// <remarks>
+/// Permission checks on mode bits are the kernel's (the mount always has default_permissions,
+/// so they are exactly a kernel file system's); ownership rules for chmod/chown, setgid
+/// inheritance and suid/sgid clearing are the engine's.
+/// </remarks>
+public sealed unsafe partial class PmemFsOperations(FileSystem fs, DaemonLog log) : LowLevelFileSystem
+{
+    /// <summary>
+    /// Attributes and names change only through this mount's kernel, which invalidates what it
+    /// caches on every change it makes; the timeout bounds staleness for hard-linked inodes.
+    /// </summary>
+    private const double AttrTimeout = 1.0, EntryTimeout = 1.0;
+
+    private readonly FileSystem _fs = fs;
+    private readonly DaemonLog _log = log;
+
+    /// <summary>Set when the kernel ends the session (FUSE_DESTROY), so shutdown persists once.</summary>
+    public bool Destroyed { get; private set; }
+
+    public override void Init(FuseConnInfo* conn)
+    {
+        // No writeback cache: the flag engine must tell write(2) from mmap writeback (FUSE-FACTS).
+        // No atomic O_TRUNC: truncation on open arrives as a setattr, through one engine path.
+        var want = (FuseCapabilities)conn->Want;
+        want &= ~(FuseCapabilities.WritebackCache | FuseCapabilities.AtomicOTrunc | FuseCapabilities.PosixLocks | FuseCapabilities.FlockLocks);
+        var capable = (FuseCapabilities)conn->Capable;
+        want |= capable & (FuseCapabilities.ParallelDirops | FuseCapabilities.ReaddirPlus | FuseCapabilities.ReaddirPlusAuto
+            | FuseCapabilities.AsyncRead | FuseCapabilities.IoctlDir | FuseCapabilities.HandleKillpriv | FuseCapabilities.AutoInvalData);
+        conn->Want = (uint)want;
+        conn->TimeGran = 1;
+        _log.Info($"FUSE protocol {conn->ProtoMajor}.{conn->ProtoMinor}, max_write {conn->MaxWrite}, max_read {conn->MaxRead}, want 0x{conn->Want:x}");
+    }
+
+    public override void Destroy()
+    {
+        Destroyed = true;
+        _fs.Sync();
+        _log.Info("kernel ended the session (destroy): metadata checkpointed");
+    }
+
+    public override void OnUnhandledException(string operation, Exception e) =>
+        _log.Error($"{operation}: unexpected {e.GetType().Name}: {e.Message} (answered EIO)\n{e.StackTrace}");
+
+    private static Credentials Caller(FuseRequest req)
+    {
+        var c = req.Context;
+        return new Credentials(c.Uid, c.Gid, c.Pid);
+    }
+
+    private static void Reply(FuseRequest req, Errno errno) => req.ReplyError(errno.Value);
+
+    internal static Stat ToStat(in InodeAttributes a) => new()
+    {
+        Ino = a.Ino,
+        Nlink = a.Nlink,
+        Mode = a.Mode,
+        Uid = a.Uid,
+        Gid = a.Gid,
+        Rdev = a.Rdev,
+        Size = a.Size,
+        BlkSize = 4096,
+        Blocks = a.Blocks512,
+        AtimeSec = FloorDiv(a.AtimeNs, out long an), AtimeNsec = an,
+        MtimeSec = FloorDiv(a.MtimeNs, out long mn), MtimeNsec = mn,
+        CtimeSec = FloorDiv(a.CtimeNs, out long cn), CtimeNsec = cn,
+    };
+
+    private static long FloorDiv(long ns, out long rem)
+    {
+        long sec = Math.DivRem(ns, 1_000_000_000L, out rem);
+        if (rem < 0) { sec--; rem += 1_000_000_000L; }
+        return sec;
+    }
+
+    private static FuseEntryParam Entry(in InodeAttributes a) => new()
+    {
+        Ino = a.Ino,
+        Generation = a.Generation,
+        Attr = ToStat(a),
+        AttrTimeout = AttrTimeout,
+        EntryTimeout = EntryTimeout,
+    };
+
+    /// <summary>
+    /// Answers a request that gives the kernel a new reference (lookup, mknod, mkdir, symlink,
+    /// link, create). The count is taken before the reply so that a racing forget cannot free
+    /// the inode first, and given back if the kernel never got the reply.
+    /// </summary>
+    private void ReplyEntry(FuseRequest req, Errno errno, in InodeAttributes attr, FuseFileInfo* createFi = null)
+    {
+        if (errno.Failed)
+        {
+            Reply(req, errno);
+            return;
+        }
+        _fs.Retain(attr.Ino);
+        var e = Entry(attr);
+        int rc = createFi is null ? req.ReplyEntry(e) : req.ReplyCreate(e, createFi);
+        if (rc != 0) _fs.Forget(attr.Ino);
+    }
+
+    public override void Lookup(FuseRequest req, ulong parent, ReadOnlySpan<byte> name)
+    {
+        var errno = _fs.Lookup(parent, name, out var attr);
+        ReplyEntry(req, errno, attr);
+    }
+
+    public override void Forget(ulong ino, ulong nlookup) => _fs.Forget(ino, (long)nlookup);
+
+    public override void GetAttr(FuseRequest req, ulong ino, FuseFileInfo* fi)
+    {
+        var errno = _fs.GetAttr(ino, out var attr);
+        if (errno.Failed) Reply(req, errno);
+        else req.ReplyAttr(ToStat(attr), AttrTimeout);
+    }
+
+    public override void SetAttr(FuseRequest req, ulong ino, Stat* attr, int toSet, FuseFileInfo* fi)
+    {
+        var fields = (SetAttrFields)toSet & (SetAttrFields.Mode | SetAttrFields.Uid | SetAttrFields.Gid | SetAttrFields.Size
+            | SetAttrFields.Atime | SetAttrFields.Mtime | SetAttrFields.AtimeNow | SetAttrFields.MtimeNow | SetAttrFields.Ctime);
+        var request = new SetAttrRequest
+        {
+            Fields = fields,
+            Mode = attr->Mode,
+            Uid = attr->Uid,
+            Gid = attr->Gid,
+            Size = attr->Size,
+            AtimeNs = attr->AtimeSec * 1_000_000_000L + attr->AtimeNsec,
+            MtimeNs = attr->MtimeSec * 1_000_000_000L + attr->MtimeNsec,
+            CtimeNs = attr->CtimeSec * 1_000_000_000L + attr->CtimeNsec,
+        };
+        var errno = _fs.SetAttr(ino, request, Caller(req), out var result);
+        if (errno.Failed) Reply(req, errno);
+        else req.ReplyAttr(ToStat(result), AttrTimeout);
+    }
+
+    public override void StatFs(FuseRequest req, ulong ino)
+    {
+        var s = _fs.StatFs();
+        req.ReplyStatFs(new StatVfs
+        {
+            BlockSize = (ulong)s.BlockSize,
+            FragmentSize = (ulong)s.BlockSize,
+            Blocks = (ulong)s.TotalBlocks,
+            BlocksFree = (ulong)s.FreeBlocks,
+            BlocksAvailable = (ulong)s.FreeBlocks,
+            Files = (ulong)s.TotalInodes,
+            FilesFree = (ulong)s.FreeInodes,
+            FilesAvailable = (ulong)s.FreeInodes,
+            NameMax = (ulong)s.MaxNameLength,
+        });
+    }
+
+    /// <summary>
+    /// access(2) reaches the daemon only without default_permissions (which PmemFs always sets);
+    /// answered anyway with the classic owner/group/other check, root passing all but exec.
+    /// </summary>
+    public override void Access(FuseRequest req, ulong ino, int mask)
+    {
+        var errno = _fs.GetAttr(ino, out var a);
+        if (errno.Failed) { Reply(req, errno); return; }
+        var who = req.Context;
+        uint mode = a.Mode;
+        int granted;
+        if (who.Uid == 0) granted = 6 | ((mode & 0x49) != 0 || a.IsDirectory ? 1 : 0);
+        else if (who.Uid == a.Uid) granted = (int)(mode >> 6) & 7;
+        else if (who.Gid == a.Gid) granted = (int)(mode >> 3) & 7;
+        else granted = (int)mode & 7;
+        req.ReplyError((mask & ~granted & 7) == 0 ? 0 : Errno.EACCES.Value);
+    }
+
+    /// <summary>Flag ioctls arrive with the flag engine; until then every ioctl is a clean ENOTTY.</summary>
+    public override void Ioctl(FuseRequest req, ulong ino, uint cmd, nint arg, FuseFileInfo* fi, uint flags, ReadOnlySpan<byte> input, long outSize) =>
+        Reply(req, Errno.ENOTTY);
+
+    internal static Span<byte> Rent(int size, out byte[] array)
+    {
+        array = System.Buffers.ArrayPool<byte>.Shared.Rent(size);
+        return array.AsSpan(0, size);
+    }
+
+    internal static void Return(byte[] array) => System.Buffers.ArrayPool<byte>.Shared.Return(array);
+}

@@ -1,0 +1,123 @@
+using PmemFs.Fuse.Native;
+
+namespace PmemFs.Fuse;
+
+/// <summary>
+/// One request from the kernel (a fuse_req_t). Exactly one Reply* call answers it (forget
+/// requests get <see cref="ReplyNone"/>); the request is invalid afterwards.
+/// </summary>
+public readonly unsafe struct FuseRequest(nint handle)
+{
+    public nint Handle { get; } = handle;
+
+    /// <summary>Caller's uid, gid, pid and umask (pid 0 for writeback of mmap pages).</summary>
+    public FuseContext Context => *LibFuse.RequestContext(Handle);
+
+    private static int Mark(int rc)
+    {
+        Dispatch.Answered = true;
+        return rc;
+    }
+
+    public bool Interrupted => LibFuse.RequestInterrupted(Handle) != 0;
+
+    /// <summary>Replies with a positive errno (0 means success for requests without data).</summary>
+    public int ReplyError(int errno) => Mark(LibFuse.ReplyErr(Handle, errno));
+
+    public void ReplyNone()
+    {
+        Dispatch.Answered = true;
+        LibFuse.ReplyNone(Handle);
+    }
+
+    public int ReplyEntry(in FuseEntryParam entry)
+    {
+        fixed (FuseEntryParam* e = &entry) return Mark(LibFuse.ReplyEntry(Handle, e));
+    }
+
+    public int ReplyCreate(in FuseEntryParam entry, FuseFileInfo* fi)
+    {
+        fixed (FuseEntryParam* e = &entry) return Mark(LibFuse.ReplyCreate(Handle, e, fi));
+    }
+
+    public int ReplyAttr(in Stat attr, double timeout)
+    {
+        fixed (Stat* s = &attr) return Mark(LibFuse.ReplyAttr(Handle, s, timeout));
+    }
+
+    /// <summary>Replies with a symlink target (bytes; a NUL is appended here).</summary>
+    public int ReplyReadLink(ReadOnlySpan<byte> target)
+    {
+        Span<byte> z = target.Length < 1024 ? stackalloc byte[target.Length + 1] : new byte[target.Length + 1];
+        target.CopyTo(z);
+        z[^1] = 0;
+        fixed (byte* p = z) return Mark(LibFuse.ReplyReadlink(Handle, p));
+    }
+
+    public int ReplyOpen(FuseFileInfo* fi) => Mark(LibFuse.ReplyOpen(Handle, fi));
+
+    public int ReplyWrite(long count) => Mark(LibFuse.ReplyWrite(Handle, (nuint)count));
+
+    public int ReplyBuffer(ReadOnlySpan<byte> data)
+    {
+        fixed (byte* p = data) return Mark(LibFuse.ReplyBuf(Handle, p, (nuint)data.Length));
+    }
+
+    /// <summary>Replies with data gathered from several buffers (no intermediate copy).</summary>
+    public int ReplyIov(ReadOnlySpan<IoVec> iov)
+    {
+        fixed (IoVec* v = iov) return Mark(LibFuse.ReplyIov(Handle, v, iov.Length));
+    }
+
+    public int ReplyStatFs(in StatVfs st)
+    {
+        fixed (StatVfs* s = &st) return Mark(LibFuse.ReplyStatfs(Handle, s));
+    }
+
+    /// <summary>The size an xattr call would need (for size-0 probes).</summary>
+    public int ReplyXattrSize(long size) => Mark(LibFuse.ReplyXattr(Handle, (nuint)size));
+
+    public int ReplyIoctl(int result, ReadOnlySpan<byte> output)
+    {
+        fixed (byte* p = output) return Mark(LibFuse.ReplyIoctl(Handle, result, p, (nuint)output.Length));
+    }
+
+    public int ReplyLseek(long offset) => Mark(LibFuse.ReplyLseek(Handle, offset));
+
+    /// <summary>
+    /// Appends a readdir entry to <paramref name="buffer"/> at <paramref name="used"/>; returns false
+    /// (and appends nothing) when it does not fit.
+    /// </summary>
+    public bool AddDirectoryEntry(Span<byte> buffer, ref int used, ReadOnlySpan<byte> name, ulong ino, uint mode, long nextOffset)
+    {
+        Span<byte> z = stackalloc byte[name.Length + 1];
+        name.CopyTo(z);
+        z[^1] = 0;
+        var st = new Stat { Ino = ino, Mode = mode };
+        fixed (byte* b = buffer)
+        fixed (byte* n = z)
+        {
+            nuint need = LibFuse.AddDirentry(Handle, b + used, (nuint)(buffer.Length - used), n, &st, nextOffset);
+            if ((long)need > buffer.Length - used) return false;
+            used += (int)need;
+            return true;
+        }
+    }
+
+    /// <summary>readdirplus: as <see cref="AddDirectoryEntry"/> with full attributes (a lookup, for a name other than . and ..).</summary>
+    public bool AddDirectoryEntryPlus(Span<byte> buffer, ref int used, ReadOnlySpan<byte> name, in FuseEntryParam entry, long nextOffset)
+    {
+        Span<byte> z = stackalloc byte[name.Length + 1];
+        name.CopyTo(z);
+        z[^1] = 0;
+        fixed (byte* b = buffer)
+        fixed (byte* n = z)
+        fixed (FuseEntryParam* e = &entry)
+        {
+            nuint need = LibFuse.AddDirentryPlus(Handle, b + used, (nuint)(buffer.Length - used), n, e, nextOffset);
+            if ((long)need > buffer.Length - used) return false;
+            used += (int)need;
+            return true;
+        }
+    }
+}
