@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Builds PmemFs and runs every test suite: each xunit project tests/*/*.Tests.csproj, then
+# Builds and installs PmemFs (scripts/install.sh) and runs every test suite: each xunit project tests/*/*.Tests.csproj, then
 # the xfstests-style shell suite tests/fstests/check if it exists and is executable.
 # The last line of output is the total, exactly "N passed, N failed, N skipped".
 # Exits non-zero if the build or anything else failed. A step that fails without a test to
@@ -53,6 +53,13 @@ fi
 echo "== build (Release)"
 if ! run_limited dotnet build PmemFs.sln -c Release -nologo -v minimal; then
     step_failed "dotnet build PmemFs.sln -c Release"
+    finish
+fi
+
+# The mount tests and tests/fstests use the installed command and mount helper.
+echo "== install (pmemfs on PATH, /sbin/mount.fuse.pmemfs)"
+if ! run_limited scripts/install.sh; then
+    step_failed "scripts/install.sh"
     finish
 fi
 

@@ -33,6 +33,7 @@ public static class BackgroundLaunch
             psi.ArgumentList.Add(typeof(BackgroundLaunch).Assembly.Location.Replace("PmemFs.Daemon.dll", "pmemfs.dll", StringComparison.Ordinal));
         foreach (var a in childArgs) psi.ArgumentList.Add(a);
 
+        CloseOnExecInherited();
         using var child = Process.Start(psi) ?? throw new MountException("cannot start the daemon process");
         child.StandardInput.Close();
         var relay = Task.Run(() =>
@@ -53,31 +54,57 @@ public static class BackgroundLaunch
             try { child.Kill(); } catch (InvalidOperationException) { }
             return 1;
         }
-        relay.Wait(TimeSpan.FromSeconds(5));
+        relay.Wait(TimeSpan.FromMilliseconds(500));
         if (ready.Result) return 0;
         if (!child.WaitForExit(TimeSpan.FromSeconds(30))) return 1;
         return child.ExitCode == 0 ? 1 : child.ExitCode;
     }
 
+    /// <summary>
+    /// Descriptors this process inherited without close-on-exec (a calling script's pipes, a
+    /// test harness's) must not reach the daemon: it would hold them open for its whole life.
+    /// </summary>
+    private static void CloseOnExecInherited()
+    {
+        foreach (var entry in Directory.EnumerateFileSystemEntries("/proc/self/fd"))
+        {
+            if (!int.TryParse(Path.GetFileName(entry), out int fd) || fd < 3) continue;
+            int flags = LibC.fcntl(fd, LibC.F_GETFD, 0);
+            if (flags >= 0 && (flags & LibC.FD_CLOEXEC) == 0) _ = LibC.fcntl(fd, LibC.F_SETFD, flags | LibC.FD_CLOEXEC);
+        }
+    }
+
     /// <summary>Child side, first thing: leave the caller's session (no SIGHUP from its terminal).</summary>
     public static void DetachFromSession() => _ = LibC.setsid();
 
-    /// <summary>Child side, once mounted: tell the parent, then let go of its pipes.</summary>
+    /// <summary>
+    /// Child side, once mounted: tell the parent, then let go of its pipes. .NET's console holds
+    /// duplicates of descriptors 0-2, so every descriptor open on the same pipes is replaced.
+    /// </summary>
     public static void ReportMountedAndDetach(string logFile)
     {
         Console.Out.WriteLine(ReadyLine);
         Console.Out.Flush();
         Console.Error.Flush();
+        string?[] standard = [LinkOf(0), LinkOf(1), LinkOf(2)];
         int log = LibC.open(logFile, LibC.O_WRONLY | LibC.O_CREAT | LibC.O_APPEND | LibC.O_CLOEXEC, 0x1A4 /* 0644 */);
         int devNull = LibC.open("/dev/null", LibC.O_RDWR | LibC.O_CLOEXEC, 0);
-        if (devNull >= 0) _ = LibC.dup2(devNull, 0);
-        int target = log >= 0 ? log : devNull;
-        if (target >= 0)
+        int output = log >= 0 ? log : devNull;
+        foreach (var entry in Directory.GetFileSystemEntries("/proc/self/fd"))
         {
-            _ = LibC.dup2(target, 1);
-            _ = LibC.dup2(target, 2);
+            if (!int.TryParse(Path.GetFileName(entry), out int fd) || fd == log || fd == devNull) continue;
+            string? link = LinkOf(fd);
+            if (link is null || !link.StartsWith("pipe:", StringComparison.Ordinal)) continue;
+            if (link == standard[0] && devNull >= 0) _ = LibC.dup2(devNull, fd);
+            else if ((link == standard[1] || link == standard[2]) && output >= 0) _ = LibC.dup2(output, fd);
         }
         if (log >= 0) _ = LibC.close(log);
         if (devNull >= 0) _ = LibC.close(devNull);
+    }
+
+    private static string? LinkOf(int fd)
+    {
+        try { return new FileInfo($"/proc/self/fd/{fd}").LinkTarget; }
+        catch (IOException) { return null; }
     }
 }
