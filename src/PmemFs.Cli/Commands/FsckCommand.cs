@@ -45,6 +45,7 @@ public static class FsckCommand
         if (file.UnusableReason is { } reason) throw Fail($"{path}: {reason}");
 
         FsckReport report;
+        using var inUse = ImageUse.LockForReading(path);
         using (var media = PmemMedia.Open(path, readOnly: true))
         {
             var reporter = ProgressReporter.Create(console, Name, request.Progress, request.Quiet || request.Json);

@@ -104,6 +104,7 @@ public static class MkfsCommand
         if (regionSize > 0) Geometry.Compute(regionSize, request.Inodes); // too many inodes for the size: refuse before any change
 
         bool created = file.Kind == ImageFileKind.Missing;
+        using var inUse = created ? null : ImageUse.LockForWriting(path);
         PmemMedia media;
         if (file.Kind == ImageFileKind.CharacterDevice)
         {
