@@ -20,7 +20,8 @@ fi
 scripts/install-deps.sh
 
 # What the installed build was made from: every source file and build setting.
-stamp="$(find src Directory.Build.props Directory.Packages.props global.json -type f \( -name '*.cs' -o -name '*.csproj' -o -name '*.props' -o -name '*.json' \) -print0 \
+stamp="$(find src Directory.Build.props Directory.Packages.props global.json \( -name bin -o -name obj \) -prune \
+    -o -type f \( -name '*.cs' -o -name '*.csproj' -o -name '*.props' -o -name '*.json' \) -print0 \
     | sort -z | xargs -0 sha256sum | sha256sum | cut -c1-64)"
 if [[ ! -x "$libdir/pmemfs" || "$(cat "$libdir/.source-stamp" 2>/dev/null)" != "$stamp" ]]; then
     echo "install: building pmemfs (ReadyToRun) into $libdir"
