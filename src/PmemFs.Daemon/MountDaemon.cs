@@ -38,6 +38,7 @@ public sealed class MountDaemon(MountRequest request, DaemonLog log)
         // A daemon that was just unmounted may still be checkpointing: wait for it to let go.
         using var imageLock = ImageLock.TryAcquire(image, exclusive: true, request.LockWait)
             ?? throw new MountException($"{image}: in use by another pmemfs process (a mount, mkfs or fsck); unmount it first");
+        EmulatedPmem.ChooseGranularity(image, log);
         using var media = PmemMedia.Open(image, request.Options.ReadOnly);
         using var fs = FileSystem.Mount(media, new FileSystemOptions
         {

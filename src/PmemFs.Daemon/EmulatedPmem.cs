@@ -1,0 +1,32 @@
+using System.Runtime.InteropServices;
+
+namespace PmemFs.Daemon;
+
+/// <summary>
+/// The flush strategy for an image in memory (tmpfs, ramfs). There the page cache is the
+/// storage: msync writes nothing anywhere, and a killed daemon loses nothing either way, so
+/// libpmem2's page granularity (persist = msync per store) only costs time. Such images are
+/// mapped with cache-line granularity (persist = clwb/clflushopt + sfence), which is what they
+/// emulate and what DESIGN's durability contract says of /dev/shm. An explicit
+/// PMEM2_FORCE_GRANULARITY in the environment wins; images on disks keep page granularity.
+/// </summary>
+internal static partial class EmulatedPmem
+{
+    private const string ForceVariable = "PMEM2_FORCE_GRANULARITY";
+
+    public static void ChooseGranularity(string image, DaemonLog log)
+    {
+        if (!string.IsNullOrEmpty(Environment.GetEnvironmentVariable(ForceVariable))) return;
+        if (!File.Exists(image)) return; // a device: libpmem2 knows best
+        string type;
+        try { type = new DriveInfo(Path.GetFullPath(image)).DriveFormat; }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException or ArgumentException) { return; }
+        if (type is not ("tmpfs" or "ramfs")) return;
+        // libpmem2 calls getenv() at map time: the native environment, not .NET's copy.
+        if (setenv(ForceVariable, "CACHE_LINE", 0) != 0)
+            log.Error($"cannot set {ForceVariable} (errno {Marshal.GetLastPInvokeError()}); mapping with page granularity");
+    }
+
+    [LibraryImport("libc.so.6", StringMarshalling = StringMarshalling.Utf8, SetLastError = true)]
+    private static partial int setenv(string name, string value, int overwrite);
+}
