@@ -1,0 +1,72 @@
+using PmemFs.Daemon;
+
+namespace PmemFs.Daemon.Tests;
+
+public sealed class MountOptionsTests
+{
+    [Fact]
+    public void DefaultsAreReadWriteRelatimeDaxInodeFourThreads()
+    {
+        var o = MountOptions.Parse([]);
+        Assert.False(o.ReadOnly);
+        Assert.False(o.NoAtime);
+        Assert.Equal(DaxMode.Inode, o.Dax);
+        Assert.Equal(4, o.Threads);
+        Assert.Empty(o.FuseOptions);
+    }
+
+    [Fact]
+    public void OwnOptionsAreConsumedAndKernelOnesPassedOn()
+    {
+        var o = MountOptions.Parse(["ro,noatime,dax=always", "threads=2,allow_other,fsname=/dev/shm/x.img,nosuid"]);
+        Assert.True(o.ReadOnly);
+        Assert.True(o.NoAtime);
+        Assert.Equal(DaxMode.Always, o.Dax);
+        Assert.Equal(2, o.Threads);
+        Assert.Equal(["ro", "noatime", "allow_other", "fsname=/dev/shm/x.img", "nosuid"], o.FuseOptions);
+    }
+
+    [Fact]
+    public void TheLastOfRoAndRwWins()
+    {
+        Assert.False(MountOptions.Parse(["ro,rw"]).ReadOnly);
+        Assert.True(MountOptions.Parse(["rw", "ro"]).ReadOnly);
+    }
+
+    [Theory]
+    [InlineData("defaults,auto,nofail,_netdev,x-systemd.automount,relatime,user,comment=x")]
+    [InlineData("dev,suid")]
+    [InlineData(" noatime , dax=never ")]
+    public void WhatMountAndFstabAddIsAccepted(string list)
+    {
+        var o = MountOptions.Parse([list]);
+        Assert.DoesNotContain(o.FuseOptions, f => f.StartsWith("x-", StringComparison.Ordinal) || f == "defaults" || f == "relatime");
+    }
+
+    [Theory]
+    [InlineData("bogus", "unknown mount option 'bogus'")]
+    [InlineData("dax=sometimes", "dax=inode, dax=always or dax=never")]
+    [InlineData("threads=0", "threads must be 1..64")]
+    [InlineData("threads=many", "threads must be 1..64")]
+    [InlineData("writeback_cache", "unknown mount option 'writeback_cache'")]
+    public void BadOptionsAreRefusedWithTheirName(string list, string message)
+    {
+        var e = Assert.Throws<FormatException>(() => MountOptions.Parse([list]));
+        Assert.Contains(message, e.Message, StringComparison.Ordinal);
+    }
+
+    [Theory]
+    [InlineData("/mnt/pmemfs", "mnt-pmemfs")]
+    [InlineData("/mnt/pmemfs/", "mnt-pmemfs")]
+    [InlineData("/", "-")]
+    [InlineData("/tmp/a/b/c", "tmp-a-b-c")]
+    public void RuntimeFilesAreNamedAfterTheMountpoint(string mountpoint, string name) =>
+        Assert.Equal(name, RuntimePaths.NameOf(mountpoint));
+
+    [Fact]
+    public void TheNativeStructsHaveTheSizesLibfuseExpects() => PmemFs.Fuse.Native.StructLayout.Verify();
+
+    [Fact]
+    public void TheMountTableListsTheRootFileSystem() =>
+        Assert.Contains(MountTable.Read(), m => m.Mountpoint == "/");
+}
