@@ -1,0 +1,356 @@
+using System.Diagnostics;
+using System.Text;
+using Xunit.Abstractions;
+
+namespace PmemFs.Mount.Tests;
+
+/// <summary>
+/// kill -9 of the daemon in the middle of a workload: after cleaning the dead mount, fsck is
+/// clean, and after a remount every operation whose syscall had returned is there (the one in
+/// flight may or may not be). A few rounds on one image, each continuing from what the last
+/// one left. PMEMFS_KILL_SEED picks another run by hand.
+/// </summary>
+public class KillTest(ITestOutputHelper output)
+{
+    private const int CiSeed = 7;
+    private const int Rounds = 3;
+    private const int Workers = 2;
+    private static readonly string[] Dirs = ["", "d0", "d1"];
+
+    /// <summary>One workload operation: what it is and what it does to a model (name → content).</summary>
+    private sealed record Op(string Text, Action<Dictionary<string, byte[]>> Apply)
+    {
+        /// <summary>For a pwrite: the path, offset and bytes (a killed pwrite may land partly).</summary>
+        public (string Path, long Offset, byte[] Data)? Write { get; init; }
+    }
+
+    /// <summary>The state shared by the workload thread and the test.</summary>
+    private sealed class Workload(string prefix)
+    {
+        public readonly string Prefix = prefix;
+        public readonly Dictionary<string, byte[]> Completed = new(StringComparer.Ordinal);
+        public readonly List<string> Done = [];
+        public Op? InFlight;
+        public Exception? Error;
+        public int ErrorErrno;
+        public volatile bool ShortWrite;
+        public volatile bool Stop;
+    }
+
+    [SkippableFact]
+    public void KilledDaemonLosesNothingThatReturned()
+    {
+        using var fs = new MountedFileSystem();
+        int seed = int.TryParse(Environment.GetEnvironmentVariable("PMEMFS_KILL_SEED"), out int s) ? s : CiSeed;
+        output.WriteLine($"kill test: seed {seed} (PMEMFS_KILL_SEED), {Workers} workers");
+        var rng = new Random(seed);
+        for (int t = 0; t < Workers; t++)
+            foreach (var d in Dirs) Directory.CreateDirectory(fs[$"w{t}/{d}"]);
+        var state = new Dictionary<string, byte[]>(StringComparer.Ordinal);
+        var unmountProblems = new List<string>();
+
+        for (int round = 0; round < Rounds; round++)
+        {
+            var sw = Stopwatch.StartNew();
+            var workers = Enumerable.Range(0, Workers).Select(t => new Workload($"w{t}/")).ToList();
+            foreach (var w in workers)
+                foreach (var (k, v) in state.Where(kv => kv.Key.StartsWith(w.Prefix, StringComparison.Ordinal))) w.Completed[k] = v;
+            var threads = workers.Select((w, t) =>
+            {
+                var r = new Random(rng.Next());
+                return new Thread(() => Run(fs.Path, w, r)) { IsBackground = true, Name = $"workload {round}.{t}" };
+            }).ToList();
+            int delayMs = rng.Next(300, 1500);
+            foreach (var th in threads) th.Start();
+            Thread.Sleep(delayMs);
+            foreach (var w in workers)
+                Assert.True(w.Error is null, $"round {round}: a workload failed before the kill:\n{w.Error}\n{Tail(w)}{fs.LogTail()}");
+            int pid = fs.KillDaemon();
+            foreach (var (th, w) in threads.Zip(workers))
+            {
+                if (!th.Join(TimeSpan.FromSeconds(30)))
+                {
+                    foreach (var x in workers) x.Stop = true;
+                    fs.CleanDeadMount();
+                    Assert.Fail($"round {round}: a workload is still blocked 30 s after kill -9 of daemon {pid}\n{Tail(w)}");
+                }
+                Assert.True(w.ErrorErrno is Native.ENOTCONN or Native.EIO or Native.ECONNABORTED || w.ShortWrite,
+                    $"round {round}: after the kill a workload failed with errno {w.ErrorErrno}, expected ENOTCONN or EIO:\n{w.Error}");
+            }
+
+            var clean = fs.CleanDeadMount();
+            if (!clean.Ok) unmountProblems.Add($"round {round}: pmemfs unmount of the dead mount failed (umount -l cleaned it):\n{clean}");
+            Assert.False(fs.IsMounted, $"round {round}: {fs.Path} still mounted after cleaning the dead mount");
+            string where = $"seed {seed}, round {round}, killed after {delayMs} ms";
+            var fsck = fs.Fsck();
+            Assert.True(fsck.ExitCode == 0, $"fsck after kill -9 is not clean ({where}):\n{fsck}\n{string.Concat(workers.Select(Tail))}{fs.LogTail()}");
+            fs.Mount();
+            var actual = ReadTree(fs.Path);
+            foreach (var w in workers)
+            {
+                var mine = actual.Where(kv => kv.Key.StartsWith(w.Prefix, StringComparison.Ordinal)).ToDictionary(StringComparer.Ordinal);
+                string? problem = Compare(w.Completed, w.InFlight, mine);
+                Assert.True(problem is null, $"after kill -9 and remount ({where}, {w.Done.Count} ops done by {w.Prefix}): {problem}\n{Tail(w)}{fs.LogTail()}");
+                Assert.True(w.Done.Count >= 10, $"round {round}: only {w.Done.Count} operations completed before the kill after {delayMs} ms\n{Tail(w)}");
+            }
+            Assert.Equal(actual.Count, workers.Sum(w => actual.Keys.Count(k => k.StartsWith(w.Prefix, StringComparison.Ordinal))));
+            output.WriteLine($"round {round}: killed daemon {pid} after {delayMs} ms; "
+                + string.Join("; ", workers.Select(w => $"{w.Prefix}: {w.Done.Count} ops done, in flight: {w.InFlight?.Text ?? "nothing"}, errno {w.ErrorErrno}{(w.ShortWrite ? $" ({w.Error?.Message})" : "")}"))
+                + $"; {actual.Count} files verified; {sw.Elapsed.TotalSeconds:0.0} s");
+            state = actual;
+        }
+        fs.Unmount();
+        var end = fs.Fsck();
+        Assert.True(end.ExitCode == 0, "fsck after the last round is not clean:\n" + end);
+        Assert.True(unmountProblems.Count == 0, string.Join('\n', unmountProblems));
+    }
+
+    private static string Tail(Workload w)
+    {
+        var sb = new StringBuilder($"{w.Prefix}: completed operations (last 15):\n");
+        lock (w) foreach (var d in w.Done.TakeLast(15)) sb.Append("  ").Append(d).Append('\n');
+        sb.Append($"in flight: {w.InFlight?.Text ?? "nothing"}\n");
+        return sb.ToString();
+    }
+
+    /// <summary>
+    /// Creates, pwrites, mmap writes with msync, truncates, punches, zeroes, renames and unlinks
+    /// under its own prefix until an operation fails (the kill).
+    /// </summary>
+    private static unsafe void Run(string root, Workload w, Random rng)
+    {
+        var names = Dirs.SelectMany(d => Enumerable.Range(0, 10).Select(i => $"{w.Prefix}{d}{(d.Length == 0 ? "" : "/")}n{i}")).ToArray();
+        string P(string rel) => Path.Combine(root, rel);
+        try
+        {
+            while (!w.Stop)
+            {
+                var existing = w.Completed.Keys.Order(StringComparer.Ordinal).ToList();
+                string name = names[rng.Next(names.Length)];
+                bool exists = w.Completed.ContainsKey(name);
+                int op = rng.Next(100);
+                Op o;
+                if (!exists && (op < 60 || existing.Count < 4))
+                {
+                    o = new Op($"create {name}", m => m[name] = []);
+                    w.InFlight = o;
+                    int fd = Native.open(P(name), Native.O_CREAT | Native.O_EXCL | Native.O_WRONLY | Native.O_CLOEXEC, 0x1A4);
+                    if (fd < 0) throw new NativeException($"open {name} O_CREAT|O_EXCL", Native.Errno);
+                    Complete(w, o);
+                    Native.close(fd);
+                    continue;
+                }
+                if (existing.Count == 0) continue;
+                name = existing[rng.Next(existing.Count)];
+                int size = w.Completed[name].Length;
+                if (op < 45)
+                {
+                    long off = rng.Next(4) == 0 ? size : rng.Next(0, 128 * 1024);
+                    var data = new byte[rng.Next(1, 64 * 1024)];
+                    rng.NextBytes(data);
+                    o = new Op($"pwrite {name} off {off} len {data.Length}", m => m[name] = Written(m[name], off, data)) { Write = (name, off, data) };
+                    w.InFlight = o;
+                    int fd = Native.open(P(name), Native.O_WRONLY | Native.O_CLOEXEC, 0);
+                    if (fd < 0) throw new NativeException($"open {name}", Native.Errno);
+                    try
+                    {
+                        nint n;
+                        fixed (byte* p = data) n = Native.pwrite(fd, p, (nuint)data.Length, off);
+                        if (n < 0) throw new NativeException($"pwrite {name}", Native.Errno);
+                        if (n != data.Length)
+                        {
+                            // Cut short (by the kill, between two requests of one write): the
+                            // bytes it reports written have to be there.
+                            var part = data[..(int)n];
+                            Complete(w, new Op($"pwrite {name} off {off} len {data.Length}, returned {n}", m => m[name] = Written(m[name], off, part)));
+                            w.ShortWrite = true;
+                            throw new InvalidOperationException($"pwrite {name} wrote {n} of {data.Length} bytes");
+                        }
+                        Complete(w, o);
+                    }
+                    finally { Native.close(fd); }
+                }
+                else if (op < 53 && size > 0)
+                {
+                    // mmap write + msync(MS_SYNC): durable once msync returned.
+                    long off = rng.Next(size);
+                    var data = new byte[(int)Math.Min(size - off, rng.Next(1, 32 * 1024))];
+                    rng.NextBytes(data);
+                    o = new Op($"mmap write+msync {name} off {off} len {data.Length}", m => m[name] = Written(m[name], off, data)) { Write = (name, off, data) };
+                    w.InFlight = o;
+                    int fd = Native.open(P(name), Native.O_RDWR | Native.O_CLOEXEC, 0);
+                    if (fd < 0) throw new NativeException($"open {name}", Native.Errno);
+                    try
+                    {
+                        long start = off & ~4095L;
+                        nuint len = (nuint)(off + data.Length - start);
+                        // MAP_POPULATE reads every page in now, and mincore confirms it: touching a
+                        // page that is not resident once the daemon is dead raises SIGBUS, which
+                        // would end the test host. Resident pages fault only locally (page_mkwrite).
+                        nint map = Native.mmap(0, len, Native.PROT_READ | Native.PROT_WRITE, Native.MAP_SHARED | Native.MAP_POPULATE, fd, start);
+                        if (map == Native.MAP_FAILED) throw new NativeException($"mmap {name}", Native.Errno);
+                        int synced;
+                        try
+                        {
+                            int pages = (int)((len + 4095) / 4096);
+                            var resident = new byte[pages];
+                            fixed (byte* v = resident)
+                                if (Native.mincore(map, len, v) != 0) throw new NativeException("mincore", Native.Errno);
+                            if (resident.Any(b => (b & 1) == 0))
+                                throw new NativeException($"mmap {name}: MAP_POPULATE left pages out (the daemon is gone?)", Native.EIO);
+                            data.CopyTo(new Span<byte>((byte*)map + (off - start), data.Length));
+                            synced = Native.msync(map, len, Native.MS_SYNC);
+                        }
+                        finally { Native.munmap(map, len); }
+                        if (synced != 0) throw new NativeException($"msync {name}", Native.Errno);
+                        Complete(w, o);
+                    }
+                    finally { Native.close(fd); }
+                }
+                else if (op < 60)
+                {
+                    long newSize = rng.Next(0, 160 * 1024);
+                    o = new Op($"truncate {name} {newSize}", m => m[name] = Truncated(m[name], newSize));
+                    w.InFlight = o;
+                    int fd = Native.open(P(name), Native.O_WRONLY | Native.O_CLOEXEC, 0);
+                    if (fd < 0) throw new NativeException($"open {name}", Native.Errno);
+                    try
+                    {
+                        if (Native.ftruncate(fd, newSize) != 0) throw new NativeException($"ftruncate {name}", Native.Errno);
+                        Complete(w, o);
+                    }
+                    finally { Native.close(fd); }
+                }
+                else if (op < 68)
+                {
+                    long off = rng.Next(0, 160 * 1024);
+                    long len = rng.Next(1, 64 * 1024);
+                    bool punch = rng.Next(2) == 0;
+                    int mode = punch ? Native.FALLOC_FL_PUNCH_HOLE | Native.FALLOC_FL_KEEP_SIZE : Native.FALLOC_FL_ZERO_RANGE;
+                    o = new Op($"{(punch ? "punch hole" : "zero range")} {name} off {off} len {len}", m => m[name] = Zeroed(m[name], off, len, keepSize: punch));
+                    w.InFlight = o;
+                    int fd = Native.open(P(name), Native.O_WRONLY | Native.O_CLOEXEC, 0);
+                    if (fd < 0) throw new NativeException($"open {name}", Native.Errno);
+                    try
+                    {
+                        if (Native.fallocate(fd, mode, off, len) != 0) throw new NativeException($"fallocate {name}", Native.Errno);
+                        Complete(w, o);
+                    }
+                    finally { Native.close(fd); }
+                }
+                else if (op < 88)
+                {
+                    string to = names[rng.Next(names.Length)];
+                    o = new Op($"rename {name} -> {to}", m =>
+                    {
+                        var c = m[name];
+                        m.Remove(name);
+                        m[to] = c;
+                    });
+                    w.InFlight = o;
+                    if (Native.rename(P(name), P(to)) != 0) throw new NativeException($"rename {name} {to}", Native.Errno);
+                    Complete(w, o);
+                }
+                else
+                {
+                    o = new Op($"unlink {name}", m => m.Remove(name));
+                    w.InFlight = o;
+                    if (Native.unlink(P(name)) != 0) throw new NativeException($"unlink {name}", Native.Errno);
+                    Complete(w, o);
+                }
+            }
+        }
+        catch (Exception e)
+        {
+            w.Error = e;
+            w.ErrorErrno = e is NativeException ne ? ne.Errno : -1;
+        }
+    }
+
+    private static void Complete(Workload w, Op o)
+    {
+        lock (w)
+        {
+            o.Apply(w.Completed);
+            w.Done.Add(o.Text);
+            w.InFlight = null;
+        }
+    }
+
+    private static byte[] Written(byte[] old, long off, byte[] data)
+    {
+        var n = new byte[Math.Max(old.Length, off + data.Length)];
+        old.CopyTo(n, 0);
+        data.CopyTo(n, off);
+        return n;
+    }
+
+    private static byte[] Zeroed(byte[] old, long off, long len, bool keepSize)
+    {
+        var n = new byte[keepSize ? old.Length : Math.Max(old.Length, off + len)];
+        old.CopyTo(n, 0);
+        if (off < n.Length) Array.Clear(n, (int)off, (int)Math.Min(len, n.Length - off));
+        return n;
+    }
+
+    private static byte[] Truncated(byte[] old, long size)
+    {
+        var n = new byte[size];
+        Array.Copy(old, n, Math.Min(old.Length, size));
+        return n;
+    }
+
+    /// <summary>Every regular file under <paramref name="root"/> (relative path → content).</summary>
+    private static Dictionary<string, byte[]> ReadTree(string root)
+    {
+        var d = new Dictionary<string, byte[]>(StringComparer.Ordinal);
+        foreach (var f in Directory.EnumerateFiles(root, "*", SearchOption.AllDirectories))
+            d[Path.GetRelativePath(root, f)] = Native.ReadWholeFile(f);
+        return d;
+    }
+
+    /// <summary>Null when <paramref name="actual"/> is the completed state, or that state plus the operation in flight.</summary>
+    private static string? Compare(Dictionary<string, byte[]> completed, Op? inFlight, Dictionary<string, byte[]> actual)
+    {
+        string? asCompleted = Diff(completed, actual);
+        if (asCompleted is null || inFlight is null) return asCompleted is null ? null : "not the state of the completed operations: " + asCompleted;
+        var after = new Dictionary<string, byte[]>(completed, StringComparer.Ordinal);
+        inFlight.Apply(after);
+        if (Diff(after, actual) is null) return null;
+        if (inFlight.Write is var (path, off, data))
+        {
+            // A pwrite cut short by the kill: each byte old or new, the size old or new.
+            var others = Diff(completed.Where(kv => kv.Key != path).ToDictionary(), actual.Where(kv => kv.Key != path).ToDictionary());
+            if (others is null && actual.TryGetValue(path, out var got))
+            {
+                var old = completed[path];
+                var neu = after[path];
+                if (got.Length != old.Length && got.Length != neu.Length)
+                    return $"{path}: size {got.Length} after a pwrite in flight, expected {old.Length} or {neu.Length}";
+                for (int i = 0; i < got.Length; i++)
+                {
+                    byte o = i < old.Length ? old[i] : (byte)0;
+                    if (got[i] != o && got[i] != neu[i])
+                        return $"{path}: byte {i} is 0x{got[i]:x2}, neither the old 0x{o:x2} nor the new 0x{neu[i]:x2} (pwrite off {off} len {data.Length} in flight)";
+                }
+                return null;
+            }
+        }
+        return $"neither the state of the completed operations ({asCompleted}) nor that plus the one in flight, {inFlight.Text}";
+    }
+
+    private static string? Diff(Dictionary<string, byte[]> want, Dictionary<string, byte[]> got)
+    {
+        var missing = want.Keys.Where(k => !got.ContainsKey(k)).Order(StringComparer.Ordinal).ToList();
+        var extra = got.Keys.Where(k => !want.ContainsKey(k)).Order(StringComparer.Ordinal).ToList();
+        if (missing.Count > 0 || extra.Count > 0)
+            return $"missing [{string.Join(' ', missing)}], unexpected [{string.Join(' ', extra)}]";
+        foreach (var (k, v) in want.OrderBy(kv => kv.Key, StringComparer.Ordinal))
+        {
+            var g = got[k];
+            if (g.Length != v.Length) return $"{k}: size {g.Length}, expected {v.Length}";
+            if (!g.AsSpan().SequenceEqual(v)) return $"{k}: content differs at offset {g.AsSpan().CommonPrefixLength(v)}";
+        }
+        return null;
+    }
+}
