@@ -59,6 +59,8 @@ while [ \$# -gt 0 ]; do
         *) shift ;;   # -s (sloppy), -n (no mtab), -v (verbose)
     esac
 done
+# A remount is the kernel's business alone (FUSE remounts never reach the daemon).
+case ",\$opts," in *,remount,*) exec mount -i -o "\$opts" "\$dir" ;; esac
 if [ -n "\$opts" ]; then exec "$prefix/bin/pmemfs" mount "\$src" "\$dir" -o "\$opts"; fi
 exec "$prefix/bin/pmemfs" mount "\$src" "\$dir"
 HELPER

@@ -22,7 +22,7 @@ public sealed record MountOptions
     /// <summary>Options libfuse 3.14 understands itself (mount flags and fuse mount options).</summary>
     private static readonly HashSet<string> PassedToFuse =
     [
-        "allow_other", "allow_root", "default_permissions", "auto_unmount",
+        "allow_other", "allow_root", "default_permissions", "auto_unmount", "debug",
         "rw", "ro", "suid", "nosuid", "dev", "nodev", "exec", "noexec", "async", "sync", "dirsync",
         "atime", "noatime", "nodiratime",
     ];

@@ -104,14 +104,34 @@ public class NamespaceTests
     }
 
     [Fact]
-    public void UnlinkedFileStaysReadableUntilForgotten()
+    public void UnlinkedOpenFileStaysReadableUntilClosedAndIsFreedWhenForgotten()
     {
         using var t = new EngineFixture();
+        long free0 = t.Fs.StatFs().FreeBlocks;
         ulong f = t.CreateFile(Root, "open");
         t.Write(f, 0, N("still here"));
         t.Fs.Retain(f);
+        t.Fs.Opened(f);
         Assert.Equal(Errno.Ok, t.Fs.Unlink(Root, N("open")));
         Assert.Equal("still here"u8.ToArray(), t.ReadAll(f));
+        Assert.Equal(free0 - 1, t.Fs.StatFs().FreeBlocks);
+        t.Fs.Closed(f);
+        Assert.Equal(free0, t.Fs.StatFs().FreeBlocks);
+        t.Fs.Forget(f);
+        Assert.Equal(Errno.ESTALE, t.Fs.GetAttr(f, out _));
+    }
+
+    [Fact]
+    public void UnlinkingAFileNobodyHasOpenFreesItsSpaceAtOnceEvenIfTheKernelStillKnowsIt()
+    {
+        using var t = new EngineFixture();
+        long free0 = t.Fs.StatFs().FreeBlocks;
+        ulong f = t.CreateFile(Root, "gone");
+        t.Write(f, 0, Pattern(1 << 20, 3));
+        t.Fs.Retain(f);
+        Assert.Equal(Errno.Ok, t.Fs.Unlink(Root, N("gone")));
+        Assert.Equal(free0, t.Fs.StatFs().FreeBlocks);
+        Assert.Equal(Errno.Ok, t.Fs.GetAttr(f, out _));
         t.Fs.Forget(f);
         Assert.Equal(Errno.ESTALE, t.Fs.GetAttr(f, out _));
     }

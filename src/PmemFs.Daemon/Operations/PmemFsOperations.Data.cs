@@ -17,7 +17,9 @@ public sealed unsafe partial class PmemFsOperations
     public override void Create(FuseRequest req, ulong parent, ReadOnlySpan<byte> name, uint mode, FuseFileInfo* fi)
     {
         var errno = _fs.Create(parent, name, mode, Caller(req), out var attr);
-        ReplyEntry(req, errno, attr, fi);
+        if (errno.IsOk) _fs.Opened(attr.Ino);
+        // A reply the kernel did not take gives the handle back: it will never be released.
+        if (!ReplyEntry(req, errno, attr, fi) && errno.IsOk) _fs.Closed(attr.Ino);
     }
 
     public override void Open(FuseRequest req, ulong ino, FuseFileInfo* fi)
@@ -25,7 +27,17 @@ public sealed unsafe partial class PmemFsOperations
         var errno = _fs.GetAttr(ino, out var attr);
         if (errno.Failed) Reply(req, errno);
         else if (attr.IsDirectory) Reply(req, Errno.EISDIR);
-        else req.ReplyOpen(fi);
+        else
+        {
+            _fs.Opened(ino);
+            if (req.ReplyOpen(fi) != 0) _fs.Closed(ino);
+        }
+    }
+
+    public override void Release(FuseRequest req, ulong ino, FuseFileInfo* fi)
+    {
+        _fs.Closed(ino);
+        req.ReplyError(0);
     }
 
     /// <summary>
@@ -61,10 +73,34 @@ public sealed unsafe partial class PmemFsOperations
     /// <summary>write(2) and mmap writeback (writepage set, pid 0): durable before the reply.</summary>
     public override void Write(FuseRequest req, ulong ino, ReadOnlySpan<byte> data, long offset, FuseFileInfo* fi)
     {
-        var errno = _fs.Write(ino, offset, data, Caller(req), out int written);
+        var who = Caller(req);
+        var errno = _fs.Write(ino, offset, data, who, out int written);
+        if (errno == Errno.ENOSPC) errno = WriteWhatFits(ino, offset, data, who, out written);
         if (errno.Failed) Reply(req, errno);
         else req.ReplyWrite(written);
     }
+
+    /// <summary>
+    /// A write that does not fit writes what does (a short count, as write(2) on a kernel file
+    /// system); each attempt is all or nothing, so nothing is ever half written.
+    /// </summary>
+    private Errno WriteWhatFits(ulong ino, long offset, ReadOnlySpan<byte> data, Credentials who, out int written)
+    {
+        written = 0;
+        long free = _fs.StatFs().FreeBlocks * Block;
+        long length = Math.Min(data.Length, free - offset % Block);
+        while (length > 0)
+        {
+            // End on a block boundary: the part of a block that is written costs the whole block.
+            long end = (offset + length) / Block * Block;
+            int take = (int)(end > offset ? end - offset : length);
+            if (_fs.Write(ino, offset, data[..take], who, out written).IsOk) return Errno.Ok;
+            length = take / 2;
+        }
+        return Errno.ENOSPC;
+    }
+
+    private const int Block = 4096;
 
     /// <summary>Every write and metadata change is durable when it returns: fsync has nothing left to do.</summary>
     public override void Fsync(FuseRequest req, ulong ino, bool dataOnly, FuseFileInfo* fi) => Reply(req, _fs.GetAttr(ino, out _));

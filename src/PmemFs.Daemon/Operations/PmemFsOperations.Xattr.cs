@@ -25,6 +25,10 @@ public sealed unsafe partial class PmemFsOperations
     {
         var errno = _fs.ListXattr(ino, out var names);
         if (errno.Failed) { Reply(req, errno); return; }
+        // The kernel hides trusted.* from unprivileged readers of a local file system; it does
+        // not filter what a FUSE daemon lists, so the daemon does.
+        if (names.Any(n => XattrNamespaces.IsTrusted(n)) && !CallerCapabilities.Has(req.Context.Pid, CallerCapabilities.SysAdmin))
+            names = names.Where(n => !XattrNamespaces.IsTrusted(n)).ToList();
         int total = 0;
         foreach (var n in names) total += n.Length + 1;
         if (size == 0) { req.ReplyXattrSize(total); return; }

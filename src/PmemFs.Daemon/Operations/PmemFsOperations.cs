@@ -38,6 +38,8 @@ public sealed unsafe partial class PmemFsOperations(FileSystem fs, DaemonLog log
             | FuseCapabilities.AsyncRead | FuseCapabilities.IoctlDir | FuseCapabilities.HandleKillpriv | FuseCapabilities.AutoInvalData);
         conn->Want = (uint)want;
         conn->TimeGran = 1;
+        // Sequential reads in 1 MiB requests rather than the 128 KiB default: a quarter of the round trips.
+        conn->MaxReadahead = Math.Max(conn->MaxReadahead, 1u << 20);
         _log.Info($"FUSE protocol {conn->ProtoMajor}.{conn->ProtoMinor}, max_write {conn->MaxWrite}, max_read {conn->MaxRead}, want 0x{conn->Want:x}");
     }
 
@@ -94,19 +96,20 @@ public sealed unsafe partial class PmemFsOperations(FileSystem fs, DaemonLog log
     /// <summary>
     /// Answers a request that gives the kernel a new reference (lookup, mknod, mkdir, symlink,
     /// link, create). The count is taken before the reply so that a racing forget cannot free
-    /// the inode first, and given back if the kernel never got the reply.
+    /// the inode first, and given back if the kernel never got the reply (then false).
     /// </summary>
-    private void ReplyEntry(FuseRequest req, Errno errno, in InodeAttributes attr, FuseFileInfo* createFi = null)
+    private bool ReplyEntry(FuseRequest req, Errno errno, in InodeAttributes attr, FuseFileInfo* createFi = null)
     {
         if (errno.Failed)
         {
             Reply(req, errno);
-            return;
+            return false;
         }
         _fs.Retain(attr.Ino);
         var e = Entry(attr);
         int rc = createFi is null ? req.ReplyEntry(e) : req.ReplyCreate(e, createFi);
         if (rc != 0) _fs.Forget(attr.Ino);
+        return rc == 0;
     }
 
     public override void Lookup(FuseRequest req, ulong parent, ReadOnlySpan<byte> name)

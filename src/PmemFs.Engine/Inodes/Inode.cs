@@ -39,6 +39,9 @@ public sealed class Inode(InodeRecord record)
     /// <summary>Kernel lookup references (FUSE nlookup). Guarded by the inode table lock.</summary>
     public long References;
 
+    /// <summary>Open file handles (FUSE open/create minus release): an unlinked file keeps its data while any is open.</summary>
+    public long OpenHandles;
+
     /// <summary>Set once the inode has been freed; stale handles then get ESTALE.</summary>
     public bool Freed;
 

@@ -24,8 +24,10 @@ public sealed partial class FileSystem
                 using var tx = new Txn(this);
                 if (f.HasFlag(SetAttrFields.Mode))
                 {
-                    if (!who.IsRoot && who.Uid != rec.Uid) return Errno.EPERM;
                     uint mode = req.Mode & 0xFFF;
+                    // A non-owner may only drop suid/sgid: the kernel's own privilege clearing on
+                    // write and truncate by another user arrives as such a chmod, in that user's name.
+                    if (!who.IsRoot && who.Uid != rec.Uid && !OnlyClearsPrivileges(rec.Mode & 0xFFF, mode)) return Errno.EPERM;
                     // A non-root caller outside the file's group cannot keep setgid (as the kernel does).
                     if (!who.IsRoot && who.Gid != rec.Gid && !inode.IsDirectory) mode &= ~SetGid;
                     rec.Mode = (rec.Mode & FileTypes.Mask) | mode;
@@ -66,4 +68,7 @@ public sealed partial class FileSystem
         }
         catch (ErrnoException e) { return e.Errno; }
     }
+
+    private static bool OnlyClearsPrivileges(uint oldMode, uint newMode) =>
+        (newMode & ~oldMode) == 0 && ((oldMode ^ newMode) & ~(SetUid | SetGid)) == 0;
 }

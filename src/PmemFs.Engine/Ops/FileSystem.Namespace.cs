@@ -278,6 +278,12 @@ public sealed partial class FileSystem
                     {
                         FreeInodeLocked(child);
                     }
+                    else if (crec.Nlink == 0 && Interlocked.Read(ref child.OpenHandles) == 0)
+                    {
+                        // Nobody has it open: its space is free now, as on a kernel file system,
+                        // not when the kernel gets round to forgetting the inode.
+                        ReleaseDataOfOrphanLocked(child);
+                    }
                 }
                 finally { child.Lock.ExitWriteLock(); }
             }
@@ -347,6 +353,36 @@ public sealed partial class FileSystem
     {
         var inode = InodeAt(ino);
         if (inode is not null) Interlocked.Add(ref inode.References, count);
+    }
+
+    /// <summary>A file handle was opened on <paramref name="ino"/> (FUSE open or create).</summary>
+    public void Opened(ulong ino)
+    {
+        var inode = InodeAt(ino);
+        if (inode is not null) Interlocked.Increment(ref inode.OpenHandles);
+    }
+
+    /// <summary>A file handle was released: the last one of an unlinked file frees its data.</summary>
+    public void Closed(ulong ino)
+    {
+        var inode = InodeAt(ino);
+        if (inode is null || Interlocked.Decrement(ref inode.OpenHandles) > 0) return;
+        Interlocked.Exchange(ref inode.OpenHandles, 0);
+        if (Volatile.Read(ref inode.Rec.Nlink) != 0) return;
+        inode.Lock.EnterWriteLock();
+        try
+        {
+            if (inode.Rec.Nlink == 0 && Interlocked.Read(ref inode.OpenHandles) == 0) ReleaseDataOfOrphanLocked(inode);
+        }
+        finally { inode.Lock.ExitWriteLock(); }
+    }
+
+    /// <summary>Frees the blocks of an unlinked, unopened file whose inode the kernel still holds.</summary>
+    private void ReleaseDataOfOrphanLocked(Inode inode)
+    {
+        if (inode.Freed || !inode.IsRegular || inode.Extents.Count == 0 || Options.ReadOnly) return;
+        try { TrimLocked(inode, 0); }
+        catch (ErrnoException) { /* ENOSPC splitting an extent: freed with the inode instead */ }
     }
 
     /// <summary>The kernel dropped references; an unlinked inode is freed with its last one.</summary>

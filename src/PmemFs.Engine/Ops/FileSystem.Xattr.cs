@@ -8,6 +8,7 @@ public sealed partial class FileSystem
     public Errno GetXattr(ulong ino, ReadOnlySpan<byte> name, out byte[] value)
     {
         value = [];
+        if (!XattrNamespaces.IsSupported(name)) return Errno.EOPNOTSUPP;
         try
         {
             var inode = Get(ino);
@@ -61,6 +62,7 @@ public sealed partial class FileSystem
     {
         if (name.Length == 0 || name.Length > FormatConstants.MaxNameLength) return name.Length == 0 ? Errno.EINVAL : Errno.ERANGE;
         if (value is not null && value.Length > FormatConstants.MaxXattrValue) return Errno.E2BIG;
+        if (!XattrNamespaces.IsSupported(name)) return Errno.EOPNOTSUPP;
         try
         {
             var inode = Get(ino);
@@ -68,6 +70,8 @@ public sealed partial class FileSystem
             try
             {
                 if (inode.Freed) return Errno.ESTALE;
+                // As the kernel's xattr_permission: user.* only on regular files and directories.
+                if (XattrNamespaces.IsUser(name) && !inode.IsRegular && !inode.IsDirectory) return Errno.EPERM;
                 int at = FindXattr(inode, name);
                 if (remove && at < 0) return Errno.ENODATA;
                 if (!remove && flags.HasFlag(XattrSetFlags.Create) && at >= 0) return Errno.EEXIST;
