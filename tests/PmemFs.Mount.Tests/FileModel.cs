@@ -84,6 +84,7 @@ internal sealed unsafe class FileModel
     private readonly Dictionary<string, Node> _names = new(StringComparer.Ordinal);
     private readonly Queue<string> _history = new();
     private readonly Dictionary<string, int> _counts = [];
+    private readonly List<(int Fd, Node Node)> _held = [];
     private int _step;
 
     private FileModel(string dir, int seed, int ops, ModelOptions options)
@@ -123,11 +124,11 @@ internal sealed unsafe class FileModel
             Guard(null, Step);
             if (_step % 50 == 49) Guard("periodic full check", () => VerifyAll("periodic"));
             if (_step == _ops / 2 && _options.Halfway is not null)
-                Guard("halfway remount", () => { _options.Halfway(); VerifyAll("after halfway remount"); });
+                Guard("halfway remount", () => { CloseHeld(); _options.Halfway(); VerifyAll("after halfway remount"); });
         }
         if (_options.AtEnd is not null)
-            Guard("end remount", () => { _options.AtEnd(); VerifyAll("after final remount"); });
-        else Guard("end", () => VerifyAll("end"));
+            Guard("end remount", () => { CloseHeld(); _options.AtEnd(); VerifyAll("after final remount"); });
+        else Guard("end", () => { CloseHeld(); VerifyAll("end"); });
         _options.Log?.Invoke("model: done; " + string.Join(", ", _counts.OrderBy(kv => kv.Key, StringComparer.Ordinal).Select(kv => $"{kv.Key} {kv.Value}")));
     }
 
@@ -139,6 +140,7 @@ internal sealed unsafe class FileModel
         }
         catch (Exception e) when (e is not SkipException)
         {
+            CloseHeld();
             var sb = new StringBuilder();
             sb.Append($"model test failed: seed {_seed} (rerun with PMEMFS_MODEL_SEED={_seed} PMEMFS_MODEL_OPS={_ops}), ");
             sb.Append(what is null ? $"op index {_step}" : $"{what} (after op index {_step})");
@@ -234,7 +236,47 @@ internal sealed unsafe class FileModel
         else if (op < 91) Unlink(name);
         else if (op < 93) UnlinkWhileOpen(name, node);
         else if (op < 95) OTrunc(name);
+        else if (op < 98) HeldDescriptor(name, node);
         else Verify(node, "check");
+    }
+
+    /// <summary>
+    /// Descriptors kept open across other operations (renames, unlinks, truncates through other
+    /// descriptors): they keep writing to and reading their inode, named or orphaned.
+    /// </summary>
+    private void HeldDescriptor(string name, Node node)
+    {
+        if (_held.Count < 3 && (_held.Count == 0 || _rng.Next(2) == 0))
+        {
+            Record("hold", $"open {name} and keep it open (descriptor {_held.Count})");
+            _held.Add((Native.Open(P(name), Native.O_RDWR), node));
+            return;
+        }
+        int i = _rng.Next(_held.Count);
+        var (fd, held) = _held[i];
+        bool named = _names.ContainsValue(held);
+        if (_rng.Next(10) < 7)
+        {
+            long off = _rng.Next(held.Length + 5000);
+            var data = RandomBytes(_rng.Next(0, 30_000));
+            Record("held-write", $"pwrite through held descriptor {i} ({(named ? "named" : "orphan")}) off {off} len {data.Length}");
+            Native.PWriteAll(fd, data, off);
+            held.Write(off, data);
+            CheckContent(fd, held, $"held descriptor {i}");
+            Verify(held, "other name of a held descriptor");
+        }
+        else
+        {
+            Record("held-close", $"close held descriptor {i} ({(named ? "named" : "orphan")})");
+            _held.RemoveAt(i);
+            Native.Close(fd);
+        }
+    }
+
+    private void CloseHeld()
+    {
+        foreach (var (fd, _) in _held) Native.close(fd);
+        _held.Clear();
     }
 
     private void Create(string name)

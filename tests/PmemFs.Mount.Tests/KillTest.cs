@@ -30,6 +30,7 @@ public class KillTest(ITestOutputHelper output)
         public readonly string Prefix = prefix;
         public readonly Dictionary<string, byte[]> Completed = new(StringComparer.Ordinal);
         public readonly List<string> Done = [];
+        public readonly List<int> Held = [];
         public Op? InFlight;
         public Exception? Error;
         public int ErrorErrno;
@@ -199,10 +200,10 @@ public class KillTest(ITestOutputHelper output)
                             if (resident.Any(b => (b & 1) == 0))
                                 throw new NativeException($"mmap {name}: MAP_POPULATE left pages out (the daemon is gone?)", Native.EIO);
                             data.CopyTo(new Span<byte>((byte*)map + (off - start), data.Length));
-                            synced = Native.msync(map, len, Native.MS_SYNC);
+                            synced = Native.msync(map, len, Native.MS_SYNC) == 0 ? 0 : Native.Errno;
                         }
                         finally { Native.munmap(map, len); }
-                        if (synced != 0) throw new NativeException($"msync {name}", Native.Errno);
+                        if (synced != 0) throw new NativeException($"msync {name}", synced);
                         Complete(w, o);
                     }
                     finally { Native.close(fd); }
@@ -251,12 +252,26 @@ public class KillTest(ITestOutputHelper output)
                     if (Native.rename(P(name), P(to)) != 0) throw new NativeException($"rename {name} {to}", Native.Errno);
                     Complete(w, o);
                 }
-                else
+                else if (op < 95 || w.Held.Count >= 4)
                 {
                     o = new Op($"unlink {name}", m => m.Remove(name));
                     w.InFlight = o;
                     if (Native.unlink(P(name)) != 0) throw new NativeException($"unlink {name}", Native.Errno);
                     Complete(w, o);
+                }
+                else
+                {
+                    // Unlinked while open, and kept open until the kill: an orphan for recovery to free.
+                    o = new Op($"open, unlink and keep open {name}", m => m.Remove(name));
+                    w.InFlight = o;
+                    int fd = Native.open(P(name), Native.O_RDWR | Native.O_CLOEXEC, 0);
+                    if (fd < 0) throw new NativeException($"open {name}", Native.Errno);
+                    w.Held.Add(fd);
+                    if (Native.unlink(P(name)) != 0) throw new NativeException($"unlink {name}", Native.Errno);
+                    Complete(w, o);
+                    var more = new byte[4096];
+                    rng.NextBytes(more);
+                    Native.PWriteAll(fd, more, rng.Next(0, 100_000));
                 }
             }
         }
@@ -264,6 +279,10 @@ public class KillTest(ITestOutputHelper output)
         {
             w.Error = e;
             w.ErrorErrno = e is NativeException ne ? ne.Errno : -1;
+        }
+        finally
+        {
+            foreach (int fd in w.Held) Native.close(fd);
         }
     }
 

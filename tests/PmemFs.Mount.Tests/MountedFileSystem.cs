@@ -42,8 +42,18 @@ internal static class PmemfsEnvironment
 internal sealed class MountedFileSystem : IDisposable
 {
     private static readonly TimeSpan Timeout = TimeSpan.FromSeconds(60);
+
+    /// <summary>
+    /// A fixture living longer than this means something hangs in a syscall on the mount (no
+    /// process wait can time out there): the watchdog kills the daemon, which fails every
+    /// pending and later request with ENOTCONN, so the test fails instead of blocking CI.
+    /// </summary>
+    private static readonly TimeSpan Watchdog = TimeSpan.FromMinutes(5);
+
     private readonly string _options;
+    private readonly Timer _watchdog;
     private bool _disposed;
+    private volatile bool _watchdogFired;
 
     public MountedFileSystem(string size = "256M", string options = "", bool mount = true)
     {
@@ -56,6 +66,7 @@ internal sealed class MountedFileSystem : IDisposable
         Path = System.IO.Path.Combine(Root, "mnt");
         Directory.CreateDirectory(Path);
         Name = Path.TrimStart('/').Replace('/', '-');
+        _watchdog = new Timer(_ => OnWatchdog(), null, Watchdog, System.Threading.Timeout.InfiniteTimeSpan);
         try
         {
             var r = Proc.Run(Cli, ["mkfs", Image, "--size", size, "--force", "--quiet"], Timeout);
@@ -170,6 +181,12 @@ internal sealed class MountedFileSystem : IDisposable
     /// <summary>The last lines of the daemon's log, for failure messages.</summary>
     public string LogTail(int lines = 40)
     {
+        if (_watchdogFired) return $"\n(the watchdog killed the daemon after {Watchdog.TotalMinutes} minutes: something hung)" + LogTailOnly(lines);
+        return LogTailOnly(lines);
+    }
+
+    private string LogTailOnly(int lines)
+    {
         try
         {
             if (!File.Exists(LogFile)) return $"\n(no log at {LogFile})";
@@ -182,10 +199,19 @@ internal sealed class MountedFileSystem : IDisposable
         }
     }
 
+    private void OnWatchdog()
+    {
+        if (_disposed || DaemonPid is not int pid || !IsOurDaemonAlive(pid)) return;
+        _watchdogFired = true;
+        Console.Error.WriteLine($"pmemfs mount tests: watchdog: {Path} has been mounted for {Watchdog.TotalMinutes} minutes; killing daemon {pid}");
+        Native.kill(pid, Native.SIGKILL);
+    }
+
     public void Dispose()
     {
         if (_disposed) return;
         _disposed = true;
+        _watchdog.Dispose();
         int? pid = DaemonPid;
         try
         {
@@ -207,6 +233,8 @@ internal sealed class MountedFileSystem : IDisposable
         {
             if (File.Exists(Image)) File.Delete(Image);
             if (!IsMounted) Directory.Delete(Root, recursive: true);
+            // The log's tail is in the failure messages that need it; PMEMFS_TEST_KEEP_LOGS=1 keeps it whole.
+            if (Environment.GetEnvironmentVariable("PMEMFS_TEST_KEEP_LOGS") != "1" && File.Exists(LogFile)) File.Delete(LogFile);
         }
         catch (IOException) { }
         catch (UnauthorizedAccessException) { }

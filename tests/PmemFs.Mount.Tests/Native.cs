@@ -130,6 +130,41 @@ internal static unsafe partial class Native
     [LibraryImport(Libc, EntryPoint = "lchown", SetLastError = true, StringMarshalling = StringMarshalling.Utf8)]
     public static partial int lchown(string path, uint uid, uint gid);
 
+    [LibraryImport(Libc, EntryPoint = "lsetxattr", SetLastError = true, StringMarshalling = StringMarshalling.Utf8)]
+    public static partial int lsetxattr(string path, string name, byte* value, nuint size, int flags);
+
+    [LibraryImport(Libc, EntryPoint = "lgetxattr", SetLastError = true, StringMarshalling = StringMarshalling.Utf8)]
+    public static partial nint lgetxattr(string path, string name, byte* value, nuint size);
+
+    [LibraryImport(Libc, EntryPoint = "llistxattr", SetLastError = true, StringMarshalling = StringMarshalling.Utf8)]
+    public static partial nint llistxattr(string path, byte* list, nuint size);
+
+    /// <summary>Every extended attribute of <paramref name="path"/> (not following a symbolic link), by name.</summary>
+    public static SortedDictionary<string, byte[]> XattrsOf(string path)
+    {
+        var result = new SortedDictionary<string, byte[]>(StringComparer.Ordinal);
+        var list = new byte[64 * 1024];
+        nint n;
+        fixed (byte* l = list) n = llistxattr(path, l, (nuint)list.Length);
+        if (n < 0) throw new NativeException($"llistxattr {path}", Errno);
+        foreach (var name in System.Text.Encoding.UTF8.GetString(list, 0, (int)n).Split('\0', StringSplitOptions.RemoveEmptyEntries))
+        {
+            var value = new byte[64 * 1024];
+            nint m;
+            fixed (byte* v = value) m = lgetxattr(path, name, v, (nuint)value.Length);
+            if (m < 0) throw new NativeException($"lgetxattr {path} {name}", Errno);
+            result[name] = value[..(int)m];
+        }
+        return result;
+    }
+
+    /// <summary>lsetxattr; throws on failure.</summary>
+    public static void SetXattr(string path, string name, ReadOnlySpan<byte> value)
+    {
+        fixed (byte* v = value)
+            if (lsetxattr(path, name, v, (nuint)value.Length, 0) != 0) throw new NativeException($"lsetxattr {path} {name}", Errno);
+    }
+
     [LibraryImport(Libc, EntryPoint = "umask")]
     public static partial uint umask(uint mask);
 
@@ -202,13 +237,18 @@ internal static unsafe partial class Native
     }
 
     public readonly record struct Stat(ulong Ino, ulong Nlink, uint Mode, uint Uid, uint Gid, long Size, long BlkSize, long Blocks,
-        long MTimeSec, long MTimeNsec);
+        long MTimeSec, long MTimeNsec, long CTimeSec, long CTimeNsec)
+    {
+        public long MTimeNs => MTimeSec * 1_000_000_000 + MTimeNsec;
+
+        public long CTimeNs => CTimeSec * 1_000_000_000 + CTimeNsec;
+    }
 
     public readonly record struct StatVfs(ulong BlockSize, ulong FragmentSize, ulong Blocks, ulong FreeBlocks, ulong AvailableBlocks,
         ulong Files, ulong FreeFiles, ulong NameMax);
 
     private static Stat From(in StatBuf b) =>
-        new(b.Ino, b.Nlink, b.Mode, b.Uid, b.Gid, b.Size, b.BlkSize, b.Blocks, b.MTimeSec, b.MTimeNsec);
+        new(b.Ino, b.Nlink, b.Mode, b.Uid, b.Gid, b.Size, b.BlkSize, b.Blocks, b.MTimeSec, b.MTimeNsec, b.CTimeSec, b.CTimeNsec);
 
     /// <summary>fstat; throws <see cref="NativeException"/> on failure.</summary>
     public static Stat FStat(int fd)

@@ -4,7 +4,8 @@ using System.Text;
 namespace PmemFs.Mount.Tests;
 
 /// <summary>One entry of a tree as lstat and its content see it.</summary>
-internal sealed record TreeEntry(char Type, uint Mode, uint Uid, uint Gid, long Size, string Content, long MTimeSec, long MTimeNsec, ulong Ino, ulong Nlink);
+internal sealed record TreeEntry(char Type, uint Mode, uint Uid, uint Gid, long Size, string Content, long MTimeSec, long MTimeNsec, ulong Ino, ulong Nlink,
+    string Xattrs);
 
 /// <summary>Generated test trees and their comparison.</summary>
 internal static class Tree
@@ -94,6 +95,14 @@ internal static class Tree
             if (i % 10 == 0 && Native.lchown(link, 1234, 5678) != 0) throw new NativeException("lchown", Native.Errno);
         }
         for (int i = 0; i < 20; i++) Directory.CreateDirectory(Path.Combine(dirs[rng.Next(dirs.Count)], $"empty{i}"));
+        // User extended attributes on some files and directories, small and large.
+        for (int i = 0; i < 60; i++)
+        {
+            string target = i % 6 == 0 ? dirs[rng.Next(dirs.Count)] : made[rng.Next(made.Count)];
+            var value = new byte[i % 10 == 0 ? rng.Next(1000, 4000) : rng.Next(0, 40)];
+            rng.NextBytes(value);
+            Native.SetXattr(target, $"user.test{i % 4}", value);
+        }
         var epoch = new DateTime(2001, 2, 3, 4, 5, 6, DateTimeKind.Utc);
         foreach (var f in made)
         {
@@ -130,8 +139,11 @@ internal static class Tree
                     'l' => new FileInfo(path).LinkTarget ?? "",
                     _ => "",
                 };
+                string xattrs = type == 'l' ? "" : string.Join(' ', Native.XattrsOf(path)
+                    .Where(kv => kv.Key.StartsWith("user.", StringComparison.Ordinal))
+                    .Select(kv => $"{kv.Key}={Convert.ToHexString(SHA256.HashData(kv.Value))[..16]}/{kv.Value.Length}"));
                 result[Path.GetRelativePath(root, path)] = new TreeEntry(type, st.Mode & 0xFFF, st.Uid, st.Gid, type == 'd' ? 0 : st.Size, content,
-                    st.MTimeSec, st.MTimeNsec, st.Ino, st.Nlink);
+                    st.MTimeSec, st.MTimeNsec, st.Ino, st.Nlink, xattrs);
                 if (type == 'd') stack.Push(path);
             }
         }
@@ -148,9 +160,9 @@ internal static class Tree
     /// Differences between two snapshots (empty when equal): names, types, modes, owners,
     /// sizes, contents, symbolic link targets, modification times of files (to the nanosecond
     /// when <paramref name="nanoseconds"/>) and hard-link groups. Directory times are left out
-    /// (a symlink's time, too).
+    /// (a symlink's time, too). User extended attributes when <paramref name="compareXattrs"/>.
     /// </summary>
-    public static List<string> Compare(SortedDictionary<string, TreeEntry> want, SortedDictionary<string, TreeEntry> got, bool nanoseconds, bool hardLinks = true)
+    public static List<string> Compare(SortedDictionary<string, TreeEntry> want, SortedDictionary<string, TreeEntry> got, bool nanoseconds, bool hardLinks = true, bool compareXattrs = true)
     {
         var problems = new List<string>();
         foreach (var k in want.Keys.Where(k => !got.ContainsKey(k))) problems.Add($"missing: {k}");
@@ -163,6 +175,7 @@ internal static class Tree
             if (w.Uid != g.Uid || w.Gid != g.Gid) problems.Add($"{k}: owner {g.Uid}:{g.Gid}, expected {w.Uid}:{w.Gid}");
             if (w.Size != g.Size) problems.Add($"{k}: size {g.Size}, expected {w.Size}");
             if (w.Content != g.Content) problems.Add($"{k}: {(w.Type == 'l' ? $"link target '{g.Content}', expected '{w.Content}'" : "content (sha256) differs")}");
+            if (compareXattrs && w.Xattrs != g.Xattrs) problems.Add($"{k}: user xattrs [{g.Xattrs}], expected [{w.Xattrs}]");
             if (w.Type == 'f' && (w.MTimeSec != g.MTimeSec || (nanoseconds && w.MTimeNsec != g.MTimeNsec)))
                 problems.Add($"{k}: mtime {g.MTimeSec}.{g.MTimeNsec:D9}, expected {w.MTimeSec}.{w.MTimeNsec:D9}");
             if (hardLinks && w.Type == 'f' && w.Nlink != g.Nlink) problems.Add($"{k}: nlink {g.Nlink}, expected {w.Nlink}");
