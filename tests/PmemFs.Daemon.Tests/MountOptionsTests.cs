@@ -5,13 +5,13 @@ namespace PmemFs.Daemon.Tests;
 public sealed class MountOptionsTests
 {
     [Fact]
-    public void DefaultsAreReadWriteRelatimeDaxInodeFourThreads()
+    public void DefaultsAreReadWriteRelatimeDaxInodeOneThread()
     {
         var o = MountOptions.Parse([]);
         Assert.False(o.ReadOnly);
         Assert.False(o.NoAtime);
         Assert.Equal(DaxMode.Inode, o.Dax);
-        Assert.Equal(4, o.Threads);
+        Assert.Equal(1, o.Threads);
         Assert.Empty(o.FuseOptions);
     }
 
