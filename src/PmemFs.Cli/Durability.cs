@@ -4,7 +4,7 @@ namespace PmemFs.Cli;
 
 /// <summary>
 /// What "durable" means for an image, in plain words (DESIGN, "Durability contract"): where it
-/// lives decides what survives, and the store granularity libpmem2 reports decides whether
+/// lives decides what survives, and the store granularity a mount maps it with decides whether
 /// user-space cache flushes are enough or persist has to msync.
 /// </summary>
 public sealed record Durability(string Location, string FileSystemType, StoreGranularity Granularity, bool UserSpaceFlushSuffices, string Survives, string Persist)
@@ -12,6 +12,8 @@ public sealed record Durability(string Location, string FileSystemType, StoreGra
     public static Durability Of(PmemMedia media)
     {
         var granularity = media.IsPrivateCopy ? SharedGranularity(media.Path) : media.Granularity;
+        // What a mount gets: an image in memory is mapped with cache-line flushes (docs/mount.md).
+        if (!media.IsDeviceDax && Daemon.EmulatedPmem.PrefersCacheLine(media.Path)) granularity = StoreGranularity.CacheLine;
         bool flushSuffices = granularity != StoreGranularity.Page;
         string persist = granularity switch
         {

@@ -10,18 +10,23 @@ namespace PmemFs.Daemon;
 /// emulate and what DESIGN's durability contract says of /dev/shm. An explicit
 /// PMEM2_FORCE_GRANULARITY in the environment wins; images on disks keep page granularity.
 /// </summary>
-internal static partial class EmulatedPmem
+public static partial class EmulatedPmem
 {
     private const string ForceVariable = "PMEM2_FORCE_GRANULARITY";
 
+    /// <summary>Whether a mount of <paramref name="image"/> maps it with cache-line granularity (an image file in memory, no explicit override).</summary>
+    public static bool PrefersCacheLine(string image)
+    {
+        if (!string.IsNullOrEmpty(Environment.GetEnvironmentVariable(ForceVariable))) return false;
+        if (!File.Exists(image)) return false; // a device: libpmem2 knows best
+        try { return new DriveInfo(Path.GetFullPath(image)).DriveFormat is "tmpfs" or "ramfs"; }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException or ArgumentException) { return false; }
+    }
+
+    /// <summary>Called before the image is mapped: sets the native environment libpmem2 reads.</summary>
     public static void ChooseGranularity(string image, DaemonLog log)
     {
-        if (!string.IsNullOrEmpty(Environment.GetEnvironmentVariable(ForceVariable))) return;
-        if (!File.Exists(image)) return; // a device: libpmem2 knows best
-        string type;
-        try { type = new DriveInfo(Path.GetFullPath(image)).DriveFormat; }
-        catch (Exception e) when (e is IOException or UnauthorizedAccessException or ArgumentException) { return; }
-        if (type is not ("tmpfs" or "ramfs")) return;
+        if (!PrefersCacheLine(image)) return;
         // libpmem2 calls getenv() at map time: the native environment, not .NET's copy.
         if (setenv(ForceVariable, "CACHE_LINE", 0) != 0)
             log.Error($"cannot set {ForceVariable} (errno {Marshal.GetLastPInvokeError()}); mapping with page granularity");
