@@ -28,6 +28,14 @@ public sealed class MountDaemon(MountRequest request, DaemonLog log)
     {
         string image = Path.GetFullPath(request.Image);
         string mountpoint = Path.GetFullPath(request.Mountpoint);
+        int rc = Serve(mounted, image, mountpoint);
+        log.Info($"{image}: released (unmounted from {mountpoint})");
+        return rc;
+    }
+
+    /// <summary>Everything up to letting go of the image, which the using declarations do on return.</summary>
+    private int Serve(Action mounted, string image, string mountpoint)
+    {
         if (!Path.Exists(image))
             throw new MountException($"{image}: no such image (create one with: pmemfs mkfs {image} --size 1G)");
         if (!Directory.Exists(mountpoint))
@@ -67,7 +75,7 @@ public sealed class MountDaemon(MountRequest request, DaemonLog log)
             // Also after a lost FUSE_DESTROY (plain umount): persist and close here, once.
             fs.Sync();
             if (pidFile is not null) TryDelete(pidFile);
-            log.Info($"{image}: unmounted from {mountpoint}; log checkpointed, image released");
+            log.Info($"{image}: FUSE session over; journal checkpointed");
         }
         return 0;
     }

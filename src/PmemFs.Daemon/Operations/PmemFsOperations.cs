@@ -47,7 +47,7 @@ public sealed unsafe partial class PmemFsOperations(FileSystem fs, DaemonLog log
     {
         Destroyed = true;
         _fs.Sync();
-        _log.Info("kernel ended the session (destroy): metadata checkpointed");
+        _log.Info("FUSE destroy: journal checkpointed");
     }
 
     public override void OnUnhandledException(string operation, Exception e) =>
