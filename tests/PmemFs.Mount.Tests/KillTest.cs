@@ -8,12 +8,12 @@ namespace PmemFs.Mount.Tests;
 /// kill -9 of the daemon in the middle of a workload: after cleaning the dead mount, fsck is
 /// clean, and after a remount every operation whose syscall had returned is there (the one in
 /// flight may or may not be). A few rounds on one image, each continuing from what the last
-/// one left. PMEMFS_KILL_SEED picks another run by hand.
+/// one left. PMEMFS_KILL_SEED picks another run by hand, PMEMFS_KILL_ROUNDS a longer one.
 /// </summary>
 public class KillTest(ITestOutputHelper output)
 {
     private const int CiSeed = 7;
-    private const int Rounds = 3;
+    private const int CiRounds = 3;
     private const int Workers = 2;
     private static readonly string[] Dirs = ["", "d0", "d1"];
 
@@ -43,14 +43,15 @@ public class KillTest(ITestOutputHelper output)
     {
         using var fs = new MountedFileSystem();
         int seed = int.TryParse(Environment.GetEnvironmentVariable("PMEMFS_KILL_SEED"), out int s) ? s : CiSeed;
-        output.WriteLine($"kill test: seed {seed} (PMEMFS_KILL_SEED), {Workers} workers");
+        int rounds = int.TryParse(Environment.GetEnvironmentVariable("PMEMFS_KILL_ROUNDS"), out int r) && r > 0 ? r : CiRounds;
+        output.WriteLine($"kill test: seed {seed} (PMEMFS_KILL_SEED), {rounds} rounds (PMEMFS_KILL_ROUNDS), {Workers} workers");
         var rng = new Random(seed);
         for (int t = 0; t < Workers; t++)
             foreach (var d in Dirs) Directory.CreateDirectory(fs[$"w{t}/{d}"]);
         var state = new Dictionary<string, byte[]>(StringComparer.Ordinal);
         var unmountProblems = new List<string>();
 
-        for (int round = 0; round < Rounds; round++)
+        for (int round = 0; round < rounds; round++)
         {
             var sw = Stopwatch.StartNew();
             var workers = Enumerable.Range(0, Workers).Select(t => new Workload($"w{t}/")).ToList();
