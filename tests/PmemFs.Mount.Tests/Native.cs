@@ -22,6 +22,7 @@ internal static unsafe partial class Native
     public const int EPERM = 1;
     public const int ENOENT = 2;
     public const int EIO = 5;
+    public const int EFAULT = 14;
     public const int EBADF = 9;
     public const int EACCES = 13;
     public const int EEXIST = 17;
@@ -108,6 +109,12 @@ internal static unsafe partial class Native
 
     [LibraryImport(Libc, EntryPoint = "mincore", SetLastError = true)]
     public static partial int mincore(nint addr, nuint length, byte* vec);
+
+    /// <summary>MADV_POPULATE_WRITE (Linux 5.14+): fault pages in writable now, failing with an errno instead of SIGBUS.</summary>
+    public const int MADV_POPULATE_WRITE = 23;
+
+    [LibraryImport(Libc, EntryPoint = "madvise", SetLastError = true)]
+    public static partial int madvise(nint addr, nuint length, int advice);
 
     [LibraryImport(Libc, EntryPoint = "munmap", SetLastError = true)]
     public static partial int munmap(nint addr, nuint length);
