@@ -48,7 +48,8 @@ internal sealed class MountedFileSystem : IDisposable
     /// process wait can time out there): the watchdog kills the daemon, which fails every
     /// pending and later request with ENOTCONN, so the test fails instead of blocking CI.
     /// </summary>
-    private static readonly TimeSpan Watchdog = TimeSpan.FromMinutes(5);
+    private static readonly TimeSpan Watchdog = TimeSpan.FromMinutes(
+        int.TryParse(Environment.GetEnvironmentVariable("PMEMFS_TEST_WATCHDOG_MINUTES"), out int m) && m > 0 ? m : 5);
 
     private readonly string _options;
     private readonly Timer _watchdog;
