@@ -365,12 +365,16 @@ public sealed partial class FileSystem
                 if (inode.IsDirectory) return Errno.EISDIR;
                 if (!inode.IsRegular) return Errno.ENODEV;
                 long end = offset + length;
-                // Partial edge blocks first (data, in place); then the whole blocks, in windows of at
-                // most FallocateBatch extents so every transaction stays bounded. All windows but the
-                // last commit on their own: a huge fragmented range is not one atomic step.
+                // Whole blocks go in windows of at most FallocateBatch extents so every transaction
+                // stays bounded; all windows but the last commit on their own, so a huge fragmented
+                // range is not one atomic step. A range that fits one window (almost all) is: its
+                // partial edge blocks are copied, zeroed and swapped in by the same transaction.
+                // Only a multi-window punch or zero range zeroes its edges in place first.
                 long w0 = offset / Bs, w1 = (end + Bs - 1) / Bs;
-                if (op != FallocateMode.Default) (w0, w1) = ZeroPartialEdges(inode, offset, end);
-                var windows = SplitIntoWindows(inode, w0, w1);
+                // (On a nearly full file system a punch must still free space: edges in place then.)
+                bool oneStep = op != FallocateMode.Default && SplitIntoWindows(inode, w0, w1).Count <= 1 && Blocks.FreeBlocks > 16;
+                if (op != FallocateMode.Default && !oneStep) (w0, w1) = ZeroPartialEdges(inode, offset, end);
+                var windows = oneStep ? [] : SplitIntoWindows(inode, w0, w1);
                 for (int i = 0; i < windows.Count - 1; i++)
                 {
                     using var part = new Txn(this);
@@ -378,7 +382,8 @@ public sealed partial class FileSystem
                     part.Commit();
                 }
                 using var tx = new Txn(this);
-                if (windows.Count > 0) FallocateWindow(tx, inode, op, windows[^1]);
+                if (oneStep) ZeroOrPunchInOneStep(tx, inode, op, offset, end);
+                else if (windows.Count > 0) FallocateWindow(tx, inode, op, windows[^1]);
                 var rec = inode.Rec;
                 if (!keepSize && end > rec.Size)
                 {
@@ -467,6 +472,69 @@ public sealed partial class FileSystem
     {
         if (full0 >= full1) return;
         var pieces = new List<Mapping>();
+        AddUnwrittenPieces(tx, inode, full0, full1, pieces);
+        ExtentEdit.Apply(this, tx, inode, full0, full1, pieces);
+    }
+
+    /// <summary>
+    /// Punch or zero [offset, end) as one transaction: partial edge blocks holding data are
+    /// copied to new blocks with their part zeroed, and the copies replace them in the same
+    /// extent edit that unmaps (punch) or converts to unwritten (zero range) the whole blocks.
+    /// A crash leaves the file entirely before or entirely after.
+    /// </summary>
+    private void ZeroOrPunchInOneStep(Txn tx, Inode inode, FallocateMode op, long offset, long end)
+    {
+        long b0 = offset / Bs, b1 = (end + Bs - 1) / Bs;
+        long full0 = (offset + Bs - 1) / Bs, full1 = end / Bs;
+        var pieces = new List<Mapping>();
+        bool changed = false;
+        if (full0 > full1)
+        {
+            changed |= AddEdgeCopy(tx, inode, b0, offset - b0 * Bs, end - b0 * Bs, pieces);
+        }
+        else
+        {
+            if (offset % Bs != 0) changed |= AddEdgeCopy(tx, inode, b0, offset % Bs, Bs, pieces);
+            if (full0 < full1)
+            {
+                if (op == FallocateMode.PunchHole) changed |= inode.Extents.Overlapping(full0, full1).Any();
+                else
+                {
+                    AddUnwrittenPieces(tx, inode, full0, full1, pieces);
+                    changed = true;
+                }
+            }
+            if (end % Bs != 0) changed |= AddEdgeCopy(tx, inode, full1, 0, end % Bs, pieces);
+        }
+        if (changed) ExtentEdit.Apply(this, tx, inode, b0, b1, pieces);
+    }
+
+    /// <summary>
+    /// The piece for partial block <paramref name="block"/> after zeroing bytes [from, to) of it:
+    /// written data goes to a fresh copy with that part zeroed (true); an unwritten block stays
+    /// as it is and a hole stays a hole (false).
+    /// </summary>
+    private bool AddEdgeCopy(Txn tx, Inode inode, long block, long from, long to, List<Mapping> pieces)
+    {
+        var e = inode.Extents.Find(block);
+        if (e is null) return false;
+        long old = e.PhysOf(block);
+        if (e.State != ExtentState.Written)
+        {
+            pieces.Add(new Mapping(block, old, 1, e.State));
+            return false;
+        }
+        long copy = tx.AllocateBlocks(1, old + 1, 1)[0].Start;
+        Media.Write(copy * Bs, Media.Read(old * Bs, Bs));
+        Media.Fill(copy * Bs + from, to - from, 0);
+        Media.Flush(copy * Bs, Bs);
+        pieces.Add(new Mapping(block, copy, 1, ExtentState.Written));
+        return true;
+    }
+
+    /// <summary>Pieces making whole blocks [full0, full1) unwritten: mapped blocks keep their place, holes get new blocks.</summary>
+    private void AddUnwrittenPieces(Txn tx, Inode inode, long full0, long full1, List<Mapping> pieces)
+    {
         long cursor = full0, hint = PhysHint(inode, full0);
         foreach (var e in inode.Extents.Overlapping(full0, full1).ToList())
         {
@@ -477,7 +545,6 @@ public sealed partial class FileSystem
             cursor = pe;
         }
         if (cursor < full1) AllocateUnwritten(tx, inode, cursor, full1, pieces, ref hint);
-        ExtentEdit.Apply(this, tx, inode, full0, full1, pieces);
     }
 
     private void AllocateUnwritten(Txn tx, Inode inode, long from, long to, List<Mapping> pieces, ref long hint)
