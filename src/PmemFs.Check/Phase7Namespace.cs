@@ -54,6 +54,8 @@ internal static class Phase7Namespace
             string where = $"inode {ino}";
             int links = namedBy.TryGetValue(ino, out var names) ? names.Count : 0;
             if (rec.PendingTrim != 0) trims.Add(ino);
+            if (rec.PendingTrim != 0 && rec.PendingTrim - 1 < (rec.Size + FormatConstants.BlockSize - 1) / FormatConstants.BlockSize)
+                ctx.Problem(where, $"pending trim from file block {rec.PendingTrim - 1} lies inside the file (size {rec.Size}): finishing it would drop data");
             if (rec.Nlink == 0 && links == 0 && ino != root)
             {
                 // rmdir only removes empty directories: a removed one that still holds entries is lost.

@@ -52,6 +52,7 @@ public static class CommandLine
             InfoCommand.Build(console),
             MountCommand.Build(console),
             UnmountCommand.Build(console),
+            CrashTestCommand.Build(console),
         };
         return root;
     }

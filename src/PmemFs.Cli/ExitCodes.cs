@@ -18,6 +18,9 @@ public static class ExitCodes
     /// <summary>fsck: the file system is clean (fsck(8): no errors).</summary>
     public const int FsckClean = 0;
 
+    /// <summary>fsck --repair: problems were found and corrected, the image is clean now (fsck(8): errors corrected).</summary>
+    public const int FsckCorrected = 1;
+
     /// <summary>fsck: problems were found and left as they are (fsck(8): errors left uncorrected).</summary>
     public const int FsckProblems = 4;
 

@@ -74,6 +74,7 @@ public sealed partial class FileSystem
         if (root is null || !root.IsDirectory) throw Damaged("root inode is missing or not a directory");
         root.Parent = FormatConstants.RootIno;
 
+        var names = new int[g.InodeCount]; // directory entries naming each inode, by slot
         for (long slot = 0; slot < g.DirentCount; slot++)
         {
             var v = DiskDirent.VerifyRead(media.Read(g.DirentOffset(slot), DiskDirent.Size), slot, out var d);
@@ -92,10 +93,39 @@ public sealed partial class FileSystem
             }
             DirentSlots.MarkUsed(slot);
             parent.Directory.Add(new DirEntry(d.Name, d.Child, d.Type, slot));
+            names[child.Slot]++;
+        }
+
+        // Link counts the engine acts on: a named inode with link count 0 would be freed below as
+        // an orphan, and one with fewer links than names would be freed by an unlink while
+        // another entry still names it.
+        if (root.Rec.Nlink == 0) throw Damaged("the root directory has link count 0");
+        foreach (var inode in _inodes)
+        {
+            if (inode is null || names[inode.Slot] == 0) continue;
+            if (inode.IsDirectory ? inode.Rec.Nlink == 0 : inode.Rec.Nlink < names[inode.Slot])
+                throw Damaged($"inode {inode.Ino} has link count {inode.Rec.Nlink} but {names[inode.Slot]} directory entr{(names[inode.Slot] == 1 ? "y names" : "ies name")} it");
+        }
+
+        // Every named directory must hang from the root: a cycle of directories naming each other
+        // has parents but is cut off, and walks up the parent chain (rename) would never end.
+        var rooted = new HashSet<ulong> { FormatConstants.RootIno };
+        var path = new HashSet<ulong>();
+        foreach (var inode in _inodes)
+        {
+            if (inode is null || !inode.IsDirectory || inode.Parent == 0) continue;
+            path.Clear();
+            for (var cur = inode; !rooted.Contains(cur.Ino); cur = _inodes[Geometry.SlotOfIno(cur.Parent)]!)
+            {
+                if (cur.Parent == 0) throw Damaged($"directory {cur.Ino} holds entries but is not in any directory");
+                if (!path.Add(cur.Ino)) throw Damaged($"directory {cur.Ino} is on a directory cycle cut off from the root");
+            }
+            rooted.UnionWith(path);
         }
 
         // Rmap first: every data extent must have its twin there.
         var dataRmap = new Dictionary<(ulong Ino, long FileBlock), (long Slot, RmapRecord Rec)>();
+        var metadataAreas = g.MetadataAreas().ToHashSet();
         for (long slot = 0; slot < g.RmapCount; slot++)
         {
             var v = DiskRmap.VerifyRead(media.Read(g.RmapOffset(slot), DiskRmap.Size), slot, out var r);
@@ -109,6 +139,8 @@ public sealed partial class FileSystem
                 if (owner.Rec.XattrBlock != r.PhysBlock || owner.Rec.XattrBlocks != r.BlockCount) throw Damaged($"rmap slot {slot} disagrees with inode {r.Owner}'s xattr blob");
                 owner.XattrRmapSlot = slot;
             }
+            else if (!metadataAreas.Contains((r.Kind, r.PhysBlock, r.BlockCount)))
+                throw Damaged($"rmap slot {slot} claims blocks {r.PhysBlock} (+{r.BlockCount}) for metadata that is not there");
         }
         for (long slot = 0; slot < g.ExtentCount; slot++)
         {
@@ -133,7 +165,12 @@ public sealed partial class FileSystem
         {
             if (inode is null) continue;
             if (inode.Extents.SortAfterLoad() is { } overlap) throw Damaged($"inode {inode.Ino}: {overlap}");
+            // A truncate records the first block past the new EOF; finishing one that points inside the file would drop data.
+            if (inode.Rec.PendingTrim != 0 && inode.Rec.PendingTrim - 1 < (inode.Rec.Size + FormatConstants.BlockSize - 1) / FormatConstants.BlockSize)
+                throw Damaged($"inode {inode.Ino}: pending trim from file block {inode.Rec.PendingTrim - 1} lies inside the file (size {inode.Rec.Size})");
             if (inode.IsDirectory && inode.Parent == 0 && inode.Rec.Nlink != 0) throw Damaged($"directory {inode.Ino} is not in any directory");
+            // A removed directory is empty (rmdir): freeing one that holds entries would leave them dangling.
+            if (inode.IsDirectory && inode.Parent == 0 && inode.Directory!.Count > 0) throw Damaged($"removed directory {inode.Ino} still holds entries");
             if (inode.Rec.XattrBlock != 0)
             {
                 if (inode.XattrRmapSlot < 0) throw Damaged($"inode {inode.Ino}'s xattr blob has no rmap record");
@@ -143,6 +180,23 @@ public sealed partial class FileSystem
                 if (!v.IsOk) throw Damaged(v.Problem!);
                 inode.Xattrs = entries;
             }
+        }
+
+        // No block may belong to two owners (extents of two files, twice in one file, or an xattr
+        // blob): freeing one owner's blocks would hand the other's out again.
+        var owned = new List<(long Start, long End, ulong Ino)>();
+        foreach (var inode in _inodes)
+        {
+            if (inode is null) continue;
+            foreach (var e in inode.Extents.All) owned.Add((e.PhysBlock, e.PhysEnd, inode.Ino));
+            if (inode.Rec.XattrBlock != 0) owned.Add((inode.Rec.XattrBlock, inode.Rec.XattrBlock + inode.Rec.XattrBlocks, inode.Ino));
+        }
+        owned.Sort((a, b) => a.Start.CompareTo(b.Start));
+        for (int i = 1, holder = 0; i < owned.Count; i++)
+        {
+            if (owned[i].Start < owned[holder].End)
+                throw Damaged($"blocks {owned[i].Start}..{Math.Min(owned[i].End, owned[holder].End) - 1} belong to inode {owned[holder].Ino} and to inode {owned[i].Ino}");
+            if (owned[i].End > owned[holder].End) holder = i;
         }
 
         // Free space: bitmap runs inside the data area. Blocks used by the maps must be marked in use.

@@ -90,6 +90,8 @@ public sealed record Geometry
             if (v < 0 || v > blocks) return $"{name} {v} lies outside the region of {blocks} blocks";
         if (JournalStart != 1) return $"journal starts at block {JournalStart}, expected 1";
         if (JournalBlocks < 16) return $"journal of {JournalBlocks} blocks is too small";
+        // Replay reads the whole log as one span: it must stay below 2 GiB (mkfs makes at most 64 MiB).
+        if (JournalBlocks > int.MaxValue / FormatConstants.BlockSize) return $"journal of {JournalBlocks} blocks is too large";
         if (BitmapStart != JournalStart + JournalBlocks) return "bitmap does not follow the journal";
         if (BitmapBlocks < 1 || BitmapBlocks * FormatConstants.BlockSize * 8L < BlockCount)
             return $"bitmap of {BitmapBlocks} blocks cannot describe {BlockCount} blocks";

@@ -102,6 +102,7 @@ public sealed partial class FileSystem
             {
                 CheckLiveDirectory(dir);
                 if (dir.Directory!.Find(name) is not null) return Errno.EEXIST;
+                if ((mode & FileTypes.Mask) == FileTypes.Directory && dir.Rec.Nlink >= uint.MaxValue - 1) return Errno.EMLINK;
                 using var tx = new Txn(this);
                 var child = NewInode(tx, dir, mode, who, rdev);
                 if (symlinkTarget is not null) WriteSymlinkTarget(tx, child, symlinkTarget);

@@ -1,0 +1,313 @@
+using PmemFs.Engine;
+using PmemFs.Format;
+
+namespace PmemFs.CrashSim;
+
+/// <summary>A named workload: what it runs, and the image it needs.</summary>
+public sealed record Workload(string Name, string Summary, Action<WorkloadDriver> Run, long ImageSize = 16L << 20, long Inodes = 64);
+
+/// <summary>
+/// The workloads: one per kind of metadata operation the engine has (each also doing the setup it
+/// needs, crash-tested too unless marked), and seeded random mixes of all of them.
+/// </summary>
+public static class Workloads
+{
+    private const int Bs = FormatConstants.BlockSize;
+
+    public static IReadOnlyList<Workload> All { get; } =
+    [
+        new("create", "create files in the root and a subdirectory", Create),
+        new("mkdir", "nested directories", Mkdir),
+        new("write", "writes that extend, overwrite, fill holes, go through the non-temporal path, write into unwritten extents", Write),
+        new("unlink", "unlink files with data and xattrs, hard links, empty files", Unlink),
+        new("rmdir", "remove empty directories (with an xattr, nested)", Rmdir),
+        new("rename", "rename: plain, over an existing file, NOREPLACE, EXCHANGE, cross-directory, directories", Rename),
+        new("link", "hard links, then unlink of the first name", Link),
+        new("symlink", "short and long symlinks", Symlink),
+        new("truncate", "truncate down, up, inside a block, to zero", Truncate),
+        new("truncate-long", "a truncate of more than 1024 extents (PendingTrim, several transactions)", TruncateLong, Inodes: 1024),
+        new("fallocate", "fallocate default mode (preallocate, extend)", f => Fallocate(f, FallocateMode.Default)),
+        new("fallocate-keep-size", "fallocate KEEP_SIZE", f => Fallocate(f, FallocateMode.KeepSize)),
+        new("fallocate-punch", "fallocate PUNCH_HOLE|KEEP_SIZE", f => Fallocate(f, FallocateMode.PunchHole | FallocateMode.KeepSize)),
+        new("fallocate-zero", "fallocate ZERO_RANGE", f => Fallocate(f, FallocateMode.ZeroRange)),
+        new("fallocate-zero-keep-size", "fallocate ZERO_RANGE|KEEP_SIZE", f => Fallocate(f, FallocateMode.ZeroRange | FallocateMode.KeepSize)),
+        new("xattr", "xattr set, replace, create-exclusive, remove; small and multi-block; on files and directories", Xattr),
+        new("mix", "a seeded random mix of every operation", d => Mix(d, 40)),
+    ];
+
+    public static Workload? Find(string name) => All.FirstOrDefault(w => w.Name == name);
+
+    private static void Create(WorkloadDriver d)
+    {
+        ulong dir = d.Mkdir(d.Root, "d");
+        d.Create(d.Root, "a");
+        d.Create(d.Root, "b");
+        d.Create(dir, "c");
+        d.Create(dir, "c", expect: Errno.EEXIST);
+        d.Create(d.Root, new string('n', 255));
+    }
+
+    private static void Mkdir(WorkloadDriver d)
+    {
+        ulong a = d.Mkdir(d.Root, "a");
+        ulong b = d.Mkdir(a, "b");
+        d.Mkdir(b, "c");
+        d.Mkdir(d.Root, "e");
+        d.Mkdir(a, "b", expect: Errno.EEXIST);
+    }
+
+    private static void Write(WorkloadDriver d)
+    {
+        ulong f = d.Create(d.Root, "f");
+        d.Write(f, 0, 5000);                 // new blocks
+        d.Write(f, 5000, 3000);              // extend into the tail block and a new one
+        d.Write(f, 100, 300);                // overwrite in place
+        d.Write(f, 16 * Bs + 7, 2000);       // beyond EOF: a hole between
+        d.Write(f, 3 * Bs - 10, 6 * Bs);     // fills the hole, overwrites, crosses blocks
+        d.Write(f, 20 * Bs, 40 * 1024);      // non-temporal path (>= 16 KiB)
+        ulong g = d.Create(d.Root, "g");
+        d.Fallocate(g, FallocateMode.Default, 0, 8 * Bs);
+        d.Write(g, Bs + 100, 1000);          // into an unwritten extent (converted, rest zeroed)
+        d.Write(g, 7 * Bs, 3 * Bs);          // unwritten then hole, extends
+        d.Write(f, 0, 90 * 1024);            // large overwrite across written, hole and new blocks
+    }
+
+    private static void Unlink(WorkloadDriver d)
+    {
+        ulong a = d.Create(d.Root, "a");
+        d.Write(a, 0, 10_000);
+        d.SetXattr(a, "user.k", 100);
+        d.Create(d.Root, "empty");
+        d.Link(a, d.Root, "a2");
+        ulong big = d.Create(d.Root, "big");
+        d.Write(big, 0, 70 * 1024);
+        d.SetXattr(big, "user.big", 9000);
+        d.Unlink(d.Root, "a2");
+        d.Unlink(d.Root, "a");
+        d.Unlink(d.Root, "empty");
+        d.Unlink(d.Root, "big");
+        d.Unlink(d.Root, "nothing", expect: Errno.ENOENT);
+    }
+
+    private static void Rmdir(WorkloadDriver d)
+    {
+        ulong x = d.Mkdir(d.Root, "x");
+        d.Mkdir(x, "y");
+        ulong z = d.Mkdir(d.Root, "z");
+        d.SetXattr(z, "user.z", 5000);
+        d.Rmdir(d.Root, "x", expect: Errno.ENOTEMPTY);
+        d.Rmdir(x, "y");
+        d.Rmdir(d.Root, "x");
+        d.Rmdir(d.Root, "z");
+    }
+
+    private static void Rename(WorkloadDriver d)
+    {
+        ulong dir1 = d.Mkdir(d.Root, "d1");
+        ulong dir2 = d.Mkdir(d.Root, "d2");
+        ulong a = d.Create(d.Root, "a");
+        d.Write(a, 0, 3000);
+        ulong b = d.Create(d.Root, "b");
+        d.Write(b, 0, 9000);
+        d.SetXattr(b, "user.b", 200);
+        d.Rename(d.Root, "a", d.Root, "a1");                                   // plain
+        d.Rename(d.Root, "a1", d.Root, "b");                                   // over an existing file (freed)
+        ulong c = d.Create(d.Root, "c");
+        d.Rename(d.Root, "c", d.Root, "b", RenameFlags.NoReplace, Errno.EEXIST);
+        d.Rename(d.Root, "c", d.Root, "c2", RenameFlags.NoReplace);
+        d.Rename(d.Root, "c2", d.Root, "b", RenameFlags.Exchange);              // file <-> file
+        d.Rename(d.Root, "b", dir1, "moved");                                  // cross-directory file
+        d.Rename(d.Root, "d2", dir1, "sub");                                   // cross-directory directory
+        d.Rename(dir1, "sub", d.Root, "c2", RenameFlags.Exchange);              // directory <-> file across dirs
+        ulong e = d.Mkdir(d.Root, "empty");
+        d.Rename(d.Root, "c2", d.Root, "empty");                               // directory over an empty directory
+        d.Link(c, dir2, "hard");
+        d.Rename(dir2, "hard", dir1, "moved");                                 // a hard link over another file
+        _ = e;
+    }
+
+    private static void Link(WorkloadDriver d)
+    {
+        ulong dir = d.Mkdir(d.Root, "d");
+        ulong f = d.Create(d.Root, "f");
+        d.Write(f, 0, 6000);
+        d.Link(f, dir, "g");
+        d.Link(f, d.Root, "h");
+        d.Link(f, d.Root, "h", Errno.EEXIST);
+        d.Unlink(d.Root, "f");
+        d.Unlink(dir, "g");
+    }
+
+    private static void Symlink(WorkloadDriver d)
+    {
+        ulong dir = d.Mkdir(d.Root, "d");
+        d.Symlink(d.Root, "s", "target");
+        d.Symlink(dir, "long", new string('x', 3000));
+        d.SetXattr(dir, "user.d", 10);
+        d.Unlink(d.Root, "s");
+    }
+
+    private static void Truncate(WorkloadDriver d)
+    {
+        ulong f = d.Create(d.Root, "f");
+        d.Write(f, 0, 20_000);
+        d.Truncate(f, 5000);        // down, frees blocks, partial last block
+        d.Truncate(f, 30_000);      // up: the old tail must read as zeros
+        d.Truncate(f, 4096);        // down to a block boundary
+        d.Truncate(f, 4000);        // inside a block
+        d.Write(f, 8000, 100);      // the bytes between 4000 and 8000 must be zeros
+        d.Truncate(f, 0);
+        d.Truncate(f, 100);
+    }
+
+    private static void TruncateLong(WorkloadDriver d)
+    {
+        ulong f = d.Create(d.Root, "many");
+        // Setup as one step (no crash points): 1030 one-block extents, every other block.
+        const int Extents = 1030;
+        var data = d.NewPattern(100, 0);
+        d.Do($"write 100 bytes at every other block of {Extents}", fs =>
+        {
+            for (int i = 0; i < Extents; i++)
+            {
+                var e = fs.Write(f, 2L * i * Bs, data, PmemFs.Engine.Credentials.Root, out _);
+                if (e != Errno.Ok) return e;
+            }
+            return Errno.Ok;
+        }, m =>
+        {
+            var c = new byte[2L * (Extents - 1) * Bs + data.Length];
+            for (int i = 0; i < Extents; i++) data.CopyTo(c, 2L * i * Bs);
+            m.Nodes[f].Data = c;
+        });
+        d.StartCrashTesting();
+        d.Truncate(f, 10 * Bs + 5);
+        d.Truncate(f, 0);
+    }
+
+    private static void Fallocate(WorkloadDriver d, FallocateMode mode)
+    {
+        ulong f = d.Create(d.Root, "f");
+        d.Write(f, 0, 6 * Bs + 100);
+        d.Write(f, 10 * Bs, 2 * Bs);     // a hole at [6 * Bs + 100, 10 * Bs)
+        d.Fallocate(f, mode, 100, 200);                  // inside one block
+        d.Fallocate(f, mode, Bs - 10, 3 * Bs);           // unaligned, several blocks
+        d.Fallocate(f, mode, 5 * Bs, 6 * Bs);            // across the hole
+        d.Fallocate(f, mode, 11 * Bs, 5 * Bs + 77);      // across EOF
+        ulong g = d.Create(d.Root, "g");
+        d.Fallocate(g, mode, 0, 3 * Bs + 1);             // an empty file
+    }
+
+    private static void Xattr(WorkloadDriver d)
+    {
+        ulong f = d.Create(d.Root, "f");
+        ulong dir = d.Mkdir(d.Root, "d");
+        d.SetXattr(f, "user.a", 10);
+        d.SetXattr(f, "user.b", 5000);                                   // multi-block blob
+        d.SetXattr(f, "user.a", 20, XattrSetFlags.Replace);
+        d.SetXattr(f, "user.a", 20, XattrSetFlags.Create, Errno.EEXIST);
+        d.SetXattr(f, "user.c", 20, XattrSetFlags.Replace, Errno.ENODATA);
+        d.SetXattr(dir, "user.x", 300);
+        d.RemoveXattr(f, "user.b");
+        d.RemoveXattr(f, "user.a");
+        d.RemoveXattr(f, "user.a", Errno.ENODATA);
+        d.SetXattr(dir, "user.x", 9000);
+    }
+
+    /// <summary>Random operations chosen from the model (seeded); errors are allowed when the model says so.</summary>
+    public static void Mix(WorkloadDriver d, int steps)
+    {
+        var rng = d.Rng;
+        for (int step = 0; step < steps; step++)
+        {
+            var m = d.Model;
+            var dirs = m.Nodes.Where(n => n.Value.Kind == NodeKind.Directory).Select(n => n.Key).ToList();
+            var files = m.Nodes.Where(n => n.Value.Kind == NodeKind.File).Select(n => n.Key).ToList();
+            ulong dir = dirs[rng.Next(dirs.Count)];
+            string name = $"n{rng.Next(12)}";
+            bool exists = m.Nodes[dir].Entries!.ContainsKey(name);
+            int op = rng.Next(100);
+            if (op < 12 || files.Count == 0)
+            {
+                if (m.Nodes.Count >= 60) continue;
+                d.Create(dir, name, exists ? Errno.EEXIST : Errno.Ok);
+                continue;
+            }
+            if (op < 17)
+            {
+                if (m.Nodes.Count >= 60) continue;
+                d.Mkdir(dir, name, exists ? Errno.EEXIST : Errno.Ok);
+                continue;
+            }
+            if (op < 20)
+            {
+                if (m.Nodes.Count >= 60) continue;
+                d.Symlink(dir, name, new string('s', 1 + rng.Next(200)), exists ? Errno.EEXIST : Errno.Ok);
+                continue;
+            }
+            ulong f = files[rng.Next(files.Count)];
+            long size = m.Nodes[f].Data.Length;
+            if (op < 42)
+            {
+                long off = rng.Next(3) == 0 ? size : rng.Next((int)Math.Min(size + 3 * Bs, 200_000));
+                d.Write(f, off, 1 + rng.Next(rng.Next(2) == 0 ? 3000 : 24_000));
+                continue;
+            }
+            if (op < 49)
+            {
+                d.Truncate(f, rng.Next((int)Math.Min(size * 2 + 1000, 200_000)));
+                continue;
+            }
+            if (op < 59)
+            {
+                var mode = rng.Next(5) switch
+                {
+                    0 => FallocateMode.Default,
+                    1 => FallocateMode.KeepSize,
+                    2 => FallocateMode.PunchHole | FallocateMode.KeepSize,
+                    3 => FallocateMode.ZeroRange,
+                    _ => FallocateMode.ZeroRange | FallocateMode.KeepSize,
+                };
+                d.Fallocate(f, mode, rng.Next((int)Math.Min(size + 2 * Bs, 200_000)), 1 + rng.Next(30_000));
+                continue;
+            }
+            if (op < 69)
+            {
+                var names = m.Nodes[dir].Entries!.Keys.ToList();
+                if (names.Count == 0) continue;
+                string victim = names[rng.Next(names.Count)];
+                var node = m.Nodes[m.Nodes[dir].Entries![victim]];
+                if (node.Kind == NodeKind.Directory) d.Rmdir(dir, victim, node.Entries!.Count > 0 ? Errno.ENOTEMPTY : Errno.Ok);
+                else d.Unlink(dir, victim);
+                continue;
+            }
+            if (op < 82)
+            {
+                var names = m.Nodes[dir].Entries!.Keys.ToList();
+                if (names.Count == 0) continue;
+                string from = names[rng.Next(names.Count)];
+                ulong to = dirs[rng.Next(dirs.Count)];
+                var flags = rng.Next(5) switch { 0 => RenameFlags.NoReplace, 1 => RenameFlags.Exchange, _ => RenameFlags.None };
+                // The engine decides the errno (loops, ENOTEMPTY, EISDIR...); the model follows on success.
+                d.Rename(dir, from, to, name, flags, expect: WorkloadDriver.AnyResult);
+                continue;
+            }
+            if (op < 88)
+            {
+                d.Link(f, dir, name, exists ? Errno.EEXIST : Errno.Ok);
+                continue;
+            }
+            if (op < 96)
+            {
+                var target = rng.Next(4) == 0 ? dir : f;
+                d.SetXattr(target, $"user.x{rng.Next(3)}", rng.Next(rng.Next(4) == 0 ? 9000 : 300));
+                continue;
+            }
+            {
+                var xs = m.Nodes[f].Xattrs.Keys.ToList();
+                if (xs.Count == 0) continue;
+                d.RemoveXattr(f, xs[rng.Next(xs.Count)]);
+            }
+        }
+    }
+}
