@@ -164,9 +164,16 @@ public class KillTest(ITestOutputHelper output)
                         if (n != data.Length)
                         {
                             // Cut short (by the kill, between two requests of one write): the
-                            // bytes it reports written have to be there.
+                            // bytes it reports written have to be there. The rest is still in
+                            // flight: the daemon may have made the next request durable and died
+                            // before its reply reached the kernel.
                             var part = data[..(int)n];
+                            var rest = data[(int)n..];
                             Complete(w, new Op($"pwrite {name} off {off} len {data.Length}, returned {n}", m => m[name] = Written(m[name], off, part)));
+                            w.InFlight = new Op($"pwrite {name} off {off + n} len {rest.Length} (the unacknowledged rest)", m => m[name] = Written(m[name], off + n, rest))
+                            {
+                                Write = (name, off + n, rest),
+                            };
                             w.ShortWrite = true;
                             throw new InvalidOperationException($"pwrite {name} wrote {n} of {data.Length} bytes");
                         }
