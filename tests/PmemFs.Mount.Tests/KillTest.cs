@@ -94,7 +94,7 @@ public class KillTest(ITestOutputHelper output)
             {
                 var mine = actual.Where(kv => kv.Key.StartsWith(w.Prefix, StringComparison.Ordinal)).ToDictionary(StringComparer.Ordinal);
                 string? problem = Compare(w.Completed, w.InFlight, mine);
-                Assert.True(problem is null, $"after kill -9 and remount ({where}, {w.Done.Count} ops done by {w.Prefix}): {problem}\n{Tail(w)}{fs.LogTail()}");
+                Assert.True(problem is null, $"after kill -9 and remount ({where}, {w.Done.Count} ops done by {w.Prefix}): {problem}\n{Tail(w)}{History(w, problem)}{fs.LogTail()}");
                 Assert.True(w.Done.Count >= 10, $"round {round}: only {w.Done.Count} operations completed before the kill after {delayMs} ms\n{Tail(w)}");
             }
             Assert.Equal(actual.Count, workers.Sum(w => actual.Keys.Count(k => k.StartsWith(w.Prefix, StringComparison.Ordinal))));
@@ -107,6 +107,20 @@ public class KillTest(ITestOutputHelper output)
         var end = fs.Fsck();
         Assert.True(end.ExitCode == 0, "fsck after the last round is not clean:\n" + end);
         Assert.True(unmountProblems.Count == 0, string.Join('\n', unmountProblems));
+    }
+
+    /// <summary>Every operation of this round that named the file a problem is about (renames included), for diagnosis.</summary>
+    private static string History(Workload w, string? problem)
+    {
+        if (problem is null) return "";
+        var m = System.Text.RegularExpressions.Regex.Match(problem, @"(w\d+/[^\s:]+):");
+        if (!m.Success) return "";
+        string name = m.Groups[1].Value;
+        var sb = new StringBuilder($"operations of this round naming {name}:\n");
+        lock (w)
+            foreach (var d in w.Done.Where(d => d.Contains(name, StringComparison.Ordinal) && (d.Length == d.IndexOf(name, StringComparison.Ordinal) + name.Length || !char.IsDigit(d[d.IndexOf(name, StringComparison.Ordinal) + name.Length]))))
+                sb.Append("  ").Append(d).Append('\n');
+        return sb.ToString();
     }
 
     private static string Tail(Workload w)
