@@ -59,3 +59,31 @@ public sealed class FallocateAtomicityTests
         }
     }
 }
+
+public sealed class FallocateExtensionTests
+{
+    /// <summary>
+    /// Found by the kill -9 loop: truncate leaves old bytes past the new EOF in its block; a zero
+    /// range that starts past EOF in that block and extends the file must show zeros between the
+    /// old EOF and the range, also after a remount (the edge block is copied: the copy must not
+    /// carry those old bytes).
+    /// </summary>
+    [Theory]
+    [InlineData(104725L, 106146L, 35766L)]
+    [InlineData(5000L, 6000L, 100L)]
+    [InlineData(5000L, 8000L, 10000L)]
+    public void ZeroRangePastEofShowsZerosFromTheOldEof(long truncateTo, long offset, long length)
+    {
+        using var t = new EngineFixture();
+        ulong f = t.CreateFile(Root, "f");
+        t.Write(f, 0, Pattern(200_000, 4));
+        var shrink = new SetAttrRequest { Fields = SetAttrFields.Size, Size = truncateTo };
+        Assert.Equal(Errno.Ok, t.Fs.SetAttr(f, shrink, Credentials.Root, out _));
+        Assert.Equal(Errno.Ok, t.Fs.Fallocate(f, FallocateMode.ZeroRange, offset, length, Credentials.Root));
+        var expected = new byte[offset + length];
+        Pattern(200_000, 4).AsSpan(0, (int)truncateTo).CopyTo(expected);
+        Assert.Equal(expected, t.ReadAll(f));
+        t.Remount();
+        Assert.Equal(expected, t.ReadAll(f));
+    }
+}

@@ -382,6 +382,9 @@ public sealed partial class FileSystem
                     part.Commit();
                 }
                 using var tx = new Txn(this);
+                // Bytes past the old EOF in its block (left by a truncate) must be zeros before an
+                // edge copy of that block is taken: the copy is what the file will show.
+                if (oneStep && !keepSize && end > inode.Rec.Size) ZeroTailBeyondEof(inode, end);
                 if (oneStep) ZeroOrPunchInOneStep(tx, inode, op, offset, end);
                 else if (windows.Count > 0) FallocateWindow(tx, inode, op, windows[^1]);
                 var rec = inode.Rec;
