@@ -24,9 +24,6 @@ public sealed unsafe partial class PmemFsOperations(FileSystem fs, DaemonLog log
     private readonly FileSystem _fs = fs;
     private readonly DaemonLog _log = log;
 
-    /// <summary>Set when the kernel ends the session (FUSE_DESTROY), so shutdown persists once.</summary>
-    public bool Destroyed { get; private set; }
-
     public override void Init(FuseConnInfo* conn)
     {
         // No writeback cache: the flag engine must tell write(2) from mmap writeback (FUSE-FACTS).
@@ -43,12 +40,8 @@ public sealed unsafe partial class PmemFsOperations(FileSystem fs, DaemonLog log
         _log.Info($"FUSE protocol {conn->ProtoMajor}.{conn->ProtoMinor}, max_write {conn->MaxWrite}, max_read {conn->MaxRead}, want 0x{conn->Want:x}");
     }
 
-    public override void Destroy()
-    {
-        Destroyed = true;
-        _fs.Sync();
-        _log.Info("FUSE destroy: journal checkpointed");
-    }
+    /// <summary>Only logged: the daemon checkpoints once when the loop ends, whether or not FUSE_DESTROY came.</summary>
+    public override void Destroy() => _log.Info("FUSE destroy");
 
     public override void OnUnhandledException(string operation, Exception e) =>
         _log.Error($"{operation}: unexpected {e.GetType().Name}: {e.Message} (answered EIO)\n{e.StackTrace}");
@@ -162,24 +155,6 @@ public sealed unsafe partial class PmemFsOperations(FileSystem fs, DaemonLog log
             FilesAvailable = (ulong)s.FreeInodes,
             NameMax = (ulong)s.MaxNameLength,
         });
-    }
-
-    /// <summary>
-    /// access(2) reaches the daemon only without default_permissions (which PmemFs always sets);
-    /// answered anyway with the classic owner/group/other check, root passing all but exec.
-    /// </summary>
-    public override void Access(FuseRequest req, ulong ino, int mask)
-    {
-        var errno = _fs.GetAttr(ino, out var a);
-        if (errno.Failed) { Reply(req, errno); return; }
-        var who = req.Context;
-        uint mode = a.Mode;
-        int granted;
-        if (who.Uid == 0) granted = 6 | ((mode & 0x49) != 0 || a.IsDirectory ? 1 : 0);
-        else if (who.Uid == a.Uid) granted = (int)(mode >> 6) & 7;
-        else if (who.Gid == a.Gid) granted = (int)(mode >> 3) & 7;
-        else granted = (int)mode & 7;
-        req.ReplyError((mask & ~granted & 7) == 0 ? 0 : Errno.EACCES.Value);
     }
 
     /// <summary>Flag ioctls arrive with the flag engine; until then every ioctl is a clean ENOTTY.</summary>

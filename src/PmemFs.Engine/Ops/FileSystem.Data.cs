@@ -21,15 +21,11 @@ public sealed partial class FileSystem
     public Errno Read(ulong ino, long offset, Span<byte> dst, out int read)
     {
         read = 0;
-        if (offset < 0) return Errno.EINVAL;
-        var inode = InodeAt(ino);
-        if (inode is null) return Errno.ESTALE;
+        var errno = EnterRead(ino, offset, out var inode);
+        if (errno.Failed) return errno;
         bool touch;
-        inode.Lock.EnterReadLock();
         try
         {
-            if (inode.Freed) return Errno.ESTALE;
-            if (inode.IsDirectory) return Errno.EISDIR;
             read = ReadLocked(inode, offset, dst);
             touch = NeedsAtimeUpdate(inode);
         }
@@ -40,84 +36,107 @@ public sealed partial class FileSystem
 
     /// <summary>
     /// Reads without copying: <paramref name="sink"/> gets the pieces of the range in file order,
-    /// each an address inside the media mapping or zeros (<see cref="DataSegment.IsZeros"/>) (hole,
+    /// each an address inside the media mapping or zeros (<see cref="DataSegment.IsZeros"/>: hole,
     /// unwritten, or past an extent), and must use them before it returns: the inode's read
     /// lock is held meanwhile, so no truncate or punch can free those blocks under the reader.
     /// </summary>
-    public unsafe Errno ReadMapped<TState>(ulong ino, long offset, int size, TState state, MappedReadSink<TState> sink)
+    public Errno ReadMapped<TState>(ulong ino, long offset, int size, TState state, MappedReadSink<TState> sink)
     {
-        if (offset < 0 || size < 0) return Errno.EINVAL;
-        var inode = InodeAt(ino);
-        if (inode is null) return Errno.ESTALE;
+        if (size < 0) return Errno.EINVAL;
+        var errno = EnterRead(ino, offset, out var inode);
+        if (errno.Failed) return errno;
         bool touch;
-        inode.Lock.EnterReadLock();
         try
         {
-            if (inode.Freed) return Errno.ESTALE;
-            if (inode.IsDirectory) return Errno.EISDIR;
-            long fileSize = inode.Rec.Size;
-            int n = offset >= fileSize ? 0 : (int)Math.Min(size, fileSize - offset);
-            const int Inline = 32;
-            Span<DataSegment> inline = stackalloc DataSegment[Inline];
-            var list = inline;
-            int count = 0;
-            long pos = offset, end = offset + n;
-            void Add(ref Span<DataSegment> list, DataSegment seg)
-            {
-                if (count == list.Length)
-                {
-                    var bigger = new DataSegment[list.Length * 4];
-                    list.CopyTo(bigger);
-                    list = bigger;
-                }
-                if (count > 0 && seg.Address == 0 && list[count - 1].Address == 0)
-                    list[count - 1] = new DataSegment(0, list[count - 1].Length + seg.Length);
-                else
-                    list[count++] = seg;
-            }
-            if (n > 0)
-            {
-                foreach (var e in inode.Extents.Overlapping(pos / Bs, (end + Bs - 1) / Bs))
-                {
-                    long es = e.FileBlock * Bs, ee = e.FileEnd * Bs;
-                    if (es > pos) Add(ref list, new DataSegment(0, (int)(Math.Min(es, end) - pos)));
-                    pos = Math.Max(pos, es);
-                    long stop = Math.Min(ee, end);
-                    int len = (int)(stop - pos);
-                    nint address = e.State == ExtentState.Written ? (nint)Media.PointerAt(e.PhysBlock * (long)Bs + (pos - es)) : 0;
-                    Add(ref list, new DataSegment(address, len));
-                    pos = stop;
-                }
-                if (pos < end) Add(ref list, new DataSegment(0, (int)(end - pos)));
-            }
-            sink(list[..count], state);
-            touch = n > 0 && NeedsAtimeUpdate(inode);
+            var segments = new SegmentList(stackalloc DataSegment[32]);
+            CollectSegments(inode, offset, size, ref segments);
+            sink(segments.Items, state);
+            touch = NeedsAtimeUpdate(inode); // as filemap_read: a read at EOF is an access too
         }
         finally { inode.Lock.ExitReadLock(); }
         if (touch) TouchAtime(inode);
         return Errno.Ok;
     }
 
-    internal int ReadLocked(Inode inode, long offset, Span<byte> dst)
+    /// <summary>Takes the read lock of a live regular file for a read at <paramref name="offset"/> (the caller releases it).</summary>
+    private Errno EnterRead(ulong ino, long offset, out Inode inode)
     {
-        long size = inode.Rec.Size;
-        if (offset >= size) return 0;
-        int n = (int)Math.Min(dst.Length, size - offset);
-        dst = dst[..n];
+        inode = null!;
+        if (offset < 0) return Errno.EINVAL;
+        var found = InodeAt(ino);
+        if (found is null) return Errno.ESTALE;
+        found.Lock.EnterReadLock();
+        if (found.Freed || found.IsDirectory)
+        {
+            found.Lock.ExitReadLock();
+            return found.Freed ? Errno.ESTALE : Errno.EISDIR;
+        }
+        inode = found;
+        return Errno.Ok;
+    }
+
+    internal unsafe int ReadLocked(Inode inode, long offset, Span<byte> dst)
+    {
+        var segments = new SegmentList(stackalloc DataSegment[32]);
+        int n = CollectSegments(inode, offset, dst.Length, ref segments);
+        int at = 0;
+        foreach (var seg in segments.Items)
+        {
+            var part = dst.Slice(at, seg.Length);
+            if (seg.IsZeros) part.Clear();
+            else new ReadOnlySpan<byte>((void*)seg.Address, seg.Length).CopyTo(part);
+            at += seg.Length;
+        }
+        return n;
+    }
+
+    /// <summary>
+    /// The one walk of a file's block map for reads: the pieces of [offset, offset + size)
+    /// clipped to EOF, in order, as addresses in the mapping or zeros. Returns the byte count.
+    /// </summary>
+    private unsafe int CollectSegments(Inode inode, long offset, int size, ref SegmentList segments)
+    {
+        long fileSize = inode.Rec.Size;
+        int n = offset >= fileSize ? 0 : (int)Math.Min(size, fileSize - offset);
+        if (n == 0) return 0;
         long pos = offset, end = offset + n;
         foreach (var e in inode.Extents.Overlapping(pos / Bs, (end + Bs - 1) / Bs))
         {
             long es = e.FileBlock * Bs, ee = e.FileEnd * Bs;
-            if (es > pos) dst.Slice((int)(pos - offset), (int)(Math.Min(es, end) - pos)).Clear();
+            if (es > pos) segments.Add(new DataSegment(0, (int)(Math.Min(es, end) - pos)));
             pos = Math.Max(pos, es);
             long stop = Math.Min(ee, end);
-            var part = dst.Slice((int)(pos - offset), (int)(stop - pos));
-            if (e.State == ExtentState.Written) Media.Read(e.PhysBlock * (long)Bs + (pos - es), part.Length).CopyTo(part);
-            else part.Clear();
+            nint address = e.State == ExtentState.Written ? (nint)Media.PointerAt(e.PhysBlock * (long)Bs + (pos - es)) : 0;
+            segments.Add(new DataSegment(address, (int)(stop - pos)));
             pos = stop;
         }
-        if (pos < end) dst[(int)(pos - offset)..].Clear();
+        if (pos < end) segments.Add(new DataSegment(0, (int)(end - pos)));
         return n;
+    }
+
+    /// <summary>A growable list of read pieces, on the stack until it outgrows its first buffer; adjacent zeros merge.</summary>
+    private ref struct SegmentList(Span<DataSegment> initial)
+    {
+        private Span<DataSegment> _items = initial;
+        private int _count;
+
+        public readonly ReadOnlySpan<DataSegment> Items => _items[.._count];
+
+        public void Add(DataSegment seg)
+        {
+            if (_count > 0 && seg.IsZeros && _items[_count - 1].IsZeros)
+            {
+                _items[_count - 1] = new DataSegment(0, _items[_count - 1].Length + seg.Length);
+                return;
+            }
+            if (_count == _items.Length)
+            {
+                var bigger = new DataSegment[_items.Length * 4];
+                _items.CopyTo(bigger);
+                _items = bigger;
+            }
+            _items[_count++] = seg;
+        }
     }
 
     /// <summary>relatime: update atime only when it is older than mtime/ctime or a day old.</summary>
