@@ -11,7 +11,8 @@ namespace PmemFs.Check;
 /// <item>InodeXattr records match their inode's blob, and every blob has one;</item>
 /// <item>metadata records are exactly <see cref="Geometry.MetadataAreas"/>; no block is owned twice;</item>
 /// <item>written blocks beyond EOF only under a pending trim; a symlink's target is in written blocks;</item>
-/// <item>xattr blobs verify.</item>
+/// <item>xattr blobs verify;</item>
+/// <item>the per-inode flag rules that depend on type and map (<see cref="FlagInvariants"/>).</item>
 /// </list>
 /// Leaves in <see cref="FsckContext.Claims"/> every physical range somebody claims, for phase 6.
 /// </summary>
@@ -29,6 +30,7 @@ internal static class Phase5ExtentsRmap
         CheckPhysicalOverlap(ctx);
         foreach (var (ino, extents) in files) CheckFileMap(ctx, ino, extents);
         CheckXattrBlobs(ctx);
+        FlagInvariants.Check(ctx, files);
         CollectClaims(ctx, twinless, blobOwned);
     }
 

@@ -12,20 +12,22 @@ public static class CallerCapabilities
     public const int LinuxImmutable = 9;
 
     /// <summary>Whether process <paramref name="pid"/> has capability number <paramref name="capability"/>; false if it is gone.</summary>
-    public static bool Has(int pid, int capability)
+    public static bool Has(int pid, int capability) => (Effective(pid) & (1UL << capability)) != 0;
+
+    /// <summary>The CapEff mask of process <paramref name="pid"/> (bit n is capability n); none if it is gone.</summary>
+    public static ulong Effective(int pid)
     {
-        if (pid <= 0) return false;
+        if (pid <= 0) return 0;
         try
         {
             foreach (var line in File.ReadLines($"/proc/{pid}/status"))
             {
                 if (!line.StartsWith("CapEff:", StringComparison.Ordinal)) continue;
-                return ulong.TryParse(line.AsSpan(7).Trim(), NumberStyles.HexNumber, CultureInfo.InvariantCulture, out ulong mask)
-                    && (mask & (1UL << capability)) != 0;
+                return ulong.TryParse(line.AsSpan(7).Trim(), NumberStyles.HexNumber, CultureInfo.InvariantCulture, out ulong mask) ? mask : 0;
             }
         }
         catch (IOException) { }
         catch (UnauthorizedAccessException) { }
-        return false;
+        return 0;
     }
 }

@@ -52,15 +52,17 @@ public sealed class MountDaemon(MountRequest request, DaemonLog log)
         {
             ReadOnly = request.Options.ReadOnly,
             NoAtime = request.Options.NoAtime,
+            Dax = request.Options.Dax,
             Name = image,
         });
         var report = fs.Report;
         log.Info($"{image}: mounted on {mountpoint} ({media.Description}); replayed {report.TransactionsReplayed} transactions, freed {report.OrphansFreed} orphans, finished {report.TrimsFinished} truncates"
             + (report.SuperblockProblem is null ? "" : $"; superblock: {report.SuperblockProblem}"));
 
-        var ops = new PmemFsOperations(fs, log);
+        var ops = new PmemFsOperations(fs, log) { StoreGranularity = (uint)media.Granularity };
         using var session = FuseSession.Create(ops, FuseOptions(image, request.Options));
         session.Mount(mountpoint);
+        fs.Mappings = new ProcMapsProbe(mountpoint, log);
         string? pidFile = request.PidFile;
         WritePidFile(pidFile);
         using var unmountOnSignal = new SignalUnmount(mountpoint, log);

@@ -1,7 +1,6 @@
-namespace PmemFs.Daemon;
+using PmemFs.Engine;
 
-/// <summary>How DAX is decided for files (mount -o dax=), as in Linux.</summary>
-public enum DaxMode { Inode, Always, Never }
+namespace PmemFs.Daemon;
 
 /// <summary>
 /// The -o options of a PmemFs mount: PmemFs's own, those handed to libfuse/the kernel, and

@@ -1,7 +1,7 @@
 namespace PmemFs.Daemon;
 
-/// <summary>One line of /proc/self/mountinfo.</summary>
-public sealed record MountEntry(string Mountpoint, string FsType, string Source);
+/// <summary>One line of /proc/self/mountinfo; <paramref name="Device"/> is its "major:minor" (decimal).</summary>
+public sealed record MountEntry(string Mountpoint, string FsType, string Source, string Device = "");
 
 /// <summary>Reads the kernel's mount table (octal escapes such as \040 decoded).</summary>
 public static class MountTable
@@ -14,7 +14,7 @@ public static class MountTable
             var fields = line.Split(' ');
             int dash = Array.IndexOf(fields, "-");
             if (dash < 0 || fields.Length < dash + 3 || fields.Length < 5) continue;
-            list.Add(new MountEntry(Unescape(fields[4]), fields[dash + 1], Unescape(fields[dash + 2])));
+            list.Add(new MountEntry(Unescape(fields[4]), fields[dash + 1], Unescape(fields[dash + 2]), fields[2]));
         }
         return list;
     }

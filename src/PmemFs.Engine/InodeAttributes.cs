@@ -91,3 +91,12 @@ public readonly record struct DataSegment(nint Address, int Length)
 
 /// <summary>Receives the pieces of a zero-copy read while the file cannot change under them.</summary>
 public delegate void MappedReadSink<in TState>(ReadOnlySpan<DataSegment> segments, TState state);
+
+/// <summary>Where a write comes from: DAX_IMMUTABLE files take only the kernel's writeback of a shared mapping.</summary>
+public enum WriteOrigin
+{
+    /// <summary>write(2), pwrite(2), copy_file_range: a process asked.</summary>
+    Syscall,
+    /// <summary>The kernel writing back dirty pages of a shared mmap (FUSE writepage).</summary>
+    MappedWriteback,
+}

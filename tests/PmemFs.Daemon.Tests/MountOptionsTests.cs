@@ -1,3 +1,4 @@
+using PmemFs.Engine;
 using PmemFs.Daemon;
 
 namespace PmemFs.Daemon.Tests;

@@ -31,7 +31,8 @@ public sealed record RepairReport(IReadOnlyList<RepairChange> Changes, FsckRepor
 /// <item>journal: replay every committed transaction onto the image, drain, then write a new
 /// header (a checkpoint) so no later mount replays old transactions over the repair;</item>
 /// <item>removals: dirent, extent and inode slots that are cleared;</item>
-/// <item>inode records (link counts, a new /lost+found or root, xattr fields);</item>
+/// <item>inode records (link counts, a new /lost+found or root, xattr fields, flags the rules
+/// of docs/flags.md do not allow: cleared, never acted on by moving or allocating data);</item>
 /// <item>dirent records (entries in /lost+found, type fixes) and trimmed extents;</item>
 /// <item>the rmap table (stale records removed, missing ones added);</item>
 /// <item>the free-space bitmap;</item>

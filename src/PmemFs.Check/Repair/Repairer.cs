@@ -66,6 +66,7 @@ internal sealed class Repairer(IMedia media, FsckOptions options, IProgress<Fsck
         ReadExtents();
         CheckFileMaps();
         ResolvePhysicalOwners();
+        CheckFlags();
         ReadDirents();
         Namespace();
         LinkCounts();
@@ -353,6 +354,22 @@ internal sealed class Repairer(IMedia media, FsckOptions options, IProgress<Fsck
     }
 
     private readonly record struct PhysClaim(long Start, long End, int Rank, long Id, string Who);
+
+    /// <summary>
+    /// Flags the inode's type or its final map (the extents that stay) do not allow are cleared:
+    /// only the flag, the data stays where it is (<see cref="FlagInvariants"/>).
+    /// </summary>
+    private void CheckFlags()
+    {
+        Step("flags");
+        var concerned = _inodes.Keys.Where(ino => FlagInvariants.Concerned(_inodes[ino])).Order().ToList();
+        if (concerned.Count == 0) return;
+        var byIno = concerned.ToDictionary(ino => ino, _ => new List<(long Slot, ExtentRecord Rec)>());
+        foreach (var (slot, e) in _extents)
+            if (byIno.TryGetValue(e.Ino, out var list)) list.Add((slot, e));
+        foreach (var ino in concerned)
+            _inodes[ino] = FlagInvariants.Repair(_inodes[ino], byIno[ino], message => Change($"inode {ino}", message));
+    }
 
     // ---- dirents and the namespace ----
 

@@ -27,12 +27,17 @@ public sealed unsafe partial class PmemFsOperations
         var errno = _fs.GetAttr(ino, out var attr);
         if (errno.Failed) Reply(req, errno);
         else if (attr.IsDirectory) Reply(req, Errno.EISDIR);
+        else if (_fs.MayOpen(ino, write: (fi->Flags & OpenAccessMode) != OpenReadOnly, append: (fi->Flags & OpenAppend) != 0,
+                     truncate: (fi->Flags & OpenTruncate) != 0) is { Failed: true } refused)
+            Reply(req, refused);
         else
         {
             _fs.Opened(ino);
             if (req.ReplyOpen(fi) != 0) _fs.Closed(ino);
         }
     }
+
+    private const int OpenAccessMode = 3, OpenReadOnly = 0, OpenTruncate = 0x200, OpenAppend = 0x400;
 
     public override void Release(FuseRequest req, ulong ino, FuseFileInfo* fi)
     {
@@ -74,7 +79,10 @@ public sealed unsafe partial class PmemFsOperations
     public override void Write(FuseRequest req, ulong ino, ReadOnlySpan<byte> data, long offset, FuseFileInfo* fi)
     {
         var who = Caller(req);
-        var errno = _fs.Write(ino, offset, data, who, out int written);
+        // The writepage bit tells the kernel's writeback of a shared mapping from write(2)
+        // (only without FUSE's writeback cache, which Init never enables): DAX_IMMUTABLE's rule 5.
+        var origin = fi->IsWritePage ? WriteOrigin.MappedWriteback : WriteOrigin.Syscall;
+        var errno = _fs.Write(ino, offset, data, who, out int written, origin);
         if (errno == Errno.ENOSPC) errno = WriteWhatFits(ino, offset, data, who, out written);
         if (errno.Failed) Reply(req, errno);
         else req.ReplyWrite(written);

@@ -157,10 +157,6 @@ public sealed unsafe partial class PmemFsOperations(FileSystem fs, DaemonLog log
         });
     }
 
-    /// <summary>Flag ioctls arrive with the flag engine; until then every ioctl is a clean ENOTTY.</summary>
-    public override void Ioctl(FuseRequest req, ulong ino, uint cmd, nint arg, FuseFileInfo* fi, uint flags, ReadOnlySpan<byte> input, long outSize) =>
-        Reply(req, Errno.ENOTTY);
-
     internal static Span<byte> Rent(int size, out byte[] array)
     {
         array = System.Buffers.ArrayPool<byte>.Shared.Rent(size);

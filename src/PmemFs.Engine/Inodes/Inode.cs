@@ -42,6 +42,13 @@ public sealed class Inode(InodeRecord record)
     /// <summary>Open file handles (FUSE open/create minus release): an unlinked file keeps its data while any is open.</summary>
     public long OpenHandles;
 
+    /// <summary>
+    /// Whether the file was DAX when a change of its DAX flag (or of what the mount makes of
+    /// it) arrived while it was open: the change takes effect at the last close, as in Linux.
+    /// Null when the flag alone decides.
+    /// </summary>
+    public bool? DaxHeldUntilClose;
+
     /// <summary>Set once the inode has been freed; stale handles then get ESTALE.</summary>
     public bool Freed;
 

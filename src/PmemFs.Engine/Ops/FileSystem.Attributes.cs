@@ -1,3 +1,4 @@
+using PmemFs.Engine.Inodes;
 using PmemFs.Format;
 
 namespace PmemFs.Engine;
@@ -20,6 +21,7 @@ public sealed partial class FileSystem
                 if (inode.Freed) return Errno.ESTALE;
                 var f = req.Fields;
                 var rec = inode.Rec;
+                FlagRules.CheckSetAttr(inode, f, f.HasFlag(SetAttrFields.Mode) && OnlyClearsPrivileges(rec.Mode & 0xFFF, req.Mode & 0xFFF));
                 long now = Now();
                 using var tx = new Txn(this);
                 if (f.HasFlag(SetAttrFields.Mode))

@@ -142,7 +142,8 @@ public sealed partial class FileSystem
     /// <summary>relatime: update atime only when it is older than mtime/ctime or a day old.</summary>
     private bool NeedsAtimeUpdate(Inode inode)
     {
-        if (Options.NoAtime || Options.ReadOnly || ((InodeFlags)inode.Rec.Flags).HasFlag(InodeFlags.NoAtime)) return false;
+        // DAX_IMMUTABLE skips implicit timestamp updates (rule 4).
+        if (Options.NoAtime || Options.ReadOnly || (FlagRules.Of(inode) & (InodeFlags.NoAtime | InodeFlags.DaxImmutable)) != 0) return false;
         ref var r = ref inode.Rec;
         return r.AtimeNs <= r.MtimeNs || r.AtimeNs <= r.CtimeNs || Now() - r.AtimeNs > 24L * 3600 * 1_000_000_000;
     }
@@ -169,7 +170,7 @@ public sealed partial class FileSystem
     /// before this returns. New blocks are fully written (data plus zeros) before they become
     /// visible. All or nothing on ENOSPC.
     /// </summary>
-    public Errno Write(ulong ino, long offset, ReadOnlySpan<byte> data, Credentials who, out int written)
+    public Errno Write(ulong ino, long offset, ReadOnlySpan<byte> data, Credentials who, out int written, WriteOrigin origin = WriteOrigin.Syscall)
     {
         written = 0;
         if (offset < 0) return Errno.EINVAL;
@@ -181,14 +182,40 @@ public sealed partial class FileSystem
             try
             {
                 CheckWritableFile(inode);
+                FlagRules.CheckWrite(inode, offset, origin);
                 if (data.Length == 0) return Errno.Ok;
-                WriteLocked(inode, offset, data, who);
+                if (FlagRules.IsDaxImmutable(inode)) StoreInPlaceLocked(inode, offset, data);
+                else WriteLocked(inode, offset, data, who);
                 written = data.Length;
                 return Errno.Ok;
             }
             finally { inode.Lock.ExitWriteLock(); }
         }
         catch (ErrnoException e) { return e.Errno; }
+    }
+
+    /// <summary>
+    /// Writeback of a shared mapping of a DAX_IMMUTABLE file (rule 5): stored in place into
+    /// its written blocks, within EOF, with no metadata change and no timestamp update (rules 3
+    /// and 4); durable before the reply like any write.
+    /// </summary>
+    private void StoreInPlaceLocked(Inode inode, long offset, ReadOnlySpan<byte> data)
+    {
+        long end = offset + data.Length;
+        if (end > inode.Rec.Size) throw new ErrnoException(Errno.EPERM);
+        long b0 = offset / Bs, b1 = (end + Bs - 1) / Bs, cursor = b0;
+        foreach (var e in inode.Extents.Overlapping(b0, b1))
+        {
+            // Rule 2 guarantees written blocks throughout; anything else is damage, not a hole to fill.
+            if (e.FileBlock > cursor || e.State != ExtentState.Written) throw new ErrnoException(Errno.EIO);
+            long from = Math.Max(offset, e.FileBlock * Bs), to = Math.Min(end, e.FileEnd * Bs);
+            long at = e.PhysOf(from / Bs) * Bs + from % Bs;
+            Media.Write(at, data.Slice((int)(from - offset), (int)(to - from)));
+            Media.Flush(at, to - from);
+            cursor = e.FileEnd;
+        }
+        if (cursor < b1) throw new ErrnoException(Errno.EIO);
+        Media.Drain();
     }
 
     private static void CheckWritableFile(Inode inode)
@@ -250,7 +277,7 @@ public sealed partial class FileSystem
     }
 
     private long Alignment(Inode inode, long fileBlock, long count) =>
-        ((InodeFlags)inode.Rec.Flags).HasFlag(InodeFlags.Dax) && fileBlock % FormatConstants.HugePageBlocks == 0 && count >= FormatConstants.HugePageBlocks
+        DaxNow(inode) && fileBlock % FormatConstants.HugePageBlocks == 0 && count >= FormatConstants.HugePageBlocks
             ? FormatConstants.HugePageBlocks : 1;
 
     /// <summary>Allocates and writes file blocks [fb0, fb1) that are a hole.</summary>
@@ -383,6 +410,7 @@ public sealed partial class FileSystem
                 if (inode.Freed) return Errno.ESTALE;
                 if (inode.IsDirectory) return Errno.EISDIR;
                 if (!inode.IsRegular) return Errno.ENODEV;
+                FlagRules.CheckFallocate(inode, mode);
                 long end = offset + length;
                 // Whole blocks go in windows of at most FallocateBatch extents so every transaction
                 // stays bounded; all windows but the last commit on their own, so a huge fragmented

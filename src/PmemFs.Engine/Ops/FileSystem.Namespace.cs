@@ -102,6 +102,7 @@ public sealed partial class FileSystem
             {
                 CheckLiveDirectory(dir);
                 if (dir.Directory!.Find(name) is not null) return Errno.EEXIST;
+                FlagRules.CheckAddEntry(dir);
                 if ((mode & FileTypes.Mask) == FileTypes.Directory && dir.Rec.Nlink >= uint.MaxValue - 1) return Errno.EMLINK;
                 using var tx = new Txn(this);
                 var child = NewInode(tx, dir, mode, who, rdev);
@@ -215,6 +216,8 @@ public sealed partial class FileSystem
                     if (target.Rec.Nlink == 0) return Errno.ENOENT;
                     if (target.Rec.Nlink >= uint.MaxValue - 1) return Errno.EMLINK;
                     if (dir.Directory!.Find(name) is not null) return Errno.EEXIST;
+                    FlagRules.CheckLinkTarget(target);
+                    FlagRules.CheckAddEntry(dir);
                     using var tx = new Txn(this);
                     AddEntry(tx, dir, name, target);
                     long now = Now();
@@ -261,6 +264,7 @@ public sealed partial class FileSystem
                 {
                     if (directory && !child.IsDirectory) return Errno.ENOTDIR;
                     if (!directory && child.IsDirectory) return Errno.EISDIR;
+                    FlagRules.CheckRemove(dir, child);
                     if (directory && child.Directory!.Count > 0) return Errno.ENOTEMPTY;
                     using var tx = new Txn(this);
                     RemoveEntry(tx, dir, entry);
@@ -369,11 +373,13 @@ public sealed partial class FileSystem
         var inode = InodeAt(ino);
         if (inode is null || Interlocked.Decrement(ref inode.OpenHandles) > 0) return;
         Interlocked.Exchange(ref inode.OpenHandles, 0);
-        if (Volatile.Read(ref inode.Rec.Nlink) != 0) return;
+        if (Volatile.Read(ref inode.Rec.Nlink) != 0 && inode.DaxHeldUntilClose is null) return;
         inode.Lock.EnterWriteLock();
         try
         {
-            if (inode.Rec.Nlink == 0 && Interlocked.Read(ref inode.OpenHandles) == 0) ReleaseDataOfOrphanLocked(inode);
+            if (Interlocked.Read(ref inode.OpenHandles) != 0) return;
+            inode.DaxHeldUntilClose = null; // a DAX change made while open takes effect now
+            if (inode.Rec.Nlink == 0) ReleaseDataOfOrphanLocked(inode);
         }
         finally { inode.Lock.ExitWriteLock(); }
     }

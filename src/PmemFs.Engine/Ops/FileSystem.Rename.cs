@@ -96,6 +96,10 @@ public sealed partial class FileSystem
             c2?.Lock.EnterWriteLock();
             try
             {
+                FlagRules.CheckRemove(sdir, sChild);
+                FlagRules.CheckAddEntry(ddir);
+                if (dChild is not null) FlagRules.CheckRemove(ddir, dChild);
+                if (flags.HasFlag(RenameFlags.Exchange)) FlagRules.CheckAddEntry(sdir);
                 if (!flags.HasFlag(RenameFlags.Exchange) && dChild is not null && dChild.IsDirectory && dChild.Directory!.Count > 0)
                     return Errno.ENOTEMPTY;
                 using var tx = new Txn(this);

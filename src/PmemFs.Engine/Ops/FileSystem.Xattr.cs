@@ -70,6 +70,7 @@ public sealed partial class FileSystem
             try
             {
                 if (inode.Freed) return Errno.ESTALE;
+                FlagRules.CheckXattrChange(inode);
                 // As the kernel's xattr_permission: user.* only on regular files and directories.
                 if (XattrNamespaces.IsUser(name) && !inode.IsRegular && !inode.IsDirectory) return Errno.EPERM;
                 int at = FindXattr(inode, name);

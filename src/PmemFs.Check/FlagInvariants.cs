@@ -1,0 +1,131 @@
+using PmemFs.Format;
+
+namespace PmemFs.Check;
+
+/// <summary>
+/// The per-inode flag rules of docs/flags.md that the media can violate, judged the same way
+/// by the check (phase 5, once the block maps are known) and by the repair (after it has
+/// decided which extents stay):
+/// <list type="bullet">
+/// <item><c>dax</c> only on regular files and directories;</item>
+/// <item><c>dax_immutable</c> only on a regular file that also has <c>dax</c>, fully allocated
+/// and written: every file block in [0, ceil(size / 4096)) mapped, no unwritten extent anywhere
+/// (beyond EOF included), no shared extent.</item>
+/// </list>
+/// Format version 1 has no shared (reflinked) extent state (an extent's flags byte must be 0,
+/// which its verifier enforces), so "no shared extent" has nothing to look at here; a block
+/// owned twice is the overlap check's finding. Unknown flag bits are the inode verifier's; the
+/// other flags (immutable, append, noatime, sync, nodump) are valid on every inode type.
+/// Repair only ever clears the offending flag: it never moves, allocates or converts data
+/// (fsck never relocates a DAX_IMMUTABLE file's blocks).
+/// </summary>
+internal static class FlagInvariants
+{
+    private const int Bs = FormatConstants.BlockSize;
+
+    /// <summary>One broken rule: the flag to clear, the finding as the check words it, and the cause as the repair words it.</summary>
+    internal readonly record struct Violation(InodeFlags Flag, string Problem, string Cause);
+
+    /// <summary>Phase 5: every live inode's flags against its type and its map (<paramref name="files"/>: extents by inode).</summary>
+    public static void Check(FsckContext ctx, Dictionary<ulong, List<(long Slot, ExtentRecord Rec)>> files)
+    {
+        // ctx.Inodes holds only records that verified: a damaged inode gets no flag findings on top.
+        foreach (var ino in ctx.Inodes.Keys.Order())
+        {
+            var rec = ctx.Inodes[ino];
+            if (!Concerned(rec)) continue;
+            var extents = files.TryGetValue(ino, out var list) ? list : [];
+            foreach (var v in Find(rec, extents)) ctx.Problem($"inode {ino}", v.Problem);
+        }
+    }
+
+    /// <summary>Whether <paramref name="rec"/> carries a flag these rules are about.</summary>
+    public static bool Concerned(InodeRecord rec) => ((InodeFlags)rec.Flags & (InodeFlags.Dax | InodeFlags.DaxImmutable)) != 0;
+
+    /// <summary>
+    /// The rules <paramref name="rec"/> breaks, given its extents (in any order; records as read,
+    /// overlapping ones included). Costs O(n log n) in the extents, never anything in the size.
+    /// </summary>
+    public static List<Violation> Find(InodeRecord rec, IReadOnlyList<(long Slot, ExtentRecord Rec)> extents)
+    {
+        var found = new List<Violation>();
+        var flags = (InodeFlags)rec.Flags;
+        string type = Describe.FileType(rec.Mode);
+        bool regular = rec.FileType == FileTypes.Regular;
+
+        if (flags.HasFlag(InodeFlags.Dax) && !(regular || rec.FileType == FileTypes.Directory))
+            found.Add(new Violation(InodeFlags.Dax, $"dax flag on a {type}",
+                $"it is a {type}; dax is allowed only on regular files and directories"));
+
+        if (!flags.HasFlag(InodeFlags.DaxImmutable)) return found;
+        if (!regular)
+        {
+            // Nothing else about a non-file matters: the flag cannot be on it at all.
+            found.Add(new Violation(InodeFlags.DaxImmutable, $"dax_immutable on a {type}", $"it is a {type}, not a regular file"));
+            return found;
+        }
+        if (!flags.HasFlag(InodeFlags.Dax))
+            found.Add(new Violation(InodeFlags.DaxImmutable, "dax_immutable without dax", "the file does not have dax"));
+
+        var sorted = extents.OrderBy(x => x.Rec.FileBlock).ThenBy(x => x.Slot).ToList();
+        long eofBlock = (rec.Size + Bs - 1) / Bs;
+
+        // Holes below EOF: a sweep over the extents, whatever their state (unwritten is its own finding).
+        long mapped = 0; // file blocks [0, mapped) are covered by some extent, without a gap
+        long firstHole = -1, firstHoleEnd = 0, holes = 0;
+        foreach (var (_, e) in sorted)
+        {
+            if (mapped >= eofBlock) break;
+            if (e.FileBlock > mapped)
+            {
+                long end = Math.Min(e.FileBlock, eofBlock);
+                if (holes++ == 0) (firstHole, firstHoleEnd) = (mapped, end);
+            }
+            mapped = Math.Max(mapped, e.FileEnd);
+        }
+        if (mapped < eofBlock && holes++ == 0) (firstHole, firstHoleEnd) = (mapped, eofBlock);
+        if (holes > 0)
+        {
+            string hole = firstHoleEnd - firstHole == 1 ? $"file block {firstHole} is a hole" : $"file blocks {firstHole}..{firstHoleEnd - 1} are a hole";
+            string more = holes > 1 ? $" (and {holes - 1} more hole{(holes == 2 ? "" : "s")} below EOF)" : "";
+            found.Add(new Violation(InodeFlags.DaxImmutable, $"dax_immutable but {hole}{more}", hole + more));
+        }
+
+        // Unwritten extents anywhere, past EOF too (preallocated blocks can become visible only by a map change).
+        var unwritten = sorted.Where(x => x.Rec.State == ExtentState.Unwritten).ToList();
+        if (unwritten.Count > 0)
+        {
+            var (slot, e) = unwritten[0];
+            string where = $"file block {e.FileBlock}";
+            string detail = $"extent slot {slot}, {(e.BlockCount == 1 ? "1 block" : $"{e.BlockCount} blocks")}{(e.FileBlock >= eofBlock ? ", beyond EOF" : "")}";
+            string more = unwritten.Count > 1 ? $"; and {unwritten.Count - 1} more unwritten extent{(unwritten.Count == 2 ? "" : "s")}" : "";
+            found.Add(new Violation(InodeFlags.DaxImmutable, $"dax_immutable but has an unwritten extent at {where} ({detail}{more})",
+                $"an unwritten extent at {where} ({detail}{more})"));
+        }
+        return found;
+    }
+
+    /// <summary>
+    /// What the repair makes of <paramref name="rec"/>: the flags that break a rule cleared, one
+    /// change line per flag (nothing else about the inode or its data changes).
+    /// </summary>
+    public static InodeRecord Repair(InodeRecord rec, IReadOnlyList<(long Slot, ExtentRecord Rec)> extents, Action<string> change)
+    {
+        var found = Find(rec, extents);
+        if (found.Count == 0) return rec;
+        var flags = (InodeFlags)rec.Flags;
+        var dax = found.Where(v => v.Flag == InodeFlags.Dax).ToList();
+        if (dax.Count > 0)
+        {
+            flags &= ~InodeFlags.Dax;
+            change($"dax flag cleared ({string.Join("; ", dax.Select(v => v.Cause))})");
+        }
+        var daxImmutable = found.Where(v => v.Flag == InodeFlags.DaxImmutable).ToList();
+        if (daxImmutable.Count > 0)
+        {
+            flags &= ~InodeFlags.DaxImmutable;
+            change($"dax_immutable flag cleared ({string.Join("; ", daxImmutable.Select(v => v.Cause))}); only the flag: no block of the file was moved, allocated or converted");
+        }
+        return rec with { Flags = (ulong)flags };
+    }
+}

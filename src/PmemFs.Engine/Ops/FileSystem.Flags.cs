@@ -1,0 +1,186 @@
+using PmemFs.Engine.Inodes;
+using PmemFs.Format;
+
+namespace PmemFs.Engine;
+
+/// <summary>An inode's flags and what they mean on this mount right now.</summary>
+/// <param name="Flags">The persisted flags.</param>
+/// <param name="DaxNow">The file is DAX now (eligible for direct access).</param>
+/// <param name="CanBeDax">The file could be DAX: a regular file without shared extents.</param>
+/// <param name="DaxPending">A DAX change waits for the file's last close.</param>
+public readonly record struct FlagState(InodeFlags Flags, bool DaxNow, bool CanBeDax, bool DaxPending);
+
+/// <summary>
+/// Tells whether a file is mapped by any process (or, later, leased). FUSE never reports
+/// mmap, so the adapter supplies this (docs/flags.md says how, and its limits).
+/// </summary>
+public interface IMappingProbe
+{
+    /// <summary>True when some process maps the file, or when that cannot be ruled out.</summary>
+    bool IsMapped(ulong ino);
+}
+
+public sealed partial class FileSystem
+{
+    /// <summary>Flags that need CAP_LINUX_IMMUTABLE to set or clear.</summary>
+    private const InodeFlags GuardedFlags = InodeFlags.Immutable | InodeFlags.Append | InodeFlags.DaxImmutable;
+
+    /// <summary>Who answers "is this file mapped?" for rule 6; none means nothing is ever mapped (engine tests).</summary>
+    public IMappingProbe? Mappings { get; set; }
+
+    public Errno GetFlags(ulong ino, out FlagState state)
+    {
+        state = default;
+        try
+        {
+            var inode = Get(ino);
+            inode.Lock.EnterReadLock();
+            try
+            {
+                if (inode.Freed) return Errno.ESTALE;
+                state = FlagStateOf(inode);
+                return Errno.Ok;
+            }
+            finally { inode.Lock.ExitReadLock(); }
+        }
+        catch (ErrnoException e) { return e.Errno; }
+    }
+
+    /// <summary>
+    /// Sets <paramref name="set"/> and clears <paramref name="clear"/> as one durable change
+    /// (with the ctime), after every rule of docs/flags.md: ownership, CAP_LINUX_IMMUTABLE,
+    /// DAX_IMMUTABLE's rules 1, 2 and 6.
+    /// </summary>
+    public Errno SetFlags(ulong ino, InodeFlags set, InodeFlags clear, Credentials who, out FlagState state)
+    {
+        state = default;
+        if (((set | clear) & ~InodeFlags.Known) != 0 || (set & clear) != 0) return Errno.EINVAL;
+        if (Options.ReadOnly) return Errno.EROFS;
+        try
+        {
+            var inode = Get(ino);
+            // Looking for mappings reads other processes' /proc files: do it before taking the
+            // lock when the flag is (probably) going away, so a faulting reader is not blocked on us.
+            bool? mapped = ClearsDaxImmutable(FlagRules.Of(inode), set, clear) ? Mappings?.IsMapped(ino) ?? false : null;
+            inode.Lock.EnterWriteLock();
+            try
+            {
+                if (inode.Freed) return Errno.ESTALE;
+                var old = FlagRules.Of(inode);
+                var now = (old | set) & ~clear;
+                if (!now.HasFlag(InodeFlags.Dax)) now &= ~InodeFlags.DaxImmutable; // rule 1: no DAX, no DAX_IMMUTABLE
+
+                if (who.Uid != inode.Rec.Uid && !who.Has(Capabilities.Fowner)) return Errno.EPERM;
+                if (now == old)
+                {
+                    state = FlagStateOf(inode);
+                    return Errno.Ok;
+                }
+                var check = CheckFlagChange(inode, old, now, who);
+                if (check.Failed) return check;
+                if (old.HasFlag(InodeFlags.DaxImmutable) && !now.HasFlag(InodeFlags.DaxImmutable)
+                    && (mapped ?? Mappings?.IsMapped(ino) ?? false))
+                    return Errno.EBUSY; // rule 6
+
+                bool daxBefore = DaxNow(inode);
+                using var tx = new Txn(this);
+                var rec = inode.Rec;
+                rec.Flags = (ulong)now;
+                rec.CtimeNs = Now();
+                LogInode(tx, rec);
+                tx.OnCommit(() => inode.Rec = rec);
+                tx.Commit();
+                HoldDaxUntilClose(inode, daxBefore);
+                state = FlagStateOf(inode);
+                return Errno.Ok;
+            }
+            finally { inode.Lock.ExitWriteLock(); }
+        }
+        catch (ErrnoException e) { return e.Errno; }
+    }
+
+    private static bool ClearsDaxImmutable(InodeFlags old, InodeFlags set, InodeFlags clear) =>
+        old.HasFlag(InodeFlags.DaxImmutable) && (clear & (InodeFlags.Dax | InodeFlags.DaxImmutable)) != 0;
+
+    /// <summary>Type, capability and allocation rules for going from <paramref name="old"/> to <paramref name="now"/>.</summary>
+    private Errno CheckFlagChange(Inode inode, InodeFlags old, InodeFlags now, Credentials who)
+    {
+        var added = now & ~old;
+        if (added.HasFlag(InodeFlags.Dax) && !inode.IsRegular && !inode.IsDirectory) return Errno.EINVAL;
+        if (added.HasFlag(InodeFlags.DaxImmutable) && !inode.IsRegular) return Errno.EINVAL;
+        // Immutable, append and DAX_IMMUTABLE, and any change at all to an immutable or
+        // append-only file, need CAP_LINUX_IMMUTABLE (as XFS decides it).
+        bool guarded = ((old ^ now) & GuardedFlags) != 0 || (old & (InodeFlags.Immutable | InodeFlags.Append)) != 0;
+        if (guarded && !who.Has(Capabilities.LinuxImmutable)) return Errno.EPERM;
+        if (added.HasFlag(InodeFlags.DaxImmutable) && FlagRules.WhyNotFullyWritten(inode, Bs) is not null) return Errno.EINVAL; // rule 2
+        return Errno.Ok;
+    }
+
+    /// <summary>Extents in the file's block map (FS_IOC_FSGETXATTR's fsx_nextents); 0 for a stale inode.</summary>
+    public long ExtentCount(ulong ino)
+    {
+        var inode = InodeAt(ino);
+        if (inode is null) return 0;
+        inode.Lock.EnterReadLock();
+        try { return inode.Extents.Count; }
+        finally { inode.Lock.ExitReadLock(); }
+    }
+
+    /// <summary>The reason DAX_IMMUTABLE cannot be set on <paramref name="ino"/> now, or null (for messages and tests).</summary>
+    public string? WhyNotFullyWritten(ulong ino)
+    {
+        var inode = Get(ino);
+        inode.Lock.EnterReadLock();
+        try { return FlagRules.WhyNotFullyWritten(inode, Bs); }
+        finally { inode.Lock.ExitReadLock(); }
+    }
+
+    private FlagState FlagStateOf(Inode inode)
+    {
+        bool now = DaxNow(inode);
+        return new FlagState(FlagRules.Of(inode), now, CanBeDax(inode), now != WantsDax(inode));
+    }
+
+    /// <summary>A regular file without shared extents (there are none yet) can be DAX.</summary>
+    private static bool CanBeDax(Inode inode) => inode.IsRegular;
+
+    /// <summary>What the flag and the mount's dax= mode make of the file, once nobody has it open.</summary>
+    private bool WantsDax(Inode inode) => CanBeDax(inode) && Options.Dax switch
+    {
+        DaxMode.Always => true,
+        DaxMode.Never => false,
+        _ => FlagRules.Of(inode).HasFlag(InodeFlags.Dax),
+    };
+
+    /// <summary>Whether the file is DAX now: what it was when opened, until its last close.</summary>
+    internal bool DaxNow(Inode inode) => inode.DaxHeldUntilClose ?? WantsDax(inode);
+
+    /// <summary>A change of DAX while the file is open takes effect at the last close (Linux's I_DONTCACHE).</summary>
+    private void HoldDaxUntilClose(Inode inode, bool daxBefore)
+    {
+        if (Interlocked.Read(ref inode.OpenHandles) > 0 && inode.DaxHeldUntilClose is null && daxBefore != WantsDax(inode))
+            inode.DaxHeldUntilClose = daxBefore;
+    }
+
+    /// <summary>
+    /// open(2) of <paramref name="ino"/> with the given access, before the handle exists:
+    /// immutable refuses writing and truncation, append-only needs O_APPEND, DAX_IMMUTABLE
+    /// refuses truncation (write access stays possible: shared writable mappings need it).
+    /// </summary>
+    public Errno MayOpen(ulong ino, bool write, bool append, bool truncate)
+    {
+        try
+        {
+            var inode = Get(ino);
+            inode.Lock.EnterReadLock();
+            try
+            {
+                if (inode.Freed) return Errno.ESTALE;
+                FlagRules.CheckOpen(inode, write, append, truncate);
+                return Errno.Ok;
+            }
+            finally { inode.Lock.ExitReadLock(); }
+        }
+        catch (ErrnoException e) { return e.Errno; }
+    }
+}
