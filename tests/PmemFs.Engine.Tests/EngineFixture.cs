@@ -23,10 +23,10 @@ public sealed class EngineFixture : IDisposable
     public FileSystem Fs { get; private set; }
 
     /// <summary>Clean unmount and mount again: everything must come back from the media.</summary>
-    public FileSystem Remount()
+    public FileSystem Remount(FileSystemOptions? options = null)
     {
         Fs.Dispose();
-        Fs = FileSystem.Mount(Media);
+        Fs = FileSystem.Mount(Media, options);
         return Fs;
     }
 

@@ -68,7 +68,9 @@ public sealed partial class FileSystem
                 if (inode.Freed) return Errno.ESTALE;
                 var old = FlagRules.Of(inode);
                 var now = (old | set) & ~clear;
-                if (!now.HasFlag(InodeFlags.Dax)) now &= ~InodeFlags.DaxImmutable; // rule 1: no DAX, no DAX_IMMUTABLE
+                // Rule 1: DAX_IMMUTABLE needs DAX (asking for both at once is fine); clearing DAX clears it.
+                if (set.HasFlag(InodeFlags.DaxImmutable) && !now.HasFlag(InodeFlags.Dax)) return Errno.EINVAL;
+                if (!now.HasFlag(InodeFlags.Dax)) now &= ~InodeFlags.DaxImmutable;
 
                 if (who.Uid != inode.Rec.Uid && !who.Has(Capabilities.Fowner)) return Errno.EPERM;
                 if (now == old)
