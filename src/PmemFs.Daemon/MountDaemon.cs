@@ -62,7 +62,7 @@ public sealed class MountDaemon(MountRequest request, DaemonLog log)
         var ops = new PmemFsOperations(fs, log) { StoreGranularity = (uint)media.Granularity };
         using var session = FuseSession.Create(ops, FuseOptions(image, request.Options));
         session.Mount(mountpoint);
-        fs.Mappings = new ProcMapsProbe(mountpoint, log);
+        fs.Mappings = new ProcMapsProbe(mountpoint, image, log);
         string? pidFile = request.PidFile;
         WritePidFile(pidFile);
         using var unmountOnSignal = new SignalUnmount(mountpoint, log);

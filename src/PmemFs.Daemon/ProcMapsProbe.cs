@@ -15,7 +15,7 @@ namespace PmemFs.Daemon;
 /// process faulting on this very mount may hold while it waits for us: the scan runs on its own
 /// thread, and an answer that does not come within <see cref="Timeout"/> counts as "mapped".
 /// </remarks>
-public sealed class ProcMapsProbe(string mountpoint, DaemonLog log) : IMappingProbe
+public sealed class ProcMapsProbe(string mountpoint, string image, DaemonLog log) : IMappingProbe
 {
     public static readonly TimeSpan Timeout = TimeSpan.FromSeconds(2);
 
@@ -23,13 +23,13 @@ public sealed class ProcMapsProbe(string mountpoint, DaemonLog log) : IMappingPr
 
     public bool IsMapped(ulong ino)
     {
-        string? device = _device ??= MapsDevice(mountpoint);
+        string? device = _device ??= MapsDevice(mountpoint, image);
         if (device is null)
         {
             log.Error($"{mountpoint}: not in /proc/self/mountinfo; treating inode {ino} as mapped");
             return true;
         }
-        var scan = Task.Run(() => FindMapper(device, ino));
+        var scan = Task.Run(() => FindMapper(device, ino, Environment.ProcessId));
         if (!scan.Wait(Timeout))
         {
             log.Info($"inode {ino}: /proc/*/maps scan did not finish in {Timeout.TotalSeconds} s; treating the file as mapped");
@@ -40,11 +40,12 @@ public sealed class ProcMapsProbe(string mountpoint, DaemonLog log) : IMappingPr
     }
 
     /// <summary>The mount's device as /proc/PID/maps prints it ("%02x:%02x"), from mountinfo's decimal "major:minor".</summary>
-    public static string? MapsDevice(string mountpoint)
+    public static string? MapsDevice(string mountpoint, string image)
     {
-        var entry = MountTable.FindPmemFs(mountpoint);
-        if (entry is null) return null;
-        return FormatMapsDevice(entry.Device);
+        // By mount point; by source when the kernel shows the mount point resolved differently (symlinks).
+        var entry = MountTable.FindPmemFs(mountpoint)
+            ?? MountTable.Read().LastOrDefault(m => m.FsType == "fuse.pmemfs" && m.Source == image);
+        return entry is null ? null : FormatMapsDevice(entry.Device);
     }
 
     public static string? FormatMapsDevice(string majorMinor)
@@ -56,13 +57,12 @@ public sealed class ProcMapsProbe(string mountpoint, DaemonLog log) : IMappingPr
         return string.Create(CultureInfo.InvariantCulture, $"{major:x2}:{minor:x2}");
     }
 
-    /// <summary>The first process that maps (<paramref name="device"/>, <paramref name="ino"/>), or null.</summary>
-    public static int? FindMapper(string device, ulong ino)
+    /// <summary>The first process but <paramref name="exceptPid"/> that maps (<paramref name="device"/>, <paramref name="ino"/>), or null.</summary>
+    public static int? FindMapper(string device, ulong ino, int exceptPid)
     {
-        int self = Environment.ProcessId;
         foreach (var dir in Directory.EnumerateDirectories("/proc"))
         {
-            if (!int.TryParse(Path.GetFileName(dir), CultureInfo.InvariantCulture, out int pid) || pid == self) continue;
+            if (!int.TryParse(Path.GetFileName(dir), CultureInfo.InvariantCulture, out int pid) || pid == exceptPid) continue;
             try
             {
                 foreach (var line in File.ReadLines(Path.Combine(dir, "maps")))

@@ -150,7 +150,7 @@ public sealed unsafe partial class PmemFsOperations
 }
 
 /// <summary>The Linux flag words (FS_*_FL and FS_XFLAG_*) against PmemFs's persisted flags.</summary>
-internal static class StandardFlags
+public static class StandardFlags
 {
     /// <summary>Every flag the standard calls can express (not DAX_IMMUTABLE).</summary>
     public const InodeFlags All = InodeFlags.Immutable | InodeFlags.Append | InodeFlags.NoAtime | InodeFlags.Sync | InodeFlags.NoDump | InodeFlags.Dax;
