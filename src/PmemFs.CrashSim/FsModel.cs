@@ -19,6 +19,9 @@ public sealed class FsNode
 
     public Dictionary<string, byte[]> Xattrs { get; set; } = new(StringComparer.Ordinal);
 
+    /// <summary>Persisted per-inode flags (immutable, dax, dax_immutable, ...).</summary>
+    public InodeFlags Flags { get; set; }
+
     public SortedDictionary<string, ulong>? Entries { get; set; }
 
     public FsNode Clone() => new()
@@ -26,6 +29,7 @@ public sealed class FsNode
         Kind = Kind,
         Nlink = Nlink,
         Data = Data,
+        Flags = Flags,
         Xattrs = new Dictionary<string, byte[]>(Xattrs, StringComparer.Ordinal),
         Entries = Entries is null ? null : new SortedDictionary<string, ulong>(Entries, StringComparer.Ordinal),
     };
@@ -97,7 +101,7 @@ public sealed class FsModel
             if (m.Nodes.ContainsKey(ino)) continue;
             Ok(fs.GetAttr(ino, out var a), $"getattr {ino}");
             blocksHeld += a.Blocks512 / (FormatConstants.BlockSize / 512);
-            var node = new FsNode { Kind = a.IsDirectory ? NodeKind.Directory : a.FileType == FileTypes.Symlink ? NodeKind.Symlink : NodeKind.File, Nlink = (int)a.Nlink };
+            var node = new FsNode { Kind = a.IsDirectory ? NodeKind.Directory : a.FileType == FileTypes.Symlink ? NodeKind.Symlink : NodeKind.File, Nlink = (int)a.Nlink, Flags = a.Flags };
             m.Nodes[ino] = node;
             if (node.Kind == NodeKind.Directory)
             {
@@ -167,6 +171,7 @@ public sealed class FsModel
             var got = Nodes[ino];
             string where = $"inode {ino} ({Describe(expected, ino)})";
             if (got.Kind != want.Kind) return $"{where}: is a {got.Kind}, expected a {want.Kind}";
+            if (got.Flags != want.Flags) return $"{where}: flags {got.Flags}, expected {want.Flags}";
             if (want.Kind == NodeKind.Directory)
             {
                 foreach (var (name, child) in want.Entries!)

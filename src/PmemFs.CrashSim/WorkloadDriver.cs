@@ -120,7 +120,7 @@ public sealed class WorkloadDriver : IDisposable
         }, m =>
         {
             m.Dir(parent).Entries![name] = ino;
-            m.Nodes[ino] = new FsNode { Kind = NodeKind.File };
+            m.Nodes[ino] = new FsNode { Kind = NodeKind.File, Flags = m.Nodes[parent].Flags & InodeFlags.Dax }; // DAX is inherited
         }, expect);
         return ino;
     }
@@ -136,7 +136,7 @@ public sealed class WorkloadDriver : IDisposable
         }, m =>
         {
             m.Dir(parent).Entries![name] = ino;
-            m.Nodes[ino] = new FsNode { Kind = NodeKind.Directory, Entries = new(StringComparer.Ordinal) };
+            m.Nodes[ino] = new FsNode { Kind = NodeKind.Directory, Entries = new(StringComparer.Ordinal), Flags = m.Nodes[parent].Flags & InodeFlags.Dax };
         }, expect);
         return ino;
     }
@@ -252,6 +252,31 @@ public sealed class WorkloadDriver : IDisposable
 
     public void RemoveXattr(ulong ino, string name, Errno? expect = null) =>
         Do($"removexattr {Describe(ino)} {name}", fs => fs.RemoveXattr(ino, N(name)), m => m.Nodes[ino].Xattrs.Remove(name), expect);
+
+    /// <summary>chattr: one transaction; clearing DAX clears DAX_IMMUTABLE (rule 1).</summary>
+    public void SetFlags(ulong ino, InodeFlags set, InodeFlags clear, Errno? expect = null) =>
+        Do($"setflags {Describe(ino)} +{set} -{clear}", fs => fs.SetFlags(ino, set, clear, _who, out _), m =>
+        {
+            var n = m.Nodes[ino];
+            var flags = (n.Flags | set) & ~clear;
+            n.Flags = flags.HasFlag(InodeFlags.Dax) ? flags : flags & ~InodeFlags.DaxImmutable;
+        }, expect);
+
+    /// <summary>The kernel's writeback of a shared mapping: the only write a DAX_IMMUTABLE file takes, stored in place.</summary>
+    public void MappedWriteback(ulong ino, long offset, int length, Errno? expect = null)
+    {
+        var data = NewPattern(length, offset);
+        Do($"mapped writeback {Describe(ino)} [{offset}, +{length})", fs =>
+        {
+            var e = fs.Write(ino, offset, data, _who, out int n, WriteOrigin.MappedWriteback);
+            return e == Errno.Ok && n != data.Length ? Errno.EIO : e;
+        }, m =>
+        {
+            var c = (byte[])m.Nodes[ino].Data.Clone();
+            data.CopyTo(c, offset);
+            m.Nodes[ino].Data = c;
+        }, expect, inPlaceIno: ino);
+    }
 
     private string Path(ulong parent, string name) => (parent == Root ? "" : Describe(parent)) + "/" + name;
 

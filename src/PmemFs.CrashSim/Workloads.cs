@@ -32,6 +32,7 @@ public static class Workloads
         new("fallocate-zero", "fallocate ZERO_RANGE", f => Fallocate(f, FallocateMode.ZeroRange)),
         new("fallocate-zero-keep-size", "fallocate ZERO_RANGE|KEEP_SIZE", f => Fallocate(f, FallocateMode.ZeroRange | FallocateMode.KeepSize)),
         new("xattr", "xattr set, replace, create-exclusive, remove; small and multi-block; on files and directories", Xattr),
+        new("flags", "chattr: DAX on a directory and inheritance, immutable, append, DAX_IMMUTABLE set and cleared, mapped writeback in place, refusals", Flags),
         new("mix", "a seeded random mix of every operation", d => Mix(d, 40)),
     ];
 
@@ -212,6 +213,28 @@ public static class Workloads
         d.RemoveXattr(f, "user.a");
         d.RemoveXattr(f, "user.a", Errno.ENODATA);
         d.SetXattr(dir, "user.x", 9000);
+    }
+
+    private static void Flags(WorkloadDriver d)
+    {
+        ulong dir = d.Mkdir(d.Root, "d");
+        d.SetFlags(dir, InodeFlags.Dax, 0);
+        ulong f = d.Create(dir, "f");                                    // inherits DAX
+        d.Write(f, 0, 3 * Bs + 100);
+        d.SetFlags(f, InodeFlags.Immutable | InodeFlags.NoDump, 0);
+        d.Write(f, 0, 10, Errno.EPERM);
+        d.Unlink(dir, "f", Errno.EPERM);
+        d.SetFlags(f, InodeFlags.DaxImmutable, InodeFlags.Immutable);
+        d.Truncate(f, 0, Errno.EPERM);
+        d.MappedWriteback(f, 100, 2 * Bs);                               // in place, no metadata
+        d.SetFlags(f, 0, InodeFlags.DaxImmutable);
+        d.Truncate(f, Bs);
+        d.SetFlags(f, InodeFlags.DaxImmutable, 0);
+        d.SetFlags(f, 0, InodeFlags.Dax);                                // clears DAX_IMMUTABLE too
+        ulong sub = d.Mkdir(dir, "sub");
+        d.SetFlags(sub, InodeFlags.Append, 0);
+        d.Create(sub, "g");
+        d.Unlink(sub, "g", Errno.EPERM);
     }
 
     /// <summary>Random operations chosen from the model (seeded); errors are allowed when the model says so.</summary>
