@@ -13,6 +13,14 @@ public static class CommandLine
 
     public static int Run(string[] args, CliConsole console)
     {
+        // chattr's "-i" clears a flag: its arguments bypass System.CommandLine, except for help
+        // (asked alone, so that "-i" next to it is not an unknown option).
+        if (args.Length > 0 && args[0] == ChattrCommand.Name)
+        {
+            if (!ChattrCommand.WantsHelp(args[1..])) return ChattrCommand.Run(console, args[1..]);
+            args = [ChattrCommand.Name, "--help"];
+        }
+
         var root = Build(console);
         var parsed = root.Parse(args);
         if (parsed.Action is ParseErrorAction)
@@ -52,6 +60,8 @@ public static class CommandLine
             InfoCommand.Build(console),
             MountCommand.Build(console),
             UnmountCommand.Build(console),
+            ChattrCommand.Build(console),
+            LsattrCommand.Build(console),
             CrashTestCommand.Build(console),
         };
         return root;
@@ -85,11 +95,16 @@ public static class CommandLine
         var error = parsed.Errors.FirstOrDefault(e => e.Message.StartsWith("unknown option", StringComparison.Ordinal))
             ?? parsed.Errors.FirstOrDefault(e => e.Message.StartsWith("Unrecognized", StringComparison.Ordinal))
             ?? (parsed.Errors.Count > 0 ? parsed.Errors[0] : null);
-        string message = error?.Message ?? "invalid command line";
-        if (name == Name) console.Error.WriteLine($"{Name}: {CliConsole.OneLine(message)}");
-        else console.Fail(name, message);
-        string help = name == Name ? $"{Name} --help" : $"{Name} {name} --help";
+        return ReportUsageError(console, name, error?.Message ?? "invalid command line");
+    }
+
+    /// <summary>The two lines of a usage error (also for chattr, which parses its own arguments) and its exit code.</summary>
+    public static int ReportUsageError(CliConsole console, string command, string message)
+    {
+        if (command == Name) console.Error.WriteLine($"{Name}: {CliConsole.OneLine(message)}");
+        else console.Fail(command, message);
+        string help = command == Name ? $"{Name} --help" : $"{Name} {command} --help";
         console.Error.WriteLine($"Try '{help}' for more information.");
-        return UsageExitCode(name);
+        return UsageExitCode(command);
     }
 }

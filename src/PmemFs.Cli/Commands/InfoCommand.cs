@@ -11,6 +11,7 @@ namespace PmemFs.Cli.Commands;
 /// <summary>
 /// <c>pmemfs info IMAGE</c>: geometry, usage, and what durability the image's location gives.
 /// Read-only: the image is mapped privately and mounted read-only, so nothing is written.
+/// <c>pmemfs info FILE|MOUNT</c> (a path on a PmemFs mount) is <see cref="PathInfo"/>.
 /// </summary>
 public static class InfoCommand
 {
@@ -38,9 +39,9 @@ public static class InfoCommand
 
     public static Command Build(CliConsole console)
     {
-        var image = CommandLine.ImageArgument("Image file or device-DAX device (opened read-only).");
+        var image = CommandLine.ImageArgument("Image file or device-DAX device (opened read-only), or a file, directory or mount point on a PmemFs mount.");
         var json = new Option<bool>("--json") { Description = "Print one JSON object." };
-        var command = new Command(Name, "Show geometry, usage, store granularity and whether user-space flushes suffice.") { image, json };
+        var command = new Command(Name, "Show an image's geometry, usage, store granularity and whether user-space flushes suffice; or a PmemFs file's flags, DAX state and durability.") { image, json };
         command.SetAction(parsed => Run(console, new Request(parsed.GetValue(image)!, parsed.GetValue(json))));
         return command;
     }
@@ -48,6 +49,12 @@ public static class InfoCommand
     public static int Run(CliConsole console, Request request) =>
         CommandGuard.Run(console, Name, ExitCodes.Failure, () =>
         {
+            if (PathInfo.TryGather(request.Image, ImageFile.Inspect(request.Image)) is { } onPmemFs)
+            {
+                if (request.Json) onPmemFs.WriteJson(console.Out);
+                else onPmemFs.WriteText(console.Out);
+                return ExitCodes.Ok;
+            }
             var info = Gather(request.Image);
             if (request.Json) WriteJson(console.Out, info);
             else WriteText(console.Out, info);

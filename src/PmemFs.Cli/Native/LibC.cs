@@ -3,8 +3,9 @@ using System.Runtime.InteropServices;
 namespace PmemFs.Cli.Native;
 
 /// <summary>
-/// What kind of file a path names: .NET reports a character device as an ordinary file of
-/// length 0, and mkfs must tell a device-DAX device from an empty image file before opening it.
+/// The libc calls .NET has no API for. statx: .NET reports a character device as an ordinary
+/// file of length 0, and mkfs must tell a device-DAX device from an empty image file before
+/// opening it. open/ioctl/close: PmemFs's flag ioctls, for chattr, lsattr and info FILE.
 /// </summary>
 internal static unsafe partial class LibC
 {
@@ -35,4 +36,34 @@ internal static unsafe partial class LibC
 
     [LibraryImport(Lib, SetLastError = true, StringMarshalling = StringMarshalling.Utf8)]
     public static partial int statx(int dirfd, string pathname, int flags, uint mask, statx_t* statxbuf);
+
+    // --- PmemFs's flag ioctls (chattr, lsattr, info FILE) ---
+
+    public const int AT_SYMLINK_NOFOLLOW = 0x100;
+    public const int S_IFLNK = 0xA000;
+
+    public const int O_RDONLY = 0, O_NONBLOCK = 0x800, O_CLOEXEC = 0x80000;
+
+    /// <summary>O_NOFOLLOW differs by architecture: 0100000 on arm and arm64, 0400000 on x86.</summary>
+    public static int O_NOFOLLOW =>
+        RuntimeInformation.ProcessArchitecture is Architecture.Arm or Architecture.Arm64 ? 0x8000 : 0x20000;
+
+    public const int EPERM = 1, ENOTTY = 25, ENOSYS = 38, ELOOP = 40, EOPNOTSUPP = 95;
+
+    [LibraryImport(Lib, SetLastError = true, StringMarshalling = StringMarshalling.Utf8)]
+    public static partial int open(string pathname, int flags);
+
+    [LibraryImport(Lib, SetLastError = true)]
+    public static partial int close(int fd);
+
+    /// <summary>ioctl(2) with a pointer argument (the C prototype is variadic; one pointer passes the same on x86-64 and arm64).</summary>
+    [LibraryImport(Lib, SetLastError = true)]
+    public static partial int ioctl(int fd, nuint request, void* arg);
+
+    /// <summary>realpath(3) with a NULL buffer: the result is malloc'd and must be freed with <see cref="free"/>.</summary>
+    [LibraryImport(Lib, SetLastError = true, StringMarshalling = StringMarshalling.Utf8)]
+    public static partial byte* realpath(string path, byte* resolved);
+
+    [LibraryImport(Lib)]
+    public static partial void free(void* ptr);
 }

@@ -1,0 +1,135 @@
+using PmemFs.Cli.Flags;
+using PmemFs.Cli.Native;
+using PmemFs.Cli.Output;
+using PmemFs.Daemon;
+using PmemFs.Daemon.Ioctl;
+using static PmemFs.Cli.Commands.CommandGuard;
+
+namespace PmemFs.Cli.Commands;
+
+/// <summary>
+/// <c>pmemfs info FILE|MOUNT</c>: a file, directory or mount point on a PmemFs mount: its
+/// flags, whether it is DAX and why, and what makes stores to it durable. A path is on PmemFs
+/// when PMEMFS_IOC_GET_FLAGS answers; a mount point is recognised in /proc/self/mountinfo even
+/// when it does not (a daemon without the flag engine).
+/// </summary>
+public sealed record PathInfo(
+    string Path,
+    bool IsDirectory,
+    MountEntry? Mount,
+    bool IsMountPoint,
+    FileFlagReport? Flags,
+    string? FlagsError)
+{
+    /// <summary>
+    /// What info should say about <paramref name="path"/>, or null when it is to be read as an
+    /// image (a regular file that is not on PmemFs, or a device).
+    /// </summary>
+    /// <exception cref="CommandFailedException">a directory that is not on PmemFs, or a file on PmemFs whose flags cannot be read.</exception>
+    public static PathInfo? TryGather(string path, ImageFile file)
+    {
+        if (file.Kind is not (ImageFileKind.RegularFile or ImageFileKind.Directory)) return null;
+        bool isDirectory = file.Kind == ImageFileKind.Directory;
+        string? real = MountLookup.RealPath(path);
+        var mount = real is null ? null : MountLookup.Containing(real, MountTable.Read());
+        if (mount is not null && mount.FsType != MountLookup.PmemFsType) mount = null;
+        bool isMountPoint = mount is not null && mount.Mountpoint == real;
+
+        int errno = FlagIoctl.Get(path, followSymlinks: true, out var flags);
+        if (errno == 0) return new PathInfo(path, isDirectory, mount, isMountPoint, flags, null);
+        string message = FlagIoctl.Message(errno);
+        if (isMountPoint)
+            return new PathInfo(path, isDirectory, mount, isMountPoint, null,
+                errno == LibC.ENOTTY ? $"{message}: its daemon does not answer PmemFs's flag ioctls" : message);
+
+        bool notPmemFs = errno is LibC.ENOTTY or LibC.EOPNOTSUPP or LibC.ENOSYS;
+        if (!isDirectory && (notPmemFs || mount is null)) return null; // an image file, as before
+        if (mount is not null) throw Fail($"{path}: cannot read its flags: {message}");
+        throw Fail($"{path}: is a directory that is not on a PmemFs mount ({message}); info takes an image, a device-DAX device, or a file, directory or mount point on a PmemFs mount");
+    }
+
+    public string TypeName => IsMountPoint ? "PmemFs mount point (directory)" : IsDirectory ? "directory" : "regular file";
+
+    /// <summary>Whether the file is DAX, and why: the mount mode, the flag, the file's kind, a pending change.</summary>
+    public static string DaxText(FileFlagReport f, bool isDirectory)
+    {
+        string now = f.DaxEffective ? "yes" : "no";
+        if (f.DaxPending) return $"{now} now; pending: a DAX change takes effect at the file's last close";
+        if (f.DaxEffective)
+            return f.Raw.DaxMode == PmemFsIoctlAbi.DaxModeAlways ? "yes (dax=always)" : "yes (flag set, dax=inode)";
+        if (f.Raw.DaxMode == PmemFsIoctlAbi.DaxModeNever) return "no (mount dax=never)";
+        if (isDirectory)
+            return f.HasDaxFlag ? "no (a directory is never DAX; new files in it inherit the flag)" : "no (a directory is never DAX)";
+        if (!f.CanBeDax) return "no (cannot be DAX: it has shared extents)";
+        return f.HasDaxFlag ? "no" : "no (flag not set)";
+    }
+
+    public static string DaxImmutableText(FileFlagReport f) =>
+        f.DaxImmutable ? "yes: extent map frozen: direct-access clients may cache it" : "no";
+
+    /// <summary>Stores through an mmap of the mount land in the kernel's page cache, not in the region.</summary>
+    public const string MmapFlushText = "no for stores through an mmap of this mount: the kernel page cache sits between, so msync or fsync makes them durable";
+
+    public static string DirectMappingText(FileFlagReport f) => f.DirectMappingFlushSuffices
+        ? $"yes for a direct mapping of the region ({f.GranularityName} granularity: clwb/clflushopt + fence); direct mappings (leases, prepare-write) are not built yet"
+        : "no for a direct mapping of the region (page granularity: persist needs msync); direct mappings (leases, prepare-write) are not built yet";
+
+    public void WriteText(TextWriter output)
+    {
+        var w = new FieldWriter(output);
+        w.Field("path", Path);
+        w.Field("type", TypeName);
+        if (Mount is not null)
+        {
+            w.Field("mount", Mount.Mountpoint);
+            w.Field("image", Mount.Source);
+        }
+        if (Flags is not { } f)
+        {
+            w.Field("flags", $"unreadable ({FlagsError})");
+            return;
+        }
+        w.Field("flags", f.Flags == 0 ? "none" : FlagNames.Format(f.Flags));
+        w.Field("effective DAX", DaxText(f, IsDirectory));
+        w.Field("DAX_IMMUTABLE", DaxImmutableText(f));
+        w.Field("mount dax mode", $"dax={f.DaxMode}");
+        output.WriteLine("durability:");
+        var d = new FieldWriter(output, nameWidth: 28, indent: "  ");
+        d.Field("store granularity", f.GranularityName);
+        d.Field("user-space flushes suffice", MmapFlushText);
+        d.Field("direct mapping", DirectMappingText(f));
+    }
+
+    public void WriteJson(TextWriter output) => Json.Write(output, w =>
+    {
+        w.WriteStartObject();
+        w.WriteString("path", Path);
+        w.WriteString("type", IsDirectory ? "directory" : "file");
+        w.WriteBoolean("mountPoint", IsMountPoint);
+        if (Mount is null) w.WriteNull("mount");
+        else w.WriteString("mount", Mount.Mountpoint);
+        if (Mount is null) w.WriteNull("image");
+        else w.WriteString("image", Mount.Source);
+        if (Flags is not { } f)
+        {
+            w.WriteString("flagsError", FlagsError);
+            w.WriteEndObject();
+            return;
+        }
+        w.WriteStartArray("flags");
+        foreach (string name in FlagNames.Names(f.Flags)) w.WriteStringValue(name);
+        w.WriteEndArray();
+        w.WriteBoolean("daxEffective", f.DaxEffective);
+        w.WriteString("dax", DaxText(f, IsDirectory));
+        w.WriteBoolean("canBeDax", f.CanBeDax);
+        w.WriteBoolean("daxPending", f.DaxPending);
+        w.WriteBoolean("daxImmutable", f.DaxImmutable);
+        w.WriteString("daxMode", f.DaxMode);
+        w.WriteStartObject("durability");
+        w.WriteString("storeGranularity", f.GranularityName);
+        w.WriteBoolean("userSpaceFlushSufficesForMmap", false);
+        w.WriteBoolean("userSpaceFlushSufficesForDirectMapping", f.DirectMappingFlushSuffices);
+        w.WriteEndObject();
+        w.WriteEndObject();
+    });
+}
