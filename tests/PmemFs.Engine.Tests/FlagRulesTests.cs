@@ -429,3 +429,25 @@ public sealed class FlagRulesTests : IDisposable
         Assert.Equal(1, Fs.ExtentCount(ino));
     }
 }
+
+public sealed class ProjectIdTests : IDisposable
+{
+    private readonly EngineFixture _f = new();
+
+    public void Dispose() => _f.Dispose();
+
+    [Fact]
+    public void ProjectIdIsStoredInheritedAndFrozenByImmutable()
+    {
+        ulong dir = _f.MakeDir(EngineFixture.Root, "d");
+        Assert.Equal(Errno.Ok, _f.Fs.SetFlags(dir, 0, 0, Credentials.Root, out _, projectId: 42));
+        ulong file = _f.CreateFile(dir, "f");
+        _f.Fs.GetAttr(file, out var a);
+        Assert.Equal(42u, a.ProjectId);
+        Assert.Equal(Errno.Ok, _f.Fs.SetFlags(file, InodeFlags.Immutable, 0, Credentials.Root, out _));
+        Assert.Equal(Errno.EPERM, _f.Fs.SetFlags(file, 0, 0, Credentials.Root, out _, projectId: 7));
+        _f.Remount();
+        _f.Fs.GetAttr(dir, out a);
+        Assert.Equal(42u, a.ProjectId);
+    }
+}

@@ -92,18 +92,15 @@ public sealed unsafe partial class PmemFsOperations
         uint projid = BinaryPrimitives.ReadUInt32LittleEndian(fsx[12..]);
         uint cowextsize = BinaryPrimitives.ReadUInt32LittleEndian(fsx[16..]);
         if (extsize != 0 || cowextsize != 0) { Reply(req, Errno.EINVAL); return; }
-        var errno = _fs.GetAttr(ino, out var attr);
-        if (errno.Failed) { Reply(req, errno); return; }
-        // Project ids are inherited but not changeable yet (no project quotas).
-        if (projid != attr.ProjectId) { Reply(req, Errno.EOPNOTSUPP); return; }
-        SetStandardFlags(req, ino, StandardFlags.FromXflags(xflags));
+        // The project id is stored and inherited by new files (there are no project quotas).
+        SetStandardFlags(req, ino, StandardFlags.FromXflags(xflags), projid);
     }
 
     /// <summary>The standard calls carry every standard flag: set those given, clear the others; DAX_IMMUTABLE is left alone (rule 1 aside).</summary>
-    private void SetStandardFlags(FuseRequest req, ulong ino, InodeFlags? wanted)
+    private void SetStandardFlags(FuseRequest req, ulong ino, InodeFlags? wanted, uint? projectId = null)
     {
         if (wanted is not { } flags) { Reply(req, Errno.EOPNOTSUPP); return; }
-        var errno = _fs.SetFlags(ino, flags, StandardFlags.All & ~flags, CallerWithCapabilities(req), out _);
+        var errno = _fs.SetFlags(ino, flags, StandardFlags.All & ~flags, CallerWithCapabilities(req), out _, projectId);
         if (errno.Failed)
         {
             LogRefusal(req, ino, "flags", errno);

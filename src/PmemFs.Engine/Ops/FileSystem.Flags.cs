@@ -49,9 +49,11 @@ public sealed partial class FileSystem
     /// <summary>
     /// Sets <paramref name="set"/> and clears <paramref name="clear"/> as one durable change
     /// (with the ctime), after every rule of docs/flags.md: ownership, CAP_LINUX_IMMUTABLE,
-    /// DAX_IMMUTABLE's rules 1, 2 and 6.
+    /// DAX_IMMUTABLE's rules 1, 2 and 6. <paramref name="projectId"/>, when given, changes the
+    /// project id in the same transaction (FS_IOC_FSSETXATTR carries both), except on a file
+    /// that is immutable, append-only or DAX_IMMUTABLE.
     /// </summary>
-    public Errno SetFlags(ulong ino, InodeFlags set, InodeFlags clear, Credentials who, out FlagState state)
+    public Errno SetFlags(ulong ino, InodeFlags set, InodeFlags clear, Credentials who, out FlagState state, uint? projectId = null)
     {
         state = default;
         if (((set | clear) & ~InodeFlags.Known) != 0 || (set & clear) != 0) return Errno.EINVAL;
@@ -73,7 +75,10 @@ public sealed partial class FileSystem
                 if (!now.HasFlag(InodeFlags.Dax)) now &= ~InodeFlags.DaxImmutable;
 
                 if (who.Uid != inode.Rec.Uid && !who.Has(Capabilities.Fowner)) return Errno.EPERM;
-                if (now == old)
+                uint project = projectId ?? inode.Rec.ProjectId;
+                if (project != inode.Rec.ProjectId && (old & (InodeFlags.Immutable | InodeFlags.Append | InodeFlags.DaxImmutable)) != 0)
+                    return Errno.EPERM;
+                if (now == old && project == inode.Rec.ProjectId)
                 {
                     state = FlagStateOf(inode);
                     return Errno.Ok;
@@ -88,6 +93,7 @@ public sealed partial class FileSystem
                 using var tx = new Txn(this);
                 var rec = inode.Rec;
                 rec.Flags = (ulong)now;
+                rec.ProjectId = project;
                 rec.CtimeNs = Now();
                 LogInode(tx, rec);
                 tx.OnCommit(() => inode.Rec = rec);
