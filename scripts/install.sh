@@ -2,7 +2,8 @@
 # Installs PmemFs on this machine: the Debian packages it needs (scripts/install-deps.sh),
 # the `pmemfs` command (a ReadyToRun build in /usr/local/lib/pmemfs, linked from
 # /usr/local/bin/pmemfs), and the mount helper /sbin/mount.fuse.pmemfs through which
-# `mount -t fuse.pmemfs IMAGE DIR` and fstab lines of type fuse.pmemfs work.
+# `mount -t fuse.pmemfs IMAGE DIR` and fstab lines of type fuse.pmemfs work, and the C header
+# of PmemFs's ioctls as $prefix/include/pmemfs.h.
 # Idempotent: rebuilds only when the sources changed since the last install.
 # Environment: PMEMFS_PREFIX (default /usr/local), PMEMFS_HELPER_DIR (default /sbin).
 set -euo pipefail
@@ -39,8 +40,17 @@ if [[ ! -x "$libdir/pmemfs" || "$(cat "$libdir/.source-stamp" 2>/dev/null)" != "
     cp -a "$out" "$libdir"
     echo "$stamp" >"$libdir/.source-stamp"
 fi
+# mktemp -d made the build directory 0700 and cp -a kept that: every user must be able to
+# run pmemfs (pmemfs chattr/lsattr/info as an unprivileged user).
+chmod 755 "$libdir"
 mkdir -p "$prefix/bin"
 ln -sfn "$libdir/pmemfs" "$prefix/bin/pmemfs"
+
+# The ioctl ABI for C programs (#include <pmemfs.h>); rewritten only when it changed.
+mkdir -p "$prefix/include"
+if ! cmp -s src/include/pmemfs.h "$prefix/include/pmemfs.h"; then
+    install -m 644 src/include/pmemfs.h "$prefix/include/pmemfs.h"
+fi
 
 # mount(8) runs /sbin/mount.fuse.pmemfs SRC DIR [-sfnv] [-o OPTS] for type fuse.pmemfs.
 cat >"$helper_dir/mount.fuse.pmemfs" <<HELPER

@@ -62,6 +62,8 @@ public sealed class MountDaemon(MountRequest request, DaemonLog log)
         var ops = new PmemFsOperations(fs, log) { StoreGranularity = (uint)media.Granularity };
         using var session = FuseSession.Create(ops, FuseOptions(image, request.Options));
         session.Mount(mountpoint);
+        ops.Session = session;
+        ops.MountIsReadOnly = () => MountTable.FindServing(mountpoint, image)?.ReadOnly ?? false;
         fs.Mappings = new ProcMapsProbe(mountpoint, image, log);
         string? pidFile = request.PidFile;
         WritePidFile(pidFile);

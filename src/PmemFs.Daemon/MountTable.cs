@@ -1,7 +1,11 @@
 namespace PmemFs.Daemon;
 
-/// <summary>One line of /proc/self/mountinfo; <paramref name="Device"/> is its "major:minor" (decimal).</summary>
-public sealed record MountEntry(string Mountpoint, string FsType, string Source, string Device = "");
+/// <summary>
+/// One line of /proc/self/mountinfo; <paramref name="Device"/> is its "major:minor" (decimal);
+/// <paramref name="ReadOnly"/> when the mount or its superblock is read-only (also after a
+/// `mount -o remount,ro`, which FUSE handles without telling the daemon).
+/// </summary>
+public sealed record MountEntry(string Mountpoint, string FsType, string Source, string Device = "", bool ReadOnly = false);
 
 /// <summary>Reads the kernel's mount table (octal escapes such as \040 decoded).</summary>
 public static class MountTable
@@ -14,7 +18,8 @@ public static class MountTable
             var fields = line.Split(' ');
             int dash = Array.IndexOf(fields, "-");
             if (dash < 0 || fields.Length < dash + 3 || fields.Length < 5) continue;
-            list.Add(new MountEntry(Unescape(fields[4]), fields[dash + 1], Unescape(fields[dash + 2]), fields[2]));
+            bool readOnly = HasOption(fields[5], "ro") || (fields.Length > dash + 3 && HasOption(fields[dash + 3], "ro"));
+            list.Add(new MountEntry(Unescape(fields[4]), fields[dash + 1], Unescape(fields[dash + 2]), fields[2], readOnly));
         }
         return list;
     }
@@ -26,6 +31,12 @@ public static class MountTable
         if (full.Length == 0) full = "/";
         return Read().LastOrDefault(m => m.Mountpoint == full && m.FsType == "fuse.pmemfs");
     }
+
+    /// <summary>The mount of <paramref name="image"/> this daemon serves: by mount point, or by source when the kernel shows the mount point resolved differently (symlinks).</summary>
+    public static MountEntry? FindServing(string mountpoint, string image) =>
+        FindPmemFs(mountpoint) ?? Read().LastOrDefault(m => m.FsType == "fuse.pmemfs" && m.Source == image);
+
+    private static bool HasOption(string options, string name) => options.Split(',').Contains(name);
 
     private static string Unescape(string s)
     {

@@ -42,9 +42,7 @@ public sealed class ProcMapsProbe(string mountpoint, string image, DaemonLog log
     /// <summary>The mount's device as /proc/PID/maps prints it ("%02x:%02x"), from mountinfo's decimal "major:minor".</summary>
     public static string? MapsDevice(string mountpoint, string image)
     {
-        // By mount point; by source when the kernel shows the mount point resolved differently (symlinks).
-        var entry = MountTable.FindPmemFs(mountpoint)
-            ?? MountTable.Read().LastOrDefault(m => m.FsType == "fuse.pmemfs" && m.Source == image);
+        var entry = MountTable.FindServing(mountpoint, image);
         return entry is null ? null : FormatMapsDevice(entry.Device);
     }
 

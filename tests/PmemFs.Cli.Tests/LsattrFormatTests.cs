@@ -52,19 +52,19 @@ public sealed class LsattrFormatTests
         Assert.Equal(2, items.Length);
 
         var f = items[0];
-        Assert.Equal(["path", "flags", "dax_effective", "can_be_dax", "dax_pending", "dax_mode", "granularity"],
+        Assert.Equal(["path", "flags", "daxEffective", "canBeDax", "daxPending", "daxMode", "storeGranularity"],
             f.EnumerateObject().Select(p => p.Name).ToArray());
         Assert.Equal("f", f.GetProperty("path").GetString());
         Assert.Equal(["dax", "dax_immutable"], f.GetProperty("flags").EnumerateArray().Select(n => n.GetString()!).ToArray());
-        Assert.True(f.GetProperty("dax_effective").GetBoolean());
-        Assert.True(f.GetProperty("can_be_dax").GetBoolean());
-        Assert.False(f.GetProperty("dax_pending").GetBoolean());
-        Assert.Equal("inode", f.GetProperty("dax_mode").GetString());
-        Assert.Equal("cache-line", f.GetProperty("granularity").GetString());
+        Assert.True(f.GetProperty("daxEffective").GetBoolean());
+        Assert.True(f.GetProperty("canBeDax").GetBoolean());
+        Assert.False(f.GetProperty("daxPending").GetBoolean());
+        Assert.Equal("inode", f.GetProperty("daxMode").GetString());
+        Assert.Equal("cache line", f.GetProperty("storeGranularity").GetString());
 
         var d = items[1];
         Assert.Equal(0, d.GetProperty("flags").GetArrayLength());
-        Assert.Equal("never", d.GetProperty("dax_mode").GetString());
-        Assert.Equal("page", d.GetProperty("granularity").GetString());
+        Assert.Equal("never", d.GetProperty("daxMode").GetString());
+        Assert.Equal("page", d.GetProperty("storeGranularity").GetString());
     }
 }

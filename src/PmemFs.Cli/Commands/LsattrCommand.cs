@@ -74,11 +74,11 @@ public static class LsattrCommand
         w.WriteStartArray("flags");
         foreach (string name in FlagNames.Names(e.Flags.Flags)) w.WriteStringValue(name);
         w.WriteEndArray();
-        w.WriteBoolean("dax_effective", e.Flags.DaxEffective);
-        w.WriteBoolean("can_be_dax", e.Flags.CanBeDax);
-        w.WriteBoolean("dax_pending", e.Flags.DaxPending);
-        w.WriteString("dax_mode", e.Flags.DaxMode);
-        w.WriteString("granularity", e.Flags.GranularityId);
+        w.WriteBoolean("daxEffective", e.Flags.DaxEffective);
+        w.WriteBoolean("canBeDax", e.Flags.CanBeDax);
+        w.WriteBoolean("daxPending", e.Flags.DaxPending);
+        w.WriteString("daxMode", e.Flags.DaxMode);
+        w.WriteString("storeGranularity", e.Flags.GranularityName);
         w.WriteEndObject();
     }
 

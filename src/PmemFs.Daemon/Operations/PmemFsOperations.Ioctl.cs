@@ -26,6 +26,15 @@ public sealed unsafe partial class PmemFsOperations
     /// <summary>The mount's granularity, for PMEMFS_IOC_GET_FLAGS (set by the daemon).</summary>
     public uint StoreGranularity { get; init; } = PmemFsIoctlAbi.GranularityPage;
 
+    /// <summary>The session, to tell the kernel that attributes changed behind its back (a flag change sets ctime).</summary>
+    public FuseSession? Session { get; set; }
+
+    /// <summary>
+    /// Whether the mount is read-only now: `mount -o remount,ro` reaches only the kernel, which
+    /// checks it for the standard flag calls but not for PmemFs's own. Null: not mounted (tests).
+    /// </summary>
+    public Func<bool>? MountIsReadOnly { get; set; }
+
     public override void Ioctl(FuseRequest req, ulong ino, uint cmd, nint arg, FuseFileInfo* fi, uint flags, ReadOnlySpan<byte> input, long outSize)
     {
         switch (cmd)
@@ -106,8 +115,19 @@ public sealed unsafe partial class PmemFsOperations
             LogRefusal(req, ino, "flags", errno);
             Reply(req, errno);
         }
-        else req.ReplyIoctl(0, []);
+        else
+        {
+            req.ReplyIoctl(0, []);
+            AttributesChanged(ino);
+        }
     }
+
+    /// <summary>
+    /// ctime changed, and the kernel caches attributes for the attribute timeout: drop them
+    /// (attributes only, offset -1: nothing waits on page locks, so this is safe from inside a
+    /// request of the single-threaded loop).
+    /// </summary>
+    private void AttributesChanged(ulong ino) => Session?.InvalidateInode(ino, -1, 0);
 
     private void SetPmemFsFlags(FuseRequest req, ulong ino, PmemFsInodeFlags args)
     {
@@ -117,9 +137,11 @@ public sealed unsafe partial class PmemFsOperations
             Reply(req, Errno.EINVAL);
             return;
         }
+        if (MountIsReadOnly?.Invoke() == true) { Reply(req, Errno.EROFS); return; }
         var errno = _fs.SetFlags(ino, (InodeFlags)args.Set, (InodeFlags)args.Clear, CallerWithCapabilities(req), out var state);
         if (errno.Failed) LogRefusal(req, ino, "PmemFs flags", errno);
         ReplyPmemFsFlags(req, ino, errno, state);
+        if (errno.IsOk) AttributesChanged(ino);
     }
 
     private void ReplyPmemFsFlags(FuseRequest req, ulong ino, Errno errno, in FlagState state)
