@@ -103,7 +103,12 @@ public sealed class FlagRulesTests : IDisposable
         ulong ino = _f.CreateFile(dir, "f");
         _f.Write(ino, 0, Pattern(5000));
         Assert.Equal(Errno.Ok, Fs.SetXattr(ino, N("user.k"), N("v"), XattrSetFlags.None));
+        Assert.Equal(Errno.Ok, SetAttr(ino, new SetAttrRequest { Fields = SetAttrFields.Atime, AtimeNs = 1 }));
         Assert.Equal(Errno.Ok, Fs.SetFlags(ino, InodeFlags.Immutable, 0, Root, out _));
+        // As on Linux, immutable does not stop access-time updates (noatime does).
+        Assert.Equal(Errno.Ok, Fs.Read(ino, 0, new byte[10], out _));
+        Fs.GetAttr(ino, out var afterRead);
+        Assert.NotEqual(1, afterRead.AtimeNs);
 
         Assert.Equal(Errno.EPERM, Fs.Write(ino, 5000, Pattern(10), Root, out _));
         Assert.Equal(Errno.EPERM, Fs.Write(ino, 0, Pattern(10), Root, out _, WriteOrigin.MappedWriteback));
