@@ -72,9 +72,9 @@ public static class CommandLine
     /// command does not have (System.CommandLine would otherwise take it as the image name);
     /// a file whose name starts with '-' is named ./-name.
     /// </summary>
-    public static Argument<string> ImageArgument(string description)
+    public static Argument<string> ImageArgument(string description, string name = "IMAGE")
     {
-        var image = new Argument<string>("IMAGE") { Description = description };
+        var image = new Argument<string>(name) { Description = description };
         image.Validators.Add(result =>
         {
             foreach (var token in result.Tokens)

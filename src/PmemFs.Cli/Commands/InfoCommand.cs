@@ -39,7 +39,7 @@ public static class InfoCommand
 
     public static Command Build(CliConsole console)
     {
-        var image = CommandLine.ImageArgument("Image file or device-DAX device (opened read-only), or a file, directory or mount point on a PmemFs mount.");
+        var image = CommandLine.ImageArgument("Image file or device-DAX device (opened read-only), or a file, directory or mount point on a PmemFs mount.", "IMAGE|PATH");
         var json = new Option<bool>("--json") { Description = "Print one JSON object." };
         var command = new Command(Name, "Show an image's geometry, usage, store granularity and whether user-space flushes suffice; or a PmemFs file's flags, DAX state and durability.") { image, json };
         command.SetAction(parsed => Run(console, new Request(parsed.GetValue(image)!, parsed.GetValue(json))));
