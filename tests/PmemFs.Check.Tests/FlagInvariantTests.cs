@@ -38,27 +38,11 @@ public sealed class FlagInvariantTests : IDisposable
         return report;
     }
 
-    /// <summary>Repairs: something changed, clean afterwards, and a second repair changes nothing.</summary>
-    private RepairReport Repair()
-    {
-        var report = FsckRepair.Repair(_img.Media, new FsckOptions());
-        Assert.True(report.Changed, "expected the repair to change something");
-        Assert.True(report.After.IsClean, "not clean after repair:\n" + Render(report));
-        ReportAssert.Clean(_img.Check());
-        var again = FsckRepair.Repair(_img.Media, new FsckOptions());
-        Assert.True(again.Changes.Count == 0, "a second repair changed more:\n" + Render(again));
-        return report;
-    }
+    private RepairReport Repair() => RepairAssert.RepairsCleanly(_img);
 
-    private static RepairChange Has(RepairReport report, string where, string text)
-    {
-        var c = report.Changes.FirstOrDefault(c => c.Where == where && c.Message.Contains(text, StringComparison.Ordinal));
-        Assert.True(c is not null, $"expected a change at \"{where}\" containing \"{text}\", got:\n" + Render(report));
-        return c!;
-    }
+    private static RepairChange Has(RepairReport report, string where, string text) => RepairAssert.Has(report, where, text);
 
-    private static string Render(RepairReport report) =>
-        string.Join("\n", report.Changes.Select(c => "  change: " + c)) + "\n" + ReportAssert.Render(report.After);
+    private static string Render(RepairReport report) => RepairAssert.Render(report);
 
     /// <summary>The file's extents as records (slots and all), to show a repair left the map alone.</summary>
     private List<(long Slot, ExtentRecord Rec)> Map(ulong ino) => _img.Extents(ino);

@@ -19,27 +19,11 @@ public sealed class RepairTests : IDisposable
     private ulong Ino(string name) => _img.Inos[name];
 
     /// <summary>Repairs, then: something changed, the result is clean, and a second repair changes nothing.</summary>
-    private RepairReport Repair(TestImage? img = null)
-    {
-        img ??= _img;
-        var report = FsckRepair.Repair(img.Media, new FsckOptions());
-        Assert.True(report.Changed, "expected the repair to change something");
-        Assert.True(report.After.IsClean, "not clean after repair:\n" + Render(report));
-        ReportAssert.Clean(img.Check());
-        var again = FsckRepair.Repair(img.Media, new FsckOptions());
-        Assert.True(again.Changes.Count == 0, "a second repair changed more:\n" + Render(again));
-        return report;
-    }
+    private RepairReport Repair(TestImage? img = null) => RepairAssert.RepairsCleanly(img ?? _img);
 
-    private static RepairChange Has(RepairReport report, string where, string text)
-    {
-        var c = report.Changes.FirstOrDefault(c => c.Where == where && c.Message.Contains(text, StringComparison.Ordinal));
-        Assert.True(c is not null, $"expected a change at \"{where}\" containing \"{text}\", got:\n" + Render(report));
-        return c!;
-    }
+    private static RepairChange Has(RepairReport report, string where, string text) => RepairAssert.Has(report, where, text);
 
-    private static string Render(RepairReport report) =>
-        string.Join("\n", report.Changes.Select(c => "  change: " + c)) + "\n" + ReportAssert.Render(report.After);
+    private static string Render(RepairReport report) => RepairAssert.Render(report);
 
     /// <summary>What Populate wrote, by path, and what it must read back as.</summary>
     private static readonly (string Path, Func<byte[]> Content)[] Files =
