@@ -23,6 +23,26 @@
  *   pmemfs_flags mstore FILE OFFSET LEN BYTE
  *       Opens FILE O_RDWR, maps it shared, stores LEN bytes of BYTE at OFFSET, msync
  *       (MS_SYNC), munmap. Prints "ok" or "open: ENAME" / "mmap: ENAME" / "msync: ENAME".
+ *   pmemfs_flags mstore-loop FILE SECONDS
+ *       Opens FILE O_RDWR (its size a multiple of the page size), maps all of it shared,
+ *       and for i = 1, 2, ...: fills page p = i % npages with the pattern of iteration i
+ *       (below), msync(MS_SYNC) of that page, and only when msync succeeded prints
+ *       "ack i p" (flushed at once). Ends on the first failing msync ("msync-error ENAME
+ *       i p"), on SIGBUS ("sigbus"), or after SECONDS ("timeout"); exit 0 in each case.
+ *       So at most one iteration (the one after the last ack) was in flight at the end.
+ *       Pattern of iteration i on page p: u64 words (little endian) w[0] = i, w[1] = p,
+ *       w[k] = splitmix64(i << 20 | p << 9 | k) for k = 2..511 (per 4 KiB).
+ *   pmemfs_flags mstore-check FILE ACKLOG ORIGBYTE
+ *       Checks FILE against the output of mstore-loop (ACKLOG): a page whose last store
+ *       was acknowledged must hold that iteration's pattern exactly, a page never
+ *       acknowledged the original content (every byte ORIGBYTE); the page of the one
+ *       iteration in flight (after the last ack, unless the loop ended on "timeout") may
+ *       hold, byte by byte, its acknowledged (or original) content or the in-flight pattern,
+ *       since the daemon's in-place store of a page is not atomic. Prints
+ *       "acks N last I pages P", "in-flight: none" or "in-flight: iteration J page Q
+ *       old|new|torn (N of the M bytes that differ between old and new are new)", one
+ *       line per bad page, and "ok" or "BAD";
+ *       exit 0 when ok, 1 when not.
  *   pmemfs_flags pwrite [-a] FILE OFFSET LEN BYTE
  *       Opens FILE O_WRONLY (-a: O_WRONLY|O_APPEND), pwrite(2) of LEN bytes of BYTE at
  *       OFFSET. Prints "ok" or "open: ENAME" / "ENAME" (the write's error).
@@ -51,6 +71,7 @@
  */
 #define _GNU_SOURCE
 #include <errno.h>
+#include <signal.h>
 #include <fcntl.h>
 #include <inttypes.h>
 #include <stdio.h>
@@ -99,6 +120,7 @@ static const char *errno_name(int e)
 	case ERANGE: return "ERANGE";
 	case ENODATA: return "ENODATA";
 	case ENOTCONN: return "ENOTCONN";
+	case ECONNABORTED: return "ECONNABORTED";
 	case EINTR: return "EINTR";
 	default:
 		snprintf(buf, sizeof(buf), "errno %d", e);
@@ -138,11 +160,13 @@ static void usage(void)
 		"       %s badarg FILE version|reserved0|reserved|unknown|overlap\n"
 		"       %s maphold [-r] FILE SECONDS\n"
 		"       %s mstore FILE OFFSET LEN BYTE\n"
+		"       %s mstore-loop FILE SECONDS\n"
+		"       %s mstore-check FILE ACKLOG ORIGBYTE\n"
 		"       %s pwrite [-a] FILE OFFSET LEN BYTE\n"
 		"       %s held [-a] FILE [+MASK|-MASK...] OP...\n"
 		"       %s image-flags IMAGE INO SETMASK\n"
 		"       %s open FILE rdonly|wronly|rdwr[,trunc][,append][,creat]\n",
-		prog, prog, prog, prog, prog, prog, prog, prog, prog);
+		prog, prog, prog, prog, prog, prog, prog, prog, prog, prog, prog);
 	exit(2);
 }
 
@@ -453,6 +477,230 @@ static int cmd_mstore(int argc, char **argv)
 	return 0;
 }
 
+static uint64_t get_le(const unsigned char *p, int n)
+{
+	uint64_t v = 0;
+	int i;
+
+	for (i = n - 1; i >= 0; i--)
+		v = (v << 8) | p[i];
+	return v;
+}
+
+static void put_le(unsigned char *p, uint64_t v, int n)
+{
+	int i;
+
+	for (i = 0; i < n; i++, v >>= 8)
+		p[i] = (unsigned char)(v & 0xff);
+}
+
+static uint64_t splitmix64(uint64_t x)
+{
+	x += 0x9E3779B97F4A7C15ull;
+	x = (x ^ (x >> 30)) * 0xBF58476D1CE4E5B9ull;
+	x = (x ^ (x >> 27)) * 0x94D049BB133111EBull;
+	return x ^ (x >> 31);
+}
+
+/* The content of page p after iteration i of mstore-loop (LEN bytes, a multiple of 8). */
+static void loop_pattern(unsigned char *buf, size_t len, uint64_t i, uint64_t p)
+{
+	size_t k;
+
+	for (k = 0; k < len / 8; k++) {
+		uint64_t w = k == 0 ? i : k == 1 ? p : splitmix64(i << 20 | p << 9 | k);
+
+		put_le(buf + k * 8, w, 8);
+	}
+}
+
+static void loop_sigbus(int sig)
+{
+	static const char msg[] = "sigbus\n";
+	ssize_t r;
+
+	(void)sig;
+	r = write(STDOUT_FILENO, msg, sizeof(msg) - 1);
+	(void)r;
+	_exit(0);
+}
+
+static double now_seconds(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+static int cmd_mstore_loop(int argc, char **argv)
+{
+	size_t page = (size_t)sysconf(_SC_PAGESIZE), npages, p;
+	struct sigaction sa;
+	struct stat st;
+	double end;
+	uint64_t i;
+	unsigned char *base;
+	int fd;
+
+	if (argc != 2)
+		usage();
+	end = now_seconds() + (double)parse_num(argv[1]);
+	setvbuf(stdout, NULL, _IOLBF, 0);
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = loop_sigbus;
+	sigemptyset(&sa.sa_mask);
+	if (sigaction(SIGBUS, &sa, NULL) < 0)
+		return 1;
+	fd = open(argv[0], O_RDWR);
+	if (fd < 0) {
+		printf("open: %s\n", errno_name(errno));
+		return 1;
+	}
+	if (fstat(fd, &st) < 0 || st.st_size <= 0 || (size_t)st.st_size % page != 0) {
+		printf("mstore-loop: the size is not a positive multiple of %zu\n", page);
+		return 1;
+	}
+	npages = (size_t)st.st_size / page;
+	base = mmap(NULL, (size_t)st.st_size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+	if (base == MAP_FAILED) {
+		printf("mmap: %s\n", errno_name(errno));
+		return 1;
+	}
+	for (i = 1;; i++) {
+		if (now_seconds() >= end) {
+			printf("timeout\n");
+			break;
+		}
+		p = (size_t)(i % npages);
+		loop_pattern(base + p * page, page, i, p);
+		if (msync(base + p * page, page, MS_SYNC) < 0) {
+			printf("msync-error %s %" PRIu64 " %zu\n", errno_name(errno), i, p);
+			break;
+		}
+		printf("ack %" PRIu64 " %zu\n", i, p);
+		fflush(stdout);
+	}
+	fflush(stdout);
+	return 0;
+}
+
+static int cmd_mstore_check(int argc, char **argv)
+{
+	size_t page = (size_t)sysconf(_SC_PAGESIZE), npages, p, k, nnew, ndiff;
+	uint64_t *last, i, pg, nacks = 0, max_ack = 0, inflight = 0;
+	unsigned char *have, *want, *next;
+	char line[256];
+	int fd, orig, ended_by_timeout = 0, bad = 0;
+	struct stat st;
+	FILE *log;
+
+	if (argc != 3)
+		usage();
+	orig = (int)parse_num(argv[2]);
+	fd = open(argv[0], O_RDONLY);
+	if (fd < 0) {
+		printf("open: %s\n", errno_name(errno));
+		return 1;
+	}
+	if (fstat(fd, &st) < 0 || st.st_size <= 0 || (size_t)st.st_size % page != 0) {
+		printf("mstore-check: the size is not a positive multiple of %zu\n", page);
+		return 1;
+	}
+	npages = (size_t)st.st_size / page;
+	last = calloc(npages, sizeof(*last));
+	have = malloc(page);
+	want = malloc(page);
+	next = malloc(page);
+	if (!last || !have || !want || !next)
+		return 1;
+	log = fopen(argv[1], "r");
+	if (!log) {
+		printf("open %s: %s\n", argv[1], errno_name(errno));
+		return 1;
+	}
+	while (fgets(line, sizeof(line), log)) {
+		if (sscanf(line, "ack %" SCNu64 " %" SCNu64, &i, &pg) == 2) {
+			if (i != max_ack + 1 || pg != i % npages) {
+				printf("acklog: unexpected line after ack %" PRIu64 ": %s", max_ack, line);
+				return 1;
+			}
+			last[pg] = i;
+			max_ack = i;
+			nacks++;
+		} else if (strcmp(line, "timeout\n") == 0) {
+			ended_by_timeout = 1;
+		}
+	}
+	fclose(log);
+	printf("acks %" PRIu64 " last %" PRIu64 " pages %zu\n", nacks, max_ack, npages);
+	if (!ended_by_timeout)
+		inflight = max_ack + 1;
+	/* The page of the iteration in flight: byte by byte, its old or its new content. */
+	if (inflight) {
+		p = (size_t)(inflight % npages);
+		if (pread(fd, have, page, (off_t)(p * page)) != (ssize_t)page) {
+			printf("page %zu: read: %s\n", p, errno_name(errno));
+			return 1;
+		}
+		if (last[p])
+			loop_pattern(want, page, last[p], p);
+		else
+			memset(want, orig, page);
+		loop_pattern(next, page, inflight, p);
+		nnew = ndiff = 0;
+		for (k = 0; k < page; k++)
+			ndiff += want[k] != next[k];
+		for (k = 0; k < page; k++) {
+			if (have[k] == want[k])
+				continue;
+			if (have[k] != next[k])
+				break;
+			nnew++;
+		}
+		if (k < page) {
+			printf("in-flight: iteration %" PRIu64 " page %zu: byte %zu is 0x%02x, neither "
+			       "0x%02x (iteration %" PRIu64 ") nor 0x%02x (iteration %" PRIu64 ")\n",
+			       inflight, p, k, have[k], want[k], last[p], next[k], inflight);
+			bad = 1;
+		} else {
+			printf("in-flight: iteration %" PRIu64 " page %zu %s (%zu of the %zu bytes "
+			       "that differ between old and new are new)\n",
+			       inflight, p,
+			       memcmp(have, want, page) == 0 ? "old" :
+			       memcmp(have, next, page) == 0 ? "new" : "torn",
+			       nnew, ndiff);
+		}
+	} else {
+		printf("in-flight: none\n");
+	}
+	/* Every other page: exactly its last acknowledged iteration, or the original. */
+	for (p = 0; p < npages; p++) {
+		if (inflight && p == inflight % npages)
+			continue;
+		if (pread(fd, have, page, (off_t)(p * page)) != (ssize_t)page) {
+			printf("page %zu: read: %s\n", p, errno_name(errno));
+			return 1;
+		}
+		if (last[p])
+			loop_pattern(want, page, last[p], p);
+		else
+			memset(want, orig, page);
+		if (memcmp(have, want, page) != 0) {
+			for (k = 0; k < page && have[k] == want[k]; k++)
+				;
+			printf("page %zu: not iteration %" PRIu64 " from byte %zu on "
+			       "(word 0 = %" PRIu64 ", word 1 = %" PRIu64 ")\n",
+			       p, last[p], k, get_le(have, 8), get_le(have + 8, 8));
+			bad = 1;
+		}
+	}
+	printf("%s\n", bad ? "BAD" : "ok");
+	close(fd);
+	return bad;
+}
+
 static int cmd_pwrite(int argc, char **argv)
 {
 	int append = 0, fd, byte;
@@ -613,24 +861,6 @@ static uint32_t crc32c(const unsigned char *p, size_t n)
 	return crc ^ 0xFFFFFFFFu;
 }
 
-static uint64_t get_le(const unsigned char *p, int n)
-{
-	uint64_t v = 0;
-	int i;
-
-	for (i = n - 1; i >= 0; i--)
-		v = (v << 8) | p[i];
-	return v;
-}
-
-static void put_le(unsigned char *p, uint64_t v, int n)
-{
-	int i;
-
-	for (i = 0; i < n; i++, v >>= 8)
-		p[i] = (unsigned char)(v & 0xff);
-}
-
 static int cmd_image_flags(int argc, char **argv)
 {
 	unsigned char sb[8], rec[256];
@@ -730,6 +960,10 @@ int main(int argc, char **argv)
 		return cmd_maphold(argc - 2, argv + 2);
 	if (strcmp(argv[1], "mstore") == 0)
 		return cmd_mstore(argc - 2, argv + 2);
+	if (strcmp(argv[1], "mstore-loop") == 0)
+		return cmd_mstore_loop(argc - 2, argv + 2);
+	if (strcmp(argv[1], "mstore-check") == 0)
+		return cmd_mstore_check(argc - 2, argv + 2);
 	if (strcmp(argv[1], "pwrite") == 0)
 		return cmd_pwrite(argc - 2, argv + 2);
 	if (strcmp(argv[1], "held") == 0)
