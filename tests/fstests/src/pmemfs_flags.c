@@ -950,28 +950,25 @@ int main(int argc, char **argv)
 {
 	if (argc < 2)
 		usage();
-	if (strcmp(argv[1], "get") == 0)
-		return cmd_get(argc - 2, argv + 2);
-	if (strcmp(argv[1], "set") == 0)
-		return cmd_set(argc - 2, argv + 2);
-	if (strcmp(argv[1], "badarg") == 0)
-		return cmd_badarg(argc - 2, argv + 2);
-	if (strcmp(argv[1], "maphold") == 0)
-		return cmd_maphold(argc - 2, argv + 2);
-	if (strcmp(argv[1], "mstore") == 0)
-		return cmd_mstore(argc - 2, argv + 2);
-	if (strcmp(argv[1], "mstore-loop") == 0)
-		return cmd_mstore_loop(argc - 2, argv + 2);
-	if (strcmp(argv[1], "mstore-check") == 0)
-		return cmd_mstore_check(argc - 2, argv + 2);
-	if (strcmp(argv[1], "pwrite") == 0)
-		return cmd_pwrite(argc - 2, argv + 2);
-	if (strcmp(argv[1], "held") == 0)
-		return cmd_held(argc - 2, argv + 2);
-	if (strcmp(argv[1], "image-flags") == 0)
-		return cmd_image_flags(argc - 2, argv + 2);
-	if (strcmp(argv[1], "open") == 0)
-		return cmd_open(argc - 2, argv + 2);
+	static const struct {
+		const char *name;
+		int (*run)(int, char **);
+	} commands[] = {
+		{ "get", cmd_get },
+		{ "set", cmd_set },
+		{ "badarg", cmd_badarg },
+		{ "maphold", cmd_maphold },
+		{ "mstore", cmd_mstore },
+		{ "mstore-loop", cmd_mstore_loop },
+		{ "mstore-check", cmd_mstore_check },
+		{ "pwrite", cmd_pwrite },
+		{ "held", cmd_held },
+		{ "image-flags", cmd_image_flags },
+		{ "open", cmd_open },
+	};
+	for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
+		if (strcmp(argv[1], commands[i].name) == 0)
+			return commands[i].run(argc - 2, argv + 2);
 	usage();
 	return 2;
 }
