@@ -26,8 +26,8 @@ public sealed record Durability(string Location, string FileSystemType, StoreGra
             return new Durability("device DAX", "devdax", granularity, flushSuffices,
                 "real persistent memory: what was persisted survives a killed daemon, a reboot and a power loss", persist);
 
-        string fsType = FileSystemTypeOf(media.Path);
-        bool ram = fsType is "tmpfs" or "ramfs" or "hugetlbfs";
+        string fsType = ImageLocation.FileSystemOf(media.Path);
+        bool ram = ImageLocation.IsMemory(fsType);
         string survives = ram
             ? $"a file in memory ({fsType}): completed stores survive a killed daemon, but the image is lost at reboot or power loss"
             : $"a file on a {fsType} file system: what was persisted (msync) survives a killed daemon and a reboot";
@@ -66,20 +66,6 @@ public sealed record Durability(string Location, string FileSystemType, StoreGra
                 "CACHE_LINE" or "CL" => StoreGranularity.CacheLine,
                 _ => StoreGranularity.Page,
             };
-        }
-    }
-
-    private static string FileSystemTypeOf(string path)
-    {
-        try
-        {
-            // statfs(2) on the path; DriveInfo names the type ("tmpfs", "ext4", "xfs").
-            string type = new DriveInfo(Path.GetFullPath(path)).DriveFormat;
-            return string.IsNullOrEmpty(type) ? "unknown" : type;
-        }
-        catch (Exception e) when (e is IOException or UnauthorizedAccessException or ArgumentException)
-        {
-            return "unknown";
         }
     }
 }

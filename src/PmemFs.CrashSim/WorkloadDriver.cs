@@ -109,53 +109,20 @@ public sealed class WorkloadDriver : IDisposable
 
     // ---- operations ----
 
-    public ulong Create(ulong parent, string name, Errno? expect = null)
-    {
-        ulong ino = 0;
-        Do($"create {Path(parent, name)}", fs =>
-        {
-            var e = fs.Create(parent, N(name), 0x81A4, _who, out var a);
-            ino = a.Ino;
-            return e;
-        }, m =>
-        {
-            m.Dir(parent).Entries![name] = ino;
-            m.Nodes[ino] = new FsNode { Kind = NodeKind.File, Flags = m.Nodes[parent].Flags & InodeFlags.Dax }; // DAX is inherited
-        }, expect);
-        return ino;
-    }
+    public ulong Create(ulong parent, string name, Errno? expect = null) =>
+        MakeNode($"create {Path(parent, name)}", parent, name,
+            (FileSystem fs, out InodeAttributes a) => fs.Create(parent, N(name), 0x81A4, _who, out a),
+            m => new FsNode { Kind = NodeKind.File, Flags = m.Nodes[parent].Flags & InodeFlags.Dax }, expect); // DAX is inherited
 
-    public ulong Mkdir(ulong parent, string name, Errno? expect = null)
-    {
-        ulong ino = 0;
-        Do($"mkdir {Path(parent, name)}", fs =>
-        {
-            var e = fs.MakeDirectory(parent, N(name), 0x1ED, _who, out var a);
-            ino = a.Ino;
-            return e;
-        }, m =>
-        {
-            m.Dir(parent).Entries![name] = ino;
-            m.Nodes[ino] = new FsNode { Kind = NodeKind.Directory, Entries = new(StringComparer.Ordinal), Flags = m.Nodes[parent].Flags & InodeFlags.Dax };
-        }, expect);
-        return ino;
-    }
+    public ulong Mkdir(ulong parent, string name, Errno? expect = null) =>
+        MakeNode($"mkdir {Path(parent, name)}", parent, name,
+            (FileSystem fs, out InodeAttributes a) => fs.MakeDirectory(parent, N(name), 0x1ED, _who, out a),
+            m => new FsNode { Kind = NodeKind.Directory, Entries = new(StringComparer.Ordinal), Flags = m.Nodes[parent].Flags & InodeFlags.Dax }, expect);
 
-    public ulong Symlink(ulong parent, string name, string target, Errno? expect = null)
-    {
-        ulong ino = 0;
-        Do($"symlink {Path(parent, name)} ({target.Length}-byte target)", fs =>
-        {
-            var e = fs.Symlink(parent, N(name), N(target), _who, out var a);
-            ino = a.Ino;
-            return e;
-        }, m =>
-        {
-            m.Dir(parent).Entries![name] = ino;
-            m.Nodes[ino] = new FsNode { Kind = NodeKind.Symlink, Data = N(target) };
-        }, expect);
-        return ino;
-    }
+    public ulong Symlink(ulong parent, string name, string target, Errno? expect = null) =>
+        MakeNode($"symlink {Path(parent, name)} ({target.Length}-byte target)", parent, name,
+            (FileSystem fs, out InodeAttributes a) => fs.Symlink(parent, N(name), N(target), _who, out a),
+            _ => new FsNode { Kind = NodeKind.Symlink, Data = N(target) }, expect);
 
     public void Link(ulong ino, ulong parent, string name, Errno? expect = null) =>
         Do($"link {Describe(ino)} -> {Path(parent, name)}", fs => fs.Link(ino, parent, N(name), out _), m =>
@@ -165,22 +132,10 @@ public sealed class WorkloadDriver : IDisposable
         }, expect);
 
     public void Unlink(ulong parent, string name, Errno? expect = null) =>
-        Do($"unlink {Path(parent, name)}", fs => fs.Unlink(parent, N(name)), m =>
-        {
-            var entries = m.Dir(parent).Entries!;
-            ulong child = entries[name];
-            entries.Remove(name);
-            m.DropLink(child);
-        }, expect);
+        RemoveName($"unlink {Path(parent, name)}", parent, name, fs => fs.Unlink(parent, N(name)), (m, child) => m.DropLink(child), expect);
 
     public void Rmdir(ulong parent, string name, Errno? expect = null) =>
-        Do($"rmdir {Path(parent, name)}", fs => fs.RemoveDirectory(parent, N(name)), m =>
-        {
-            var entries = m.Dir(parent).Entries!;
-            ulong child = entries[name];
-            entries.Remove(name);
-            m.Nodes.Remove(child);
-        }, expect);
+        RemoveName($"rmdir {Path(parent, name)}", parent, name, fs => fs.RemoveDirectory(parent, N(name)), (m, child) => m.Nodes.Remove(child), expect);
 
     public void Rename(ulong srcParent, string srcName, ulong dstParent, string dstName, RenameFlags flags = RenameFlags.None, Errno? expect = null) =>
         Do($"rename {Path(srcParent, srcName)} -> {Path(dstParent, dstName)}{(flags == RenameFlags.None ? "" : $" ({flags})")}",
@@ -205,11 +160,7 @@ public sealed class WorkloadDriver : IDisposable
     public void Write(ulong ino, long offset, int length, Errno? expect = null)
     {
         var data = NewPattern(length, offset);
-        Do($"write {Describe(ino)} [{offset}, +{length})", fs =>
-        {
-            var e = fs.Write(ino, offset, data, _who, out int n);
-            return e == Errno.Ok && n != data.Length ? Errno.EIO : e;
-        }, m =>
+        Do($"write {Describe(ino)} [{offset}, +{length})", fs => WriteAll(fs, ino, offset, data, WriteOrigin.Syscall), m =>
         {
             var f = m.Nodes[ino];
             var c = new byte[Math.Max(f.Data.Length, offset + length)];
@@ -266,16 +217,48 @@ public sealed class WorkloadDriver : IDisposable
     public void MappedWriteback(ulong ino, long offset, int length, Errno? expect = null)
     {
         var data = NewPattern(length, offset);
-        Do($"mapped writeback {Describe(ino)} [{offset}, +{length})", fs =>
-        {
-            var e = fs.Write(ino, offset, data, _who, out int n, WriteOrigin.MappedWriteback);
-            return e == Errno.Ok && n != data.Length ? Errno.EIO : e;
-        }, m =>
+        Do($"mapped writeback {Describe(ino)} [{offset}, +{length})", fs => WriteAll(fs, ino, offset, data, WriteOrigin.MappedWriteback), m =>
         {
             var c = (byte[])m.Nodes[ino].Data.Clone();
             data.CopyTo(c, offset);
             m.Nodes[ino].Data = c;
         }, expect, inPlaceIno: ino);
+    }
+
+    private delegate Errno MakeCall(FileSystem fs, out InodeAttributes attributes);
+
+    /// <summary>Create, mkdir, symlink: the engine makes a node under a new name; the model gets the name and <paramref name="node"/>.</summary>
+    private ulong MakeNode(string description, ulong parent, string name, MakeCall make, Func<FsModel, FsNode> node, Errno? expect)
+    {
+        ulong ino = 0;
+        Do(description, fs =>
+        {
+            var e = make(fs, out var a);
+            ino = a.Ino;
+            return e;
+        }, m =>
+        {
+            m.Dir(parent).Entries![name] = ino;
+            m.Nodes[ino] = node(m);
+        }, expect);
+        return ino;
+    }
+
+    /// <summary>Unlink, rmdir: the engine removes a name; the model drops it and then lets <paramref name="release"/> deal with its inode.</summary>
+    private void RemoveName(string description, ulong parent, string name, Func<FileSystem, Errno> remove, Action<FsModel, ulong> release, Errno? expect) =>
+        Do(description, remove, m =>
+        {
+            var entries = m.Dir(parent).Entries!;
+            ulong child = entries[name];
+            entries.Remove(name);
+            release(m, child);
+        }, expect);
+
+    /// <summary>A write of all of <paramref name="data"/>: a short write is an EIO.</summary>
+    private Errno WriteAll(FileSystem fs, ulong ino, long offset, byte[] data, WriteOrigin origin)
+    {
+        var e = fs.Write(ino, offset, data, _who, out int n, origin);
+        return e == Errno.Ok && n != data.Length ? Errno.EIO : e;
     }
 
     private string Path(ulong parent, string name) => (parent == Root ? "" : Describe(parent)) + "/" + name;

@@ -1,4 +1,5 @@
 using System.Runtime.InteropServices;
+using PmemFs.Media;
 
 namespace PmemFs.Daemon;
 
@@ -19,8 +20,9 @@ public static partial class EmulatedPmem
     {
         if (!string.IsNullOrEmpty(Environment.GetEnvironmentVariable(ForceVariable))) return false;
         if (!File.Exists(image)) return false; // a device: libpmem2 knows best
-        try { return new DriveInfo(Path.GetFullPath(image)).DriveFormat is "tmpfs" or "ramfs"; }
-        catch (Exception e) when (e is IOException or UnauthorizedAccessException or ArgumentException) { return false; }
+        string fileSystem = ImageLocation.FileSystemOf(image);
+        // hugetlbfs is memory too, but it has always kept libpmem2's choice here.
+        return ImageLocation.IsMemory(fileSystem) && fileSystem != "hugetlbfs";
     }
 
     /// <summary>Called before the image is mapped: sets the native environment libpmem2 reads.</summary>

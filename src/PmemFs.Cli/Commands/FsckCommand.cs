@@ -51,24 +51,7 @@ public static class FsckCommand
         FsckReport report;
         using var inUse = ImageUse.LockForReading(path);
         using (var media = PmemMedia.Open(path, readOnly: true))
-        {
-            var reporter = ProgressReporter.Create(console, Name, request.Progress, request.Quiet || request.Json);
-            try
-            {
-                report = Fsck.Check(media, new FsckOptions { Verbose = request.Verbose },
-                    reporter is null ? null : new PhaseProgress(reporter));
-            }
-            catch (ImageFormatException e) when (e.Message.StartsWith(media.Description, StringComparison.Ordinal))
-            {
-                // The checker names the image by the media's description (path, kind, size, view):
-                // the user typed a path, and the rest of the description says nothing about the problem.
-                throw Fail(path + e.Message[media.Description.Length..]);
-            }
-            finally
-            {
-                reporter?.Finish();
-            }
-        }
+            report = RunPhases(console, request, media, Fsck.Check);
 
         if (request.Json) WriteJson(console.Out, path, report);
         else WriteText(console.Out, path, report, request);
@@ -91,7 +74,7 @@ public static class FsckCommand
         }
         catch (UnauthorizedAccessException e)
         {
-            throw Fail($"{path}: cannot be opened for writing, which --repair needs ({e.Message})");
+            throw CannotWrite(path, e);
         }
         using var locked = inUse;
         try
@@ -100,62 +83,71 @@ public static class FsckCommand
         }
         catch (Exception e) when (e is UnauthorizedAccessException or MediaException or IOException)
         {
-            throw Fail($"{path}: cannot be opened for writing, which --repair needs ({e.Message})");
+            throw CannotWrite(path, e);
         }
         using (media)
-        {
-            var reporter = ProgressReporter.Create(console, Name, request.Progress, request.Quiet || request.Json);
-            try
-            {
-                result = FsckRepair.Repair(media, new FsckOptions { Verbose = request.Verbose },
-                    reporter is null ? null : new PhaseProgress(reporter));
-            }
-            catch (ImageFormatException e) when (e.Message.StartsWith(media.Description, StringComparison.Ordinal))
-            {
-                throw Fail(path + e.Message[media.Description.Length..]);
-            }
-            catch (ImageFormatException e) when (e.Message.StartsWith(path, StringComparison.Ordinal))
-            {
-                throw Fail(e.Message);
-            }
-            finally
-            {
-                reporter?.Finish();
-            }
-        }
+            result = RunPhases(console, request, media, FsckRepair.Repair);
 
         var report = result.After;
         if (request.Json) WriteJson(console.Out, path, report, result.Changes);
         else
         {
-            foreach (var change in result.Changes) console.Out.WriteLine("repaired: " + CliConsole.OneLine(change.ToString()));
+            WriteLines(console.Out, "repaired: ", result.Changes);
             WriteText(console.Out, path, report, request, result.Changes.Count);
         }
         if (!report.IsClean) return ExitCodes.FsckProblems;
         return result.Changed ? ExitCodes.FsckCorrected : ExitCodes.FsckClean;
     }
 
+    private static CommandFailedException CannotWrite(string path, Exception e) =>
+        Fail($"{path}: cannot be opened for writing, which --repair needs ({e.Message})");
+
+    /// <summary>
+    /// Runs the checker or the repairer (<paramref name="phases"/>) on <paramref name="media"/>,
+    /// drawing its progress, and turns a format error into a message that names the image by its path.
+    /// </summary>
+    private static T RunPhases<T>(CliConsole console, Request request, PmemMedia media,
+        Func<PmemMedia, FsckOptions, IProgress<FsckProgress>?, T> phases)
+    {
+        string path = request.Image;
+        var reporter = ProgressReporter.Create(console, Name, request.Progress, request.Quiet || request.Json);
+        try
+        {
+            return phases(media, new FsckOptions { Verbose = request.Verbose },
+                reporter is null ? null : new PhaseProgress(reporter));
+        }
+        catch (ImageFormatException e) when (e.Message.StartsWith(media.Description, StringComparison.Ordinal))
+        {
+            // The checker names the image by the media's description (path, kind, size, view):
+            // the user typed a path, and the rest of the description says nothing about the problem.
+            throw Fail(path + e.Message[media.Description.Length..]);
+        }
+        catch (ImageFormatException e) when (e.Message.StartsWith(path, StringComparison.Ordinal))
+        {
+            throw Fail(e.Message);
+        }
+        finally
+        {
+            reporter?.Finish();
+        }
+    }
+
+    /// <summary>One line per item (a problem, note or change), each prefixed and kept on one line.</summary>
+    private static void WriteLines<T>(TextWriter output, string prefix, IEnumerable<T> items)
+    {
+        foreach (var item in items) output.WriteLine(prefix + CliConsole.OneLine(item!.ToString()!));
+    }
+
     private static void WriteText(TextWriter output, string path, FsckReport report, Request request, int? changes = null)
     {
-        foreach (var problem in report.Problems) output.WriteLine(CliConsole.OneLine(problem.ToString()));
+        WriteLines(output, "", report.Problems);
         if (request.Quiet) return;
-        foreach (string note in report.Notes) output.WriteLine("note: " + CliConsole.OneLine(note));
+        WriteLines(output, "note: ", report.Notes);
         var s = report.Stats;
         if (request.Verbose)
         {
             var w = new FieldWriter(output, nameWidth: 24, indent: "  ");
-            w.Field("inodes", s.Inodes);
-            w.Field("directories", s.Directories);
-            w.Field("regular files", s.RegularFiles);
-            w.Field("symlinks", s.Symlinks);
-            w.Field("directory entries", s.Dirents);
-            w.Field("extents", s.Extents);
-            w.Field("rmap records", s.RmapRecords);
-            w.Field("data blocks used", s.UsedDataBlocks);
-            w.Field("data blocks free", s.FreeDataBlocks);
-            w.Field("transactions replayed", s.TransactionsReplayed);
-            w.Field("orphans", s.Orphans);
-            w.Field("pending trims", s.PendingTrims);
+            foreach (var (text, _, value) in StatFields(s)) w.Field(text, value);
         }
         string repaired = changes is > 0 ? $"{Units.Count(changes.Value, "change", "changes")} made, " : "";
         output.WriteLine(report.IsClean
@@ -170,27 +162,8 @@ public static class FsckCommand
         w.WriteStartObject();
         w.WriteString("image", path);
         w.WriteBoolean("clean", report.IsClean);
-        if (changes is not null)
-        {
-            w.WriteStartArray("changes");
-            foreach (var c in changes)
-            {
-                w.WriteStartObject();
-                w.WriteString("where", c.Where);
-                w.WriteString("message", c.Message);
-                w.WriteEndObject();
-            }
-            w.WriteEndArray();
-        }
-        w.WriteStartArray("problems");
-        foreach (var p in report.Problems)
-        {
-            w.WriteStartObject();
-            w.WriteString("where", p.Where);
-            w.WriteString("message", p.Message);
-            w.WriteEndObject();
-        }
-        w.WriteEndArray();
+        if (changes is not null) WriteFindings(w, "changes", changes.Select(c => (c.Where, c.Message)));
+        WriteFindings(w, "problems", report.Problems.Select(p => (p.Where, p.Message)));
         w.WriteStartArray("notes");
         foreach (string note in report.Notes) w.WriteStringValue(note);
         w.WriteEndArray();
@@ -198,23 +171,43 @@ public static class FsckCommand
         w.WriteEndObject();
     });
 
+    /// <summary>An array of {where, message} objects: the changes a repair made, or the problems found.</summary>
+    private static void WriteFindings(Utf8JsonWriter w, string name, IEnumerable<(string Where, string Message)> findings)
+    {
+        w.WriteStartArray(name);
+        foreach (var (where, message) in findings)
+        {
+            w.WriteStartObject();
+            w.WriteString("where", where);
+            w.WriteString("message", message);
+            w.WriteEndObject();
+        }
+        w.WriteEndArray();
+    }
+
     private static void WriteStats(Utf8JsonWriter w, FsckStats s)
     {
         w.WriteStartObject("stats");
-        w.WriteNumber("inodes", s.Inodes);
-        w.WriteNumber("directories", s.Directories);
-        w.WriteNumber("regularFiles", s.RegularFiles);
-        w.WriteNumber("symlinks", s.Symlinks);
-        w.WriteNumber("dirents", s.Dirents);
-        w.WriteNumber("extents", s.Extents);
-        w.WriteNumber("rmapRecords", s.RmapRecords);
-        w.WriteNumber("usedDataBlocks", s.UsedDataBlocks);
-        w.WriteNumber("freeDataBlocks", s.FreeDataBlocks);
-        w.WriteNumber("transactionsReplayed", s.TransactionsReplayed);
-        w.WriteNumber("orphans", s.Orphans);
-        w.WriteNumber("pendingTrims", s.PendingTrims);
+        foreach (var (_, json, value) in StatFields(s)) w.WriteNumber(json, value);
         w.WriteEndObject();
     }
+
+    /// <summary>The statistics in output order: the name --verbose prints, the JSON name, the value.</summary>
+    private static (string Text, string Json, long Value)[] StatFields(FsckStats s) =>
+    [
+        ("inodes", "inodes", s.Inodes),
+        ("directories", "directories", s.Directories),
+        ("regular files", "regularFiles", s.RegularFiles),
+        ("symlinks", "symlinks", s.Symlinks),
+        ("directory entries", "dirents", s.Dirents),
+        ("extents", "extents", s.Extents),
+        ("rmap records", "rmapRecords", s.RmapRecords),
+        ("data blocks used", "usedDataBlocks", s.UsedDataBlocks),
+        ("data blocks free", "freeDataBlocks", s.FreeDataBlocks),
+        ("transactions replayed", "transactionsReplayed", s.TransactionsReplayed),
+        ("orphans", "orphans", s.Orphans),
+        ("pending trims", "pendingTrims", s.PendingTrims),
+    ];
 
     /// <summary>Synchronous, unlike <see cref="Progress{T}"/>, which posts to the thread pool and would draw out of order.</summary>
     private sealed class PhaseProgress(ProgressReporter reporter) : IProgress<FsckProgress>
