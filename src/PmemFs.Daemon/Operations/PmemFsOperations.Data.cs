@@ -82,33 +82,11 @@ public sealed unsafe partial class PmemFsOperations
         // The writepage bit tells the kernel's writeback of a shared mapping from write(2)
         // (only without FUSE's writeback cache, which Init never enables): DAX_IMMUTABLE's rule 5.
         var origin = fi->IsWritePage ? WriteOrigin.MappedWriteback : WriteOrigin.Syscall;
-        var errno = _fs.Write(ino, offset, data, who, out int written, origin);
-        if (errno == Errno.ENOSPC) errno = WriteWhatFits(ino, offset, data, who, out written);
+        // A write that does not fit writes what does (a short count, as write(2)): the engine's policy.
+        var errno = _fs.WriteWhatFits(ino, offset, data, who, out int written, origin);
         if (errno.Failed) Reply(req, errno);
         else req.ReplyWrite(written);
     }
-
-    /// <summary>
-    /// A write that does not fit writes what does (a short count, as write(2) on a kernel file
-    /// system); each attempt is all or nothing, so nothing is ever half written.
-    /// </summary>
-    private Errno WriteWhatFits(ulong ino, long offset, ReadOnlySpan<byte> data, Credentials who, out int written)
-    {
-        written = 0;
-        long free = _fs.StatFs().FreeBlocks * Block;
-        long length = Math.Min(data.Length, free - offset % Block);
-        while (length > 0)
-        {
-            // End on a block boundary: the part of a block that is written costs the whole block.
-            long end = (offset + length) / Block * Block;
-            int take = (int)(end > offset ? end - offset : length);
-            if (_fs.Write(ino, offset, data[..take], who, out written).IsOk) return Errno.Ok;
-            length = take / 2;
-        }
-        return Errno.ENOSPC;
-    }
-
-    private const int Block = 4096;
 
     /// <summary>Every write and metadata change is durable when it returns: fsync has nothing left to do.</summary>
     public override void Fsync(FuseRequest req, ulong ino, bool dataOnly, FuseFileInfo* fi) => Reply(req, _fs.GetAttr(ino, out _));

@@ -170,7 +170,21 @@ public sealed partial class FileSystem
     /// before this returns. New blocks are fully written (data plus zeros) before they become
     /// visible. All or nothing on ENOSPC.
     /// </summary>
-    public Errno Write(ulong ino, long offset, ReadOnlySpan<byte> data, Credentials who, out int written, WriteOrigin origin = WriteOrigin.Syscall)
+    public Errno Write(ulong ino, long offset, ReadOnlySpan<byte> data, Credentials who, out int written, WriteOrigin origin = WriteOrigin.Syscall) =>
+        WriteEntry(ino, offset, data, who, origin, whatFits: false, out written);
+
+    /// <summary>
+    /// write(2) as on a full kernel file system: like <see cref="Write"/> (same checks, same
+    /// flag rules, same durability), but a write whose new blocks do not all fit writes the
+    /// longest prefix that does, ending on a block boundary, and returns Ok with
+    /// <paramref name="written"/> &lt; data.Length; ENOSPC only when nothing fits at all.
+    /// Every attempt is one all-or-nothing transaction, all under one hold of the inode's
+    /// write lock, so no other writer of the file comes in between.
+    /// </summary>
+    public Errno WriteWhatFits(ulong ino, long offset, ReadOnlySpan<byte> data, Credentials who, out int written, WriteOrigin origin = WriteOrigin.Syscall) =>
+        WriteEntry(ino, offset, data, who, origin, whatFits: true, out written);
+
+    private Errno WriteEntry(ulong ino, long offset, ReadOnlySpan<byte> data, Credentials who, WriteOrigin origin, bool whatFits, out int written)
     {
         written = 0;
         if (offset < 0) return Errno.EINVAL;
@@ -184,7 +198,13 @@ public sealed partial class FileSystem
                 CheckWritableFile(inode);
                 FlagRules.CheckWrite(inode, offset, origin);
                 if (data.Length == 0) return Errno.Ok;
+                // The in-place store allocates nothing, so it is never short.
                 if (FlagRules.IsDaxImmutable(inode)) StoreInPlaceLocked(inode, offset, data);
+                else if (whatFits)
+                {
+                    written = WriteWhatFitsLocked(inode, offset, data, who);
+                    return Errno.Ok;
+                }
                 else WriteLocked(inode, offset, data, who);
                 written = data.Length;
                 return Errno.Ok;
@@ -192,6 +212,63 @@ public sealed partial class FileSystem
             finally { inode.Lock.ExitWriteLock(); }
         }
         catch (ErrnoException e) { return e.Errno; }
+    }
+
+    /// <summary>
+    /// Writes the longest prefix of <paramref name="data"/> that fits and returns its length
+    /// (throws ENOSPC when none does). The first attempt is the prefix the free blocks hold
+    /// (<see cref="FittingLength"/>: all of it unless space is short); should that still fail
+    /// (extent or rmap slots run out, or another file took the blocks meanwhile), it halves,
+    /// each time ending on a block boundary, down to the part of the first block. A failed
+    /// attempt's transaction gives back all it allocated, so nothing is ever half written.
+    /// </summary>
+    private int WriteWhatFitsLocked(Inode inode, long offset, ReadOnlySpan<byte> data, Credentials who)
+    {
+        int firstBlockPart = (int)Math.Min(data.Length, Bs - offset % Bs);
+        long take = FittingLength(inode, offset, data.Length);
+        while (take > 0)
+        {
+            try
+            {
+                WriteLocked(inode, offset, data[..(int)take], who);
+                return (int)take;
+            }
+            catch (ErrnoException e) when (e.Errno == Errno.ENOSPC)
+            {
+                // Less of the first block needs just what all of it needs.
+                if (take <= firstBlockPart) break;
+                long stop = (offset + take / 2) / Bs * Bs;
+                take = stop > offset ? stop - offset : firstBlockPart;
+            }
+        }
+        throw new ErrnoException(Errno.ENOSPC);
+    }
+
+    /// <summary>
+    /// How much of a write of <paramref name="length"/> bytes at <paramref name="offset"/> the
+    /// free blocks hold: all of it when its holes fit (mapped blocks, written or unwritten, cost
+    /// nothing), else up to the first hole block that does not fit (a block boundary; 0 when
+    /// that is the first block).
+    /// </summary>
+    private long FittingLength(Inode inode, long offset, long length)
+    {
+        long end = offset + length;
+        long b0 = offset / Bs, b1 = (end + Bs - 1) / Bs;
+        long free = Blocks.FreeBlocks;
+        if (b1 - b0 <= free) return length;
+        long cursor = b0;
+        foreach (var e in inode.Extents.Overlapping(b0, b1))
+        {
+            if (e.FileBlock > cursor)
+            {
+                long hole = e.FileBlock - cursor;
+                if (hole > free) return Math.Max(0, (cursor + free) * Bs - offset);
+                free -= hole;
+            }
+            cursor = Math.Max(cursor, e.FileEnd);
+        }
+        if (b1 - cursor > free) return Math.Max(0, (cursor + free) * Bs - offset);
+        return length;
     }
 
     /// <summary>
