@@ -456,3 +456,21 @@ public sealed class ProjectIdTests : IDisposable
         Assert.Equal(42u, a.ProjectId);
     }
 }
+
+public sealed class AppendOnlyChmodTests : IDisposable
+{
+    private readonly EngineFixture _f = new();
+
+    public void Dispose() => _f.Dispose();
+
+    /// <summary>Found by the model test against tmpfs: a chmod to the unchanged mode slipped through as "only drops suid/sgid".</summary>
+    [Fact]
+    public void ChmodToTheSameModeIsRefusedOnAnAppendOnlyFileButDroppingSuidIsNot()
+    {
+        ulong ino = _f.CreateFile(EngineFixture.Root, "f", 0x8000 | 0x9A4); // -rwsr--r--
+        Assert.Equal(Errno.Ok, _f.Fs.SetFlags(ino, InodeFlags.Append, 0, Credentials.Root, out _));
+        Assert.Equal(Errno.EPERM, _f.Fs.SetAttr(ino, new SetAttrRequest { Fields = SetAttrFields.Mode, Mode = 0x9A4 }, Credentials.Root, out _));
+        Assert.Equal(Errno.Ok, _f.Fs.SetAttr(ino, new SetAttrRequest { Fields = SetAttrFields.Mode, Mode = 0x1A4 }, Credentials.Root, out _));
+        Assert.Equal(Errno.EPERM, _f.Fs.SetAttr(ino, new SetAttrRequest { Fields = SetAttrFields.Mode, Mode = 0x1A4 }, Credentials.Root, out _));
+    }
+}

@@ -35,6 +35,7 @@ internal static unsafe partial class Native
     public const int EOPNOTSUPP = 95;
     public const int ENXIO = 6;
     public const int ECONNABORTED = 103;
+    public const int ENODATA = 61;
 
     // lseek whence.
     public const int SEEK_SET = 0;
@@ -62,6 +63,13 @@ internal static unsafe partial class Native
     public static readonly nint MAP_FAILED = -1;
 
     public const int SIGKILL = 9;
+
+    // The standard inode-flag ioctls (an int word; chattr/lsattr use them) and the two flags the model uses.
+    public const uint FS_IOC_GETFLAGS = 0x80086601;
+    public const uint FS_IOC_SETFLAGS = 0x40086602;
+    public const int FS_IMMUTABLE_FL = 0x10;
+    public const int FS_APPEND_FL = 0x20;
+    public const int O_ACCMODE = 3;
 
     public static int Errno => Marshal.GetLastPInvokeError();
 
@@ -119,6 +127,20 @@ internal static unsafe partial class Native
     [LibraryImport(Libc, EntryPoint = "munmap", SetLastError = true)]
     public static partial int munmap(nint addr, nuint length);
 
+    [LibraryImport(Libc, EntryPoint = "ioctl", SetLastError = true)]
+    public static partial int ioctl(int fd, nuint request, void* arg);
+
+    /// <summary>FS_IOC_GETFLAGS; throws on failure.</summary>
+    public static int GetInodeFlags(int fd)
+    {
+        int word = 0;
+        if (ioctl(fd, FS_IOC_GETFLAGS, &word) != 0) throw new NativeException("ioctl FS_IOC_GETFLAGS", Errno);
+        return word;
+    }
+
+    /// <summary>FS_IOC_SETFLAGS; 0 or the errno.</summary>
+    public static int TrySetInodeFlags(int fd, int word) => ioctl(fd, FS_IOC_SETFLAGS, &word) == 0 ? 0 : Errno;
+
     [LibraryImport(Libc, EntryPoint = "rename", SetLastError = true, StringMarshalling = StringMarshalling.Utf8)]
     public static partial int rename(string oldPath, string newPath);
 
@@ -142,6 +164,24 @@ internal static unsafe partial class Native
 
     [LibraryImport(Libc, EntryPoint = "lgetxattr", SetLastError = true, StringMarshalling = StringMarshalling.Utf8)]
     public static partial nint lgetxattr(string path, string name, byte* value, nuint size);
+
+    [LibraryImport(Libc, EntryPoint = "lremovexattr", SetLastError = true, StringMarshalling = StringMarshalling.Utf8)]
+    public static partial int lremovexattr(string path, string name);
+
+    [LibraryImport(Libc, EntryPoint = "chmod", SetLastError = true, StringMarshalling = StringMarshalling.Utf8)]
+    public static partial int chmod(string path, uint mode);
+
+    /// <summary>struct timespec, for utimensat.</summary>
+    [StructLayout(LayoutKind.Sequential)]
+    public struct Timespec
+    {
+        public long Sec;
+        public long Nsec;
+    }
+
+    /// <summary>utimensat; <paramref name="times"/> null means "now" for both.</summary>
+    [LibraryImport(Libc, EntryPoint = "utimensat", SetLastError = true, StringMarshalling = StringMarshalling.Utf8)]
+    public static partial int utimensat(int dirFd, string path, Timespec* times, int flags);
 
     [LibraryImport(Libc, EntryPoint = "llistxattr", SetLastError = true, StringMarshalling = StringMarshalling.Utf8)]
     public static partial nint llistxattr(string path, byte* list, nuint size);

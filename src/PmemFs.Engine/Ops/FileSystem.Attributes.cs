@@ -71,6 +71,10 @@ public sealed partial class FileSystem
         catch (ErrnoException e) { return e.Errno; }
     }
 
+    /// <summary>
+    /// The kernel's own dropping of suid/sgid: something is dropped and nothing else changes. A
+    /// chmod to the unchanged mode is not that (an append-only file refuses it, as on Linux).
+    /// </summary>
     private static bool OnlyClearsPrivileges(uint oldMode, uint newMode) =>
-        (newMode & ~oldMode) == 0 && ((oldMode ^ newMode) & ~(SetUid | SetGid)) == 0;
+        newMode != oldMode && (newMode & ~oldMode) == 0 && ((oldMode ^ newMode) & ~(SetUid | SetGid)) == 0;
 }
