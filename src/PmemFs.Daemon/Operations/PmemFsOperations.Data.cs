@@ -114,7 +114,8 @@ public sealed unsafe partial class PmemFsOperations
 
     /// <summary>
     /// copy_file_range within the mount: copied through a pooled buffer in 1 MiB steps, each
-    /// step a durable write; a short count at end of file, as the syscall allows.
+    /// step a durable write; a short count at end of file or when the file system fills (what
+    /// fits is written), as the syscall allows.
     /// </summary>
     public override void CopyFileRange(FuseRequest req, ulong inoIn, long offIn, FuseFileInfo* fiIn, ulong inoOut, long offOut, FuseFileInfo* fiOut, long length, int flags)
     {
@@ -131,7 +132,7 @@ public sealed unsafe partial class PmemFsOperations
                 var errno = _fs.Read(inoIn, offIn + copied, buffer[..want], out int got);
                 if (errno.Failed) { Reply(req, errno); return; }
                 if (got == 0) break;
-                errno = _fs.Write(inoOut, offOut + copied, buffer[..got], who, out int written);
+                errno = _fs.WriteWhatFits(inoOut, offOut + copied, buffer[..got], who, out int written);
                 if (errno.Failed)
                 {
                     if (copied > 0) break;
