@@ -62,7 +62,6 @@ public sealed partial class FileSystem
     {
         if (name.Length == 0 || name.Length > FormatConstants.MaxNameLength) return name.Length == 0 ? Errno.EINVAL : Errno.ERANGE;
         if (value is not null && value.Length > FormatConstants.MaxXattrValue) return Errno.E2BIG;
-        if (!XattrNamespaces.IsSupported(name)) return Errno.EOPNOTSUPP;
         try
         {
             var inode = Get(ino);
@@ -70,7 +69,9 @@ public sealed partial class FileSystem
             try
             {
                 if (inode.Freed) return Errno.ESTALE;
+                // As the kernel's xattr_permission: immutable and append-only refuse before the namespace is looked at.
                 FlagRules.CheckXattrChange(inode);
+                if (!XattrNamespaces.IsSupported(name)) return Errno.EOPNOTSUPP;
                 // As the kernel's xattr_permission: user.* only on regular files and directories.
                 if (XattrNamespaces.IsUser(name) && !inode.IsRegular && !inode.IsDirectory) return Errno.EPERM;
                 int at = FindXattr(inode, name);
