@@ -111,7 +111,8 @@ public class NamespaceTests
         ulong f = t.CreateFile(Root, "open");
         t.Write(f, 0, N("still here"));
         t.Fs.Retain(f);
-        t.Fs.Opened(f);
+        Assert.Equal(Errno.Ok, t.Fs.Open(f, write: false, append: false)); // counts the handle
+        Assert.Equal(Errno.EISDIR, t.Fs.Open(Root, write: false, append: false));
         Assert.Equal(Errno.Ok, t.Fs.Unlink(Root, N("open")));
         Assert.Equal("still here"u8.ToArray(), t.ReadAll(f));
         Assert.Equal(free0 - 1, t.Fs.StatFs().FreeBlocks);

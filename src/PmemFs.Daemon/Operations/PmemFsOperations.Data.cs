@@ -24,20 +24,13 @@ public sealed unsafe partial class PmemFsOperations
 
     public override void Open(FuseRequest req, ulong ino, FuseFileInfo* fi)
     {
-        var errno = _fs.GetAttr(ino, out var attr);
+        // O_TRUNC never arrives here (no atomic O_TRUNC): the kernel sends a setattr after the open.
+        var errno = _fs.Open(ino, write: (fi->Flags & OpenAccessMode) != OpenReadOnly, append: (fi->Flags & OpenAppend) != 0);
         if (errno.Failed) Reply(req, errno);
-        else if (attr.IsDirectory) Reply(req, Errno.EISDIR);
-        else if (_fs.MayOpen(ino, write: (fi->Flags & OpenAccessMode) != OpenReadOnly, append: (fi->Flags & OpenAppend) != 0,
-                     truncate: (fi->Flags & OpenTruncate) != 0) is { Failed: true } refused)
-            Reply(req, refused);
-        else
-        {
-            _fs.Opened(ino);
-            if (req.ReplyOpen(fi) != 0) _fs.Closed(ino);
-        }
+        else if (req.ReplyOpen(fi) != 0) _fs.Closed(ino); // the kernel did not take the handle
     }
 
-    private const int OpenAccessMode = 3, OpenReadOnly = 0, OpenTruncate = 0x200, OpenAppend = 0x400;
+    private const int OpenAccessMode = 3, OpenReadOnly = 0, OpenAppend = 0x400;
 
     public override void Release(FuseRequest req, ulong ino, FuseFileInfo* fi)
     {

@@ -81,13 +81,12 @@ internal static class FlagRules
         if (flags.HasFlag(InodeFlags.Append) && offset < inode.Rec.Size) throw Denied();
     }
 
-    /// <summary>open(2): write access and truncation as the flags allow (DAX_IMMUTABLE may be opened for writing, to map it).</summary>
-    public static void CheckOpen(Inode inode, bool write, bool append, bool truncate)
+    /// <summary>open(2): write access as the flags allow (DAX_IMMUTABLE may be opened for writing, to map it).</summary>
+    public static void CheckOpen(Inode inode, bool write, bool append)
     {
         var flags = Of(inode);
-        if (flags.HasFlag(InodeFlags.Immutable) && (write || truncate)) throw Denied();
-        if (flags.HasFlag(InodeFlags.Append) && ((write && !append) || truncate)) throw Denied();
-        if (flags.HasFlag(InodeFlags.DaxImmutable) && truncate) throw Denied();
+        if (write && flags.HasFlag(InodeFlags.Immutable)) throw Denied();
+        if (write && !append && flags.HasFlag(InodeFlags.Append)) throw Denied();
     }
 
     /// <summary>

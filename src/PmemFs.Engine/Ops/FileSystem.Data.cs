@@ -285,11 +285,9 @@ public sealed partial class FileSystem
         {
             // Rule 2 guarantees written blocks throughout; anything else is damage, not a hole to fill.
             if (e.FileBlock > cursor || e.State != ExtentState.Written) throw new ErrnoException(Errno.EIO);
-            long from = Math.Max(offset, e.FileBlock * Bs), to = Math.Min(end, e.FileEnd * Bs);
-            long at = e.PhysOf(from / Bs) * Bs + from % Bs;
-            Media.Write(at, data.Slice((int)(from - offset), (int)(to - from)));
-            Media.Flush(at, to - from);
-            cursor = e.FileEnd;
+            long stop = Math.Min(e.FileEnd, b1);
+            StoreBlocks(cursor, stop, e.PhysOf(cursor), offset, data, zeroOutside: false);
+            cursor = stop;
         }
         if (cursor < b1) throw new ErrnoException(Errno.EIO);
         Media.Drain();

@@ -171,11 +171,12 @@ public sealed partial class FileSystem
     }
 
     /// <summary>
-    /// open(2) of <paramref name="ino"/> with the given access, before the handle exists:
-    /// immutable refuses writing and truncation, append-only needs O_APPEND, DAX_IMMUTABLE
-    /// refuses truncation (write access stays possible: shared writable mappings need it).
+    /// open(2) of a file that is not a directory: immutable refuses write access, append-only
+    /// needs O_APPEND for it (DAX_IMMUTABLE allows it: shared writable mappings need it). On
+    /// success the handle is counted (as <see cref="Opened"/>), checked and counted under one
+    /// lock. Truncation on open arrives as a setattr, which applies its own rules.
     /// </summary>
-    public Errno MayOpen(ulong ino, bool write, bool append, bool truncate)
+    public Errno Open(ulong ino, bool write, bool append)
     {
         try
         {
@@ -184,7 +185,9 @@ public sealed partial class FileSystem
             try
             {
                 if (inode.Freed) return Errno.ESTALE;
-                FlagRules.CheckOpen(inode, write, append, truncate);
+                if (inode.IsDirectory) return Errno.EISDIR;
+                FlagRules.CheckOpen(inode, write, append);
+                Interlocked.Increment(ref inode.OpenHandles);
                 return Errno.Ok;
             }
             finally { inode.Lock.ExitReadLock(); }
