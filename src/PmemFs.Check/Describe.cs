@@ -10,6 +10,10 @@ internal static class Describe
     public static string Blocks(long start, long count) =>
         count == 1 ? $"block {start}" : $"blocks {start}..{start + count - 1}";
 
+    /// <summary>A physical range as found in a record, which may be nonsense (so no inclusive arithmetic that could overflow).</summary>
+    public static string Range(long start, long count) =>
+        count >= 1 && start <= long.MaxValue - count ? Blocks(start, count) : $"physical block {start} (+{count})";
+
     public static string Owner(RmapOwnerKind kind, ulong owner) => kind switch
     {
         RmapOwnerKind.InodeData => $"inode {owner}",

@@ -21,8 +21,6 @@ namespace PmemFs.Check;
 /// </summary>
 internal static class FlagInvariants
 {
-    private const int Bs = FormatConstants.BlockSize;
-
     /// <summary>One broken rule: the flag to clear, the finding as the check words it, and the cause as the repair words it.</summary>
     internal readonly record struct Violation(InodeFlags Flag, string Problem, string Cause);
 
@@ -68,7 +66,7 @@ internal static class FlagInvariants
             found.Add(new Violation(InodeFlags.DaxImmutable, "dax_immutable without dax", "the file does not have dax"));
 
         var sorted = extents.OrderBy(x => x.Rec.FileBlock).ThenBy(x => x.Slot).ToList();
-        long eofBlock = (rec.Size + Bs - 1) / Bs;
+        long eofBlock = FileMap.EofBlock(rec);
 
         // Holes below EOF: a sweep over the extents, whatever their state (unwritten is its own finding).
         long mapped = 0; // file blocks [0, mapped) are covered by some extent, without a gap

@@ -33,6 +33,9 @@ public sealed record FsckReport(IReadOnlyList<FsckProblem> Problems, FsckStats S
 /// </summary>
 public static class Fsck
 {
+    /// <summary>The end of the note that says the media is not a private copy (the repair drops it from its after-check).</summary>
+    internal const string NotPrivateCopyNote = "is not a private copy: the journal is replayed into memory only";
+
     /// <exception cref="ImageFormatException">neither superblock is usable (or the image is not PmemFs).</exception>
     public static FsckReport Check(IMedia media, FsckOptions options, IProgress<FsckProgress>? progress = null)
     {
@@ -40,7 +43,7 @@ public static class Fsck
         ArgumentNullException.ThrowIfNull(options);
         using var overlay = CopyOnWriteOverlay.IsNeededFor(media) ? new CopyOnWriteOverlay(media) : null;
         var ctx = new FsckContext(overlay ?? media, options, progress) { ImageName = media is PmemMedia pm ? pm.Path : media.Description };
-        if (overlay is not null) ctx.Note($"{media.Description} is not a private copy: the journal is replayed into memory only");
+        if (overlay is not null) ctx.Note($"{media.Description} {NotPrivateCopyNote}");
 
         // Phase 1 decides whether there is a file system at all: its ImageFormatException propagates.
         if (!Phase1Superblock.Run(ctx)) return ctx.ToReport();

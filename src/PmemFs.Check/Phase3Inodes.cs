@@ -1,4 +1,3 @@
-using System.Buffers.Binary;
 using PmemFs.Format;
 
 namespace PmemFs.Check;
@@ -18,20 +17,7 @@ internal static class Phase3Inodes
         for (long slot = 0; slot < count; slot++)
         {
             ulong ino = Geometry.InoOfSlot(slot);
-            var bytes = ctx.Media.Read(g.InodeOffset(slot), DiskInode.Size);
-            VerifyResult v;
-            InodeRecord rec;
-            try
-            {
-                v = DiskInode.VerifyRead(bytes, ino, out rec);
-            }
-            catch (FormatException)
-            {
-                // DiskInode.VerifyRead formats a bad mode with "o", which .NET does not have:
-                // it throws instead of returning its verdict. Give that verdict here.
-                v = Diagnose(bytes, ino);
-                rec = default;
-            }
+            var v = DiskInode.VerifyRead(ctx.Media.Read(g.InodeOffset(slot), DiskInode.Size), ino, out var rec);
             switch (v.Verdict)
             {
                 case Verdict.Ok:
@@ -50,14 +36,5 @@ internal static class Phase3Inodes
         if (!ctx.DamagedInodes.Contains(FormatConstants.RootIno)
             && (!ctx.Inodes.TryGetValue(FormatConstants.RootIno, out var root) || root.FileType != FileTypes.Directory))
             ctx.Problem($"inode {FormatConstants.RootIno}", "root inode is missing or not a directory");
-    }
-
-    /// <summary>The verdict the verifier meant to give when it threw (it had already passed the checksum).</summary>
-    private static VerifyResult Diagnose(ReadOnlySpan<byte> bytes, ulong ino)
-    {
-        uint mode = BinaryPrimitives.ReadUInt32LittleEndian(bytes[20..]);
-        return FileTypes.IsValid(mode & FileTypes.Mask)
-            ? VerifyResult.Corruption($"inode {ino}: record cannot be verified")
-            : VerifyResult.Corruption($"inode {ino}: invalid file type in mode 0{Describe.Octal(mode)}");
     }
 }

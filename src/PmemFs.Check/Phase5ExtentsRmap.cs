@@ -18,8 +18,6 @@ namespace PmemFs.Check;
 /// </summary>
 internal static class Phase5ExtentsRmap
 {
-    private const int Bs = FormatConstants.BlockSize;
-
     public static void Run(FsckContext ctx)
     {
         ReadTables(ctx);
@@ -53,7 +51,7 @@ internal static class Phase5ExtentsRmap
             {
                 ctx.Rmaps.Add((slot, r));
                 if (!r.IsMetadata && !g.IsDataBlockRange(r.PhysBlock, r.BlockCount))
-                    ctx.Problem($"rmap slot {slot}", $"{Describe.Owner(r.Kind, r.Owner)} owns {Range(r.PhysBlock, r.BlockCount)}, outside the data area ({Describe.Blocks(g.DataStart, g.DataBlocks)})");
+                    ctx.Problem($"rmap slot {slot}", $"{Describe.Owner(r.Kind, r.Owner)} owns {Describe.Range(r.PhysBlock, r.BlockCount)}, outside the data area ({Describe.Blocks(g.DataStart, g.DataBlocks)})");
             }
             else if (v.Verdict != Verdict.Empty) ctx.Problem($"rmap slot {slot}", Describe.Verdict(v, $"rmap slot {slot}"));
             ctx.Tick("rmap", slot + 1, g.RmapCount);
@@ -94,15 +92,15 @@ internal static class Phase5ExtentsRmap
             if (byPlace.TryGetValue((e.Ino, e.FileBlock), out int near))
             {
                 var n = ctx.Rmaps[near];
-                also = $" (rmap slot {n.Slot} names {Range(n.Rec.PhysBlock, n.Rec.BlockCount)} for it)";
+                also = $" (rmap slot {n.Slot} names {Describe.Range(n.Rec.PhysBlock, n.Rec.BlockCount)} for it)";
             }
-            ctx.Problem($"extent slot {slot}", $"inode {e.Ino} file block {e.FileBlock} -> {Range(e.PhysBlock, e.BlockCount)} has no matching rmap record{also}");
+            ctx.Problem($"extent slot {slot}", $"inode {e.Ino} file block {e.FileBlock} -> {Describe.Range(e.PhysBlock, e.BlockCount)} has no matching rmap record{also}");
         }
         for (int i = 0; i < ctx.Rmaps.Count; i++)
         {
             var (slot, r) = ctx.Rmaps[i];
             if (r.Kind == RmapOwnerKind.InodeData && !consumed[i])
-                ctx.Problem($"rmap slot {slot}", $"names inode {r.Owner} file block {r.FileBlock} ({Range(r.PhysBlock, r.BlockCount)}), which has no extent");
+                ctx.Problem($"rmap slot {slot}", $"names inode {r.Owner} file block {r.FileBlock} ({Describe.Range(r.PhysBlock, r.BlockCount)}), which has no extent");
         }
         return twinless;
     }
@@ -116,7 +114,7 @@ internal static class Phase5ExtentsRmap
         {
             string where = $"extent slot {slot}";
             if (!g.IsDataBlockRange(e.PhysBlock, e.BlockCount))
-                ctx.Problem(where, $"inode {e.Ino} file block {e.FileBlock} maps {Range(e.PhysBlock, e.BlockCount)}, outside the data area ({Describe.Blocks(g.DataStart, g.DataBlocks)})");
+                ctx.Problem(where, $"inode {e.Ino} file block {e.FileBlock} maps {Describe.Range(e.PhysBlock, e.BlockCount)}, outside the data area ({Describe.Blocks(g.DataStart, g.DataBlocks)})");
             if (!g.IsValidIno(e.Ino)) { ctx.Problem(where, $"belongs to inode {e.Ino}, which does not exist"); continue; }
             if (ctx.DamagedInodes.Contains(e.Ino)) continue;
             if (!ctx.Inodes.TryGetValue(e.Ino, out var owner)) { ctx.Problem(where, $"belongs to free inode {e.Ino}"); continue; }
@@ -137,7 +135,7 @@ internal static class Phase5ExtentsRmap
         var rec = ctx.Inodes[ino];
         string where = $"inode {ino}";
         extents.Sort((a, b) => a.Rec.FileBlock.CompareTo(b.Rec.FileBlock));
-        long eofBlock = (rec.Size + Bs - 1) / Bs;
+        long eofBlock = FileMap.EofBlock(rec);
         long maxEnd = 0, maxSlot = -1;
         long covered = 0; // written blocks from file block 0 on, without a gap
         foreach (var (slot, e) in extents)
@@ -149,13 +147,9 @@ internal static class Phase5ExtentsRmap
             }
             if (e.FileEnd > maxEnd) (maxEnd, maxSlot) = (e.FileEnd, slot);
 
-            if (e.State == ExtentState.Written && e.FileEnd > eofBlock)
-            {
-                long beyond = Math.Max(e.FileBlock, eofBlock);
-                bool trimPending = rec.PendingTrim != 0 && rec.PendingTrim - 1 <= beyond;
-                if (!trimPending)
-                    ctx.Problem(where, $"extent slot {slot} has written file blocks {beyond}..{e.FileEnd - 1} beyond EOF (size {rec.Size}, {eofBlock} block(s))");
-            }
+            long beyond = FileMap.WrittenBeyondEof(rec, e);
+            if (beyond >= 0)
+                ctx.Problem(where, $"extent slot {slot} has written file blocks {beyond}..{e.FileEnd - 1} beyond EOF (size {rec.Size}, {eofBlock} block(s))");
             if (e.State == ExtentState.Written && e.FileBlock <= covered) covered = Math.Max(covered, e.FileEnd);
         }
         if (rec.FileType == FileTypes.Symlink && covered < eofBlock)
@@ -176,8 +170,8 @@ internal static class Phase5ExtentsRmap
             if (!ctx.Inodes.TryGetValue(r.Owner, out var rec)) { ctx.Problem(where, $"xattr blob of free inode {r.Owner}"); continue; }
             if (rec.XattrBlock != r.PhysBlock || rec.XattrBlocks != r.BlockCount || r.FileBlock != 0)
             {
-                string says = rec.XattrBlock == 0 ? "has no xattr blob" : $"says its blob is {Range(rec.XattrBlock, rec.XattrBlocks)}";
-                ctx.Problem(where, $"names {Range(r.PhysBlock, r.BlockCount)} as the xattr blob of inode {r.Owner}, which {says}");
+                string says = rec.XattrBlock == 0 ? "has no xattr blob" : $"says its blob is {Describe.Range(rec.XattrBlock, rec.XattrBlocks)}";
+                ctx.Problem(where, $"names {Describe.Range(r.PhysBlock, r.BlockCount)} as the xattr blob of inode {r.Owner}, which {says}");
                 continue;
             }
             if (!owned.TryAdd(r.Owner, slot))
@@ -185,7 +179,7 @@ internal static class Phase5ExtentsRmap
         }
         foreach (var (ino, rec) in ctx.Inodes)
             if (rec.XattrBlock != 0 && !owned.ContainsKey(ino))
-                ctx.Problem($"inode {ino}", $"xattr blob ({Range(rec.XattrBlock, rec.XattrBlocks)}) has no rmap record");
+                ctx.Problem($"inode {ino}", $"xattr blob ({Describe.Range(rec.XattrBlock, rec.XattrBlocks)}) has no rmap record");
         return [.. owned.Keys];
     }
 
@@ -205,7 +199,7 @@ internal static class Phase5ExtentsRmap
             }
             if (i < 0)
             {
-                ctx.Problem($"rmap slot {slot}", $"claims {Range(r.PhysBlock, r.BlockCount)} for {Describe.Owner(r.Kind, 0)}, which is not where the superblock puts it");
+                ctx.Problem($"rmap slot {slot}", $"claims {Describe.Range(r.PhysBlock, r.BlockCount)} for {Describe.Owner(r.Kind, 0)}, which is not where the superblock puts it");
                 continue;
             }
             matched[i] = true;
@@ -244,7 +238,7 @@ internal static class Phase5ExtentsRmap
             string where = $"inode {ino}";
             if (!g.IsDataBlockRange(rec.XattrBlock, rec.XattrBlocks))
             {
-                ctx.Problem(where, $"xattr blob ({Range(rec.XattrBlock, rec.XattrBlocks)}) lies outside the data area");
+                ctx.Problem(where, $"xattr blob ({Describe.Range(rec.XattrBlock, rec.XattrBlocks)}) lies outside the data area");
                 continue;
             }
             var blob = ctx.Media.Read(Geometry.BlockOffset(rec.XattrBlock), (int)rec.XattrLength);
@@ -270,8 +264,4 @@ internal static class Phase5ExtentsRmap
             if (rec.XattrBlock != 0 && !blobOwned.Contains(ino) && g.IsDataBlockRange(rec.XattrBlock, rec.XattrBlocks))
                 ctx.Claims.Add(new Claim(rec.XattrBlock, rec.XattrBlocks, RmapOwnerKind.InodeXattr, ino));
     }
-
-    /// <summary>A physical range as found in a record, which may be nonsense (so no inclusive arithmetic that could overflow).</summary>
-    private static string Range(long start, long count) =>
-        count >= 1 && start <= long.MaxValue - count ? Describe.Blocks(start, count) : $"physical block {start} (+{count})";
 }

@@ -54,7 +54,7 @@ internal static class Phase7Namespace
             string where = $"inode {ino}";
             int links = namedBy.TryGetValue(ino, out var names) ? names.Count : 0;
             if (rec.PendingTrim != 0) trims.Add(ino);
-            if (rec.PendingTrim != 0 && rec.PendingTrim - 1 < (rec.Size + FormatConstants.BlockSize - 1) / FormatConstants.BlockSize)
+            if (FileMap.TrimInsideFile(rec))
                 ctx.Problem(where, $"pending trim from file block {rec.PendingTrim - 1} lies inside the file (size {rec.Size}): finishing it would drop data");
             if (rec.Nlink == 0 && links == 0 && ino != root)
             {

@@ -85,11 +85,8 @@ public sealed class JournalTests
     [Fact]
     public void CrashCopyWithRecordsLostSinceTheCommitIsRestoredByReplayAndClean()
     {
-        using var img = new TestImage().Populate();
-        ulong late = img.File(TestImage.Root, "late");
-        img.Write(late, 0, TestImage.Pattern(3 * Bs, 5));
-        // The process dies now: the log since mount holds every transaction, applied in place.
-        using var crash = img.CrashCopy();
+        // The process dies after writing "late": the log since mount holds every transaction, applied in place.
+        using var crash = TestImage.CrashedWithLateFile(out ulong late);
         // Undo what applying the last transactions did, as if those stores never reached the media.
         long dslot = crash.DirentSlot(TestImage.Root, "late");
         var extent = crash.Extents(late).Single();

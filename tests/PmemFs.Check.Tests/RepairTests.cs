@@ -309,6 +309,17 @@ public sealed class RepairTests : IDisposable
     }
 
     [Fact]
+    public void InodeWithAnImpossibleFileTypeIsClearedWithTheVerifiersReason()
+    {
+        ulong a = Ino("a.txt");
+        _img.SetImpossibleFileType(a); // mode 0xF1A4
+        var report = Repair();
+        Has(report, $"inode {a}", "record cleared: it cannot be trusted (invalid file type in mode 0170644)");
+        Assert.Equal(Verdict.Empty, DiskInode.VerifyRead(_img.InodeBytes(a), a, out _).Verdict);
+        AssertIntact(except: "docs/a.txt");
+    }
+
+    [Fact]
     public void DirentWithABadChecksumIsClearedAndItsFileGoesToLostAndFound()
     {
         ulong sparse = Ino("sparse");
@@ -398,10 +409,7 @@ public sealed class RepairTests : IDisposable
     [Fact]
     public void PendingJournalIsReplayedOntoTheImageAndCheckpointed()
     {
-        using var img = new TestImage().Populate();
-        ulong late = img.File(TestImage.Root, "late");
-        img.Write(late, 0, TestImage.Pattern(3 * Bs, 5));
-        using var crash = img.CrashCopy();
+        using var crash = TestImage.CrashedWithLateFile(out ulong late);
         long dslot = crash.DirentSlot(TestImage.Root, "late");
         var extent = crash.Extents(late).Single();
         crash.DirentBytes(dslot).Clear();
@@ -418,7 +426,7 @@ public sealed class RepairTests : IDisposable
         using var fs = FileSystem.Mount(crash.Media);
         var got = new byte[3 * Bs];
         Assert.Equal(Errno.Ok, fs.Read(Resolve(fs, "late"), 0, got, out _));
-        Assert.Equal(TestImage.Pattern(3 * Bs, 5), got);
+        Assert.Equal(TestImage.LateContent, got);
     }
 
     [Fact]

@@ -41,6 +41,30 @@ public sealed class TestImage : IDisposable
     /// <summary>A copy of the media as it is right now, as if the process had died here.</summary>
     public TestImage CrashCopy() => new(MemoryMedia.CopyOf(Media)) { Inos = new Dictionary<string, ulong>(Inos) };
 
+    /// <summary>Sets the file type bits of <paramref name="ino"/>'s mode to 0xF (no such type) and reseals the record, so only the structural check can catch it.</summary>
+    public void SetImpossibleFileType(ulong ino)
+    {
+        var span = InodeBytes(ino);
+        span[21] = (byte)((span[21] & 0x0F) | 0xF0);
+        Checksum.SealRecord(span);
+    }
+
+    /// <summary>What <see cref="CrashedWithLateFile"/> wrote into "late".</summary>
+    public static byte[] LateContent => Pattern(3 * Bs, 5);
+
+    /// <summary>
+    /// A populated image, then a file "late" in the root with <see cref="LateContent"/> (three
+    /// written blocks), then a crash: the copy's log holds every transaction since mount, all of
+    /// them already applied in place.
+    /// </summary>
+    public static TestImage CrashedWithLateFile(out ulong late)
+    {
+        using var img = new TestImage().Populate();
+        late = img.File(Root, "late");
+        img.Write(late, 0, LateContent);
+        return img.CrashCopy();
+    }
+
     public MemoryMedia Media { get; }
     public FileSystem? Fs { get; private set; }
     public Geometry G => ImageReader.ReadSuperblock(Media, "test").Superblock.Geometry;

@@ -45,8 +45,6 @@ public sealed record RepairReport(IReadOnlyList<RepairChange> Changes, FsckRepor
 /// </remarks>
 public static class FsckRepair
 {
-    private const string OverlayNoteEnd = "is not a private copy: the journal is replayed into memory only";
-
     /// <exception cref="ImageFormatException">neither superblock is usable (or the image is not PmemFs).</exception>
     /// <exception cref="InvalidOperationException"><paramref name="media"/> cannot be written.</exception>
     public static RepairReport Repair(IMedia media, FsckOptions options, IProgress<FsckProgress>? progress = null)
@@ -58,7 +56,7 @@ public static class FsckRepair
         var changes = new Repairer(media, options, progress).Run();
         var after = Fsck.Check(media, options, progress);
         // The journal is empty now: that the check would have replayed into memory only says nothing.
-        after = after with { Notes = after.Notes.Where(n => !n.EndsWith(OverlayNoteEnd, StringComparison.Ordinal)).ToArray() };
+        after = after with { Notes = after.Notes.Where(n => !n.EndsWith(Fsck.NotPrivateCopyNote, StringComparison.Ordinal)).ToArray() };
         return new RepairReport(changes, after);
     }
 }

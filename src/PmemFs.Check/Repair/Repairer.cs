@@ -152,18 +152,7 @@ internal sealed class Repairer(IMedia media, FsckOptions options, IProgress<Fsck
         for (long slot = 0; slot < _g.InodeCount; slot++)
         {
             ulong ino = Geometry.InoOfSlot(slot);
-            var bytes = media.Read(_g.InodeOffset(slot), DiskInode.Size);
-            VerifyResult v;
-            InodeRecord rec;
-            try
-            {
-                v = DiskInode.VerifyRead(bytes, ino, out rec);
-            }
-            catch (FormatException)
-            {
-                v = VerifyResult.Corruption($"inode {ino}: invalid file type in mode");
-                rec = default;
-            }
+            var v = DiskInode.VerifyRead(media.Read(_g.InodeOffset(slot), DiskInode.Size), ino, out var rec);
             switch (v.Verdict)
             {
                 case Verdict.Ok when rec.IsFree:
@@ -171,8 +160,7 @@ internal sealed class Repairer(IMedia media, FsckOptions options, IProgress<Fsck
                     break;
                 case Verdict.Ok:
                     _inodesRead[ino] = rec;
-                    long eofBlock = (rec.Size + FormatConstants.BlockSize - 1) / FormatConstants.BlockSize;
-                    if (rec.PendingTrim != 0 && rec.PendingTrim - 1 < eofBlock)
+                    if (FileMap.TrimInsideFile(rec))
                     {
                         // Finishing it would drop data inside the file: what lies past EOF is cut off below instead.
                         Change($"inode {ino}", $"pending trim from file block {rec.PendingTrim - 1} lay inside the file (size {rec.Size}): cleared");
@@ -228,7 +216,7 @@ internal sealed class Repairer(IMedia media, FsckOptions options, IProgress<Fsck
     private void DropXattrs(ulong ino, string why)
     {
         var rec = _inodes[ino];
-        Change($"inode {ino}", $"extended attributes removed: their blob ({Range(rec.XattrBlock, rec.XattrBlocks)}) {why}");
+        Change($"inode {ino}", $"extended attributes removed: their blob ({Describe.Range(rec.XattrBlock, rec.XattrBlocks)}) {why}");
         _inodes[ino] = rec with { XattrBlock = 0, XattrLength = 0, XattrBlocks = 0 };
     }
 
@@ -262,7 +250,7 @@ internal sealed class Repairer(IMedia media, FsckOptions options, IProgress<Fsck
         }
     }
 
-    private static string Show(ExtentRecord e) => $"inode {e.Ino} file block {e.FileBlock} -> {Range(e.PhysBlock, e.BlockCount)}";
+    private static string Show(ExtentRecord e) => $"inode {e.Ino} file block {e.FileBlock} -> {Describe.Range(e.PhysBlock, e.BlockCount)}";
 
     private void RemoveExtent(long slot, string why)
     {
@@ -276,7 +264,6 @@ internal sealed class Repairer(IMedia media, FsckOptions options, IProgress<Fsck
     /// <summary>Per file: no two extents over one file block; no written block past EOF unless a truncate is pending.</summary>
     private void CheckFileMaps()
     {
-        const int bs = FormatConstants.BlockSize;
         var byIno = new Dictionary<ulong, List<long>>();
         foreach (var (slot, e) in _extents)
         {
@@ -288,7 +275,7 @@ internal sealed class Repairer(IMedia media, FsckOptions options, IProgress<Fsck
             var rec = _inodes[ino];
             var slots = byIno[ino];
             slots.Sort((a, b) => _extents[a].FileBlock != _extents[b].FileBlock ? _extents[a].FileBlock.CompareTo(_extents[b].FileBlock) : a.CompareTo(b));
-            long eofBlock = (rec.Size + bs - 1) / bs;
+            long eofBlock = FileMap.EofBlock(rec);
             long maxEnd = 0, maxSlot = -1;
             foreach (long slot in slots)
             {
@@ -298,23 +285,18 @@ internal sealed class Repairer(IMedia media, FsckOptions options, IProgress<Fsck
                     RemoveExtent(slot, $"overlaps extent slot {maxSlot} in the file");
                     continue;
                 }
-                if (e.State == ExtentState.Written && e.FileEnd > eofBlock)
+                if (FileMap.WrittenBeyondEof(rec, e) >= 0)
                 {
-                    long beyond = Math.Max(e.FileBlock, eofBlock);
-                    bool trimPending = rec.PendingTrim != 0 && rec.PendingTrim - 1 <= beyond;
-                    if (!trimPending)
+                    if (e.FileBlock >= eofBlock)
                     {
-                        if (e.FileBlock >= eofBlock)
-                        {
-                            RemoveExtent(slot, $"written blocks beyond EOF (size {rec.Size})");
-                            continue;
-                        }
-                        long keep = eofBlock - e.FileBlock;
-                        Change($"extent slot {slot}", $"shortened ({Show(e)}): written file blocks {eofBlock}..{e.FileEnd - 1} lay beyond EOF (size {rec.Size}); {Range(e.PhysBlock + keep, e.BlockCount - keep)} freed");
-                        e = e with { BlockCount = keep };
-                        _extents[slot] = e;
-                        _extentsWritten.Add(slot);
+                        RemoveExtent(slot, $"written blocks beyond EOF (size {rec.Size})");
+                        continue;
                     }
+                    long keep = eofBlock - e.FileBlock;
+                    Change($"extent slot {slot}", $"shortened ({Show(e)}): written file blocks {eofBlock}..{e.FileEnd - 1} lay beyond EOF (size {rec.Size}); {Describe.Range(e.PhysBlock + keep, e.BlockCount - keep)} freed");
+                    e = e with { BlockCount = keep };
+                    _extents[slot] = e;
+                    _extentsWritten.Add(slot);
                 }
                 if (e.FileEnd > maxEnd) (maxEnd, maxSlot) = (e.FileEnd, slot);
             }
@@ -662,8 +644,8 @@ internal sealed class Repairer(IMedia media, FsckOptions options, IProgress<Fsck
 
     private static string Show(RmapRecord r) => r.Kind switch
     {
-        RmapOwnerKind.InodeData => $"inode {r.Owner} file block {r.FileBlock} at {Range(r.PhysBlock, r.BlockCount)}",
-        _ => $"{Describe.Owner(r.Kind, r.Owner)} at {Range(r.PhysBlock, r.BlockCount)}",
+        RmapOwnerKind.InodeData => $"inode {r.Owner} file block {r.FileBlock} at {Describe.Range(r.PhysBlock, r.BlockCount)}",
+        _ => $"{Describe.Owner(r.Kind, r.Owner)} at {Describe.Range(r.PhysBlock, r.BlockCount)}",
     };
 
     /// <summary>The bitmap as the owners say: set exactly for the metadata areas, the extents, the xattr blobs (and the bits past the region).</summary>
@@ -787,8 +769,4 @@ internal sealed class Repairer(IMedia media, FsckOptions options, IProgress<Fsck
         media.Write(offset, bytes);
         media.Flush(offset, bytes.Length);
     }
-
-    /// <summary>A physical range as found in a record, which may be nonsense (no inclusive arithmetic that could overflow).</summary>
-    private static string Range(long start, long count) =>
-        count >= 1 && start <= long.MaxValue - count ? Describe.Blocks(start, count) : $"physical block {start} (+{count})";
 }

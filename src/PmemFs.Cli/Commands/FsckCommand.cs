@@ -104,27 +104,18 @@ public static class FsckCommand
 
     /// <summary>
     /// Runs the checker or the repairer (<paramref name="phases"/>) on <paramref name="media"/>,
-    /// drawing its progress, and turns a format error into a message that names the image by its path.
+    /// drawing its progress. Both name a <see cref="PmemMedia"/> by its path, so an image without
+    /// a usable superblock (<see cref="ImageFormatException"/>) already says which path it was
+    /// and goes to <see cref="CommandGuard"/> as it is (exit 8).
     /// </summary>
     private static T RunPhases<T>(CliConsole console, Request request, PmemMedia media,
         Func<PmemMedia, FsckOptions, IProgress<FsckProgress>?, T> phases)
     {
-        string path = request.Image;
         var reporter = ProgressReporter.Create(console, Name, request.Progress, request.Quiet || request.Json);
         try
         {
             return phases(media, new FsckOptions { Verbose = request.Verbose },
                 reporter is null ? null : new PhaseProgress(reporter));
-        }
-        catch (ImageFormatException e) when (e.Message.StartsWith(media.Description, StringComparison.Ordinal))
-        {
-            // The checker names the image by the media's description (path, kind, size, view):
-            // the user typed a path, and the rest of the description says nothing about the problem.
-            throw Fail(path + e.Message[media.Description.Length..]);
-        }
-        catch (ImageFormatException e) when (e.Message.StartsWith(path, StringComparison.Ordinal))
-        {
-            throw Fail(e.Message);
         }
         finally
         {
