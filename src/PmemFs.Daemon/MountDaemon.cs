@@ -41,7 +41,7 @@ public sealed class MountDaemon(MountRequest request, DaemonLog log)
         if (!Directory.Exists(mountpoint))
             throw new MountException($"{mountpoint}: mountpoint does not exist or is not a directory");
 
-        if (MountTable.Read().FirstOrDefault(m => m.FsType == "fuse.pmemfs" && m.Source == image) is { } existing)
+        if (MountTable.FindByImage(image) is { } existing)
             throw new MountException($"{image}: already mounted on {existing.Mountpoint}");
         // A daemon that was just unmounted may still be checkpointing: wait for it to let go.
         using var imageLock = ImageLock.TryAcquire(image, exclusive: true, request.LockWait)

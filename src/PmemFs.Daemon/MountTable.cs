@@ -10,6 +10,9 @@ public sealed record MountEntry(string Mountpoint, string FsType, string Source,
 /// <summary>Reads the kernel's mount table (octal escapes such as \040 decoded).</summary>
 public static class MountTable
 {
+    /// <summary>The type mountinfo shows for a PmemFs mount (FUSE subtype pmemfs).</summary>
+    public const string PmemFsType = "fuse.pmemfs";
+
     public static IReadOnlyList<MountEntry> Read()
     {
         var list = new List<MountEntry>();
@@ -29,12 +32,31 @@ public static class MountTable
     {
         string full = Path.GetFullPath(mountpoint).TrimEnd('/');
         if (full.Length == 0) full = "/";
-        return Read().LastOrDefault(m => m.Mountpoint == full && m.FsType == "fuse.pmemfs");
+        return Read().LastOrDefault(m => m.Mountpoint == full && m.FsType == PmemFsType);
     }
 
     /// <summary>The mount of <paramref name="image"/> this daemon serves: by mount point, or by source when the kernel shows the mount point resolved differently (symlinks).</summary>
     public static MountEntry? FindServing(string mountpoint, string image) =>
-        FindPmemFs(mountpoint) ?? Read().LastOrDefault(m => m.FsType == "fuse.pmemfs" && m.Source == image);
+        FindPmemFs(mountpoint) ?? FindByImage(image);
+
+    /// <summary>The PmemFs mount serving <paramref name="image"/> (its source, fsname=), or null.</summary>
+    public static MountEntry? FindByImage(string image) => Read().LastOrDefault(m => m.FsType == PmemFsType && m.Source == image);
+
+    /// <summary>
+    /// The mount that holds <paramref name="realPath"/> (symlinks already resolved): the longest
+    /// mount point that is a prefix of it, the last one listed when mounts are stacked (it hides
+    /// the ones under it).
+    /// </summary>
+    public static MountEntry? Containing(string realPath, IReadOnlyList<MountEntry> mounts)
+    {
+        MountEntry? best = null;
+        foreach (var m in mounts)
+        {
+            bool holds = m.Mountpoint == "/" || realPath == m.Mountpoint || realPath.StartsWith(m.Mountpoint + "/", StringComparison.Ordinal);
+            if (holds && (best is null || m.Mountpoint.Length >= best.Mountpoint.Length)) best = m;
+        }
+        return best;
+    }
 
     private static bool HasOption(string options, string name) => options.Split(',').Contains(name);
 

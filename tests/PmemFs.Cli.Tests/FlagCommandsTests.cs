@@ -35,8 +35,12 @@ public sealed class FlagCommandsTests : IDisposable
         string missing = Path.Combine(_dir, "missing");
         var r = Cli.Run("chattr", "-i", missing, _file);
         Assert.Equal(1, r.ExitCode);
-        Assert.Equal($"pmemfs chattr: No such file or directory while trying to stat {missing}", r.ErrLines[0]);
-        Assert.Contains(_file, r.ErrLines[1], StringComparison.Ordinal);
+        Assert.Equal(
+            [
+                $"pmemfs chattr: No such file or directory while trying to stat {missing}",
+                $"pmemfs chattr: {_file} is not on a PmemFs mount (Inappropriate ioctl for device) while setting flags",
+            ],
+            r.ErrLines);
     }
 
     [Fact]
@@ -90,7 +94,26 @@ public sealed class FlagCommandsTests : IDisposable
     }
 
     [Fact]
-    public void ChattrHelpWinsOverFlagArguments() => Assert.Equal(0, Cli.Run("chattr", "-i", "--help").ExitCode);
+    public void ChattrHelpWinsOverFlagArguments()
+    {
+        var r = Cli.Run("chattr", "-i", "--help");
+        Assert.Equal(0, r.ExitCode);
+        Assert.Contains("pmemfs chattr", r.Out, StringComparison.Ordinal);
+        Assert.Equal("", r.Err);
+    }
+
+    [Theory]
+    [InlineData(true)]
+    [InlineData(false)]
+    public void ChattrHelpAfterTheFirstFileOrDoubleDashIsAFile(bool afterDoubleDash)
+    {
+        // Everything from the first file on, or after "--", is a file (docs/cli.md): "--help" too.
+        string[] args = afterDoubleDash ? ["chattr", "+i", "--", "--help"] : ["chattr", "+i", _file, "--help"];
+        var r = Cli.Run(args);
+        Assert.Equal(1, r.ExitCode);
+        Assert.Equal("", r.Out);
+        Assert.Equal("pmemfs chattr: No such file or directory while trying to stat --help", r.ErrLines[^1]);
+    }
 
     [Fact]
     public void LsattrOffPmemFsSaysWhatLsattrSaysAndExitsOne()
@@ -135,7 +158,13 @@ public sealed class FlagCommandsTests : IDisposable
     }
 
     [Fact]
-    public void LsattrWithAnUnknownOptionIsAUsageError() => Assert.Equal(2, Cli.Run("lsattr", "-z", _file).ExitCode);
+    public void LsattrWithAnUnknownOptionIsAUsageError()
+    {
+        var r = Cli.Run("lsattr", "-z", _file);
+        Assert.Equal(2, r.ExitCode);
+        Assert.Equal(["pmemfs: lsattr: unknown option '-z'", "Try 'pmemfs lsattr --help' for more information."], r.ErrLines);
+        Assert.Equal("", r.Out);
+    }
 
     [Fact]
     public void InfoOfADirectoryOffPmemFsIsAClearError()

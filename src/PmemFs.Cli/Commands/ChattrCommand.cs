@@ -32,13 +32,17 @@ public static class ChattrCommand
         return command;
     }
 
-    /// <summary>Whether these arguments (after "chattr") ask for help, which System.CommandLine prints.</summary>
+    /// <summary>
+    /// Whether these arguments (after "chattr") ask for help, which System.CommandLine prints:
+    /// only among the options and modes, since from the first file on (or after "--") every
+    /// argument is a file, as <see cref="ChattrArguments"/> reads them.
+    /// </summary>
     public static bool WantsHelp(IReadOnlyList<string> args)
     {
         foreach (string a in args)
         {
-            if (a == "--") return false;
             if (a is "--help" or "-h" or "-?") return true;
+            if (a == "--" || a.Length == 0 || a[0] is not ('+' or '-' or '=')) return false;
         }
         return false;
     }
@@ -57,7 +61,7 @@ public static class ChattrCommand
     private static bool Change(CliConsole console, ChattrArguments a, string path, bool named)
     {
         int errno = PathKind.Lstat(path, out var type);
-        if (errno != 0) return Error(console, a, $"{FlagIoctl.Message(errno)} while trying to stat {path}");
+        if (errno != 0) return Error(console, a, PathKind.StatError(path, errno));
         if (type is FileType.Symlink or FileType.Other)
         {
             // As chattr(1): -R never follows or changes symlinks and special files; naming one is an error.
@@ -71,12 +75,7 @@ public static class ChattrCommand
 
         if (type == FileType.Directory && a.Recursive)
         {
-            List<string> names;
-            try { names = PathKind.Entries(path); }
-            catch (Exception e) when (e is IOException or UnauthorizedAccessException)
-            {
-                return Error(console, a, $"{e.Message} while reading directory {path}");
-            }
+            if (PathKind.TryEntries(path, out string error) is not { } names) return Error(console, a, error);
             foreach (string name in names) ok &= Change(console, a, Path.Join(path, name), named: false);
         }
         return ok;

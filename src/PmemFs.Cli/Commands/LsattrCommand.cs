@@ -91,18 +91,16 @@ public static class LsattrCommand
         public void Named(string path)
         {
             int errno = PathKind.Lstat(path, out var type);
-            if (errno != 0) { Error($"{FlagIoctl.Message(errno)} while trying to stat {path}"); return; }
+            if (errno != 0) { Error(PathKind.StatError(path, errno)); return; }
             if (type == FileType.Directory && !request.DirectoriesThemselves) Directory(path);
             else Show(path, type);
         }
 
         private void Directory(string dir)
         {
-            List<string> names;
-            try { names = PathKind.Entries(dir); }
-            catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+            if (PathKind.TryEntries(dir, out string error) is not { } names)
             {
-                Error($"{e.Message} while reading directory {dir}");
+                Error(error);
                 return;
             }
             foreach (string name in names)
@@ -110,7 +108,7 @@ public static class LsattrCommand
                 if (name[0] == '.' && !request.All) continue;
                 string path = Path.Join(dir, name);
                 int errno = PathKind.Lstat(path, out var type);
-                if (errno != 0) { Error($"{FlagIoctl.Message(errno)} while trying to stat {path}"); continue; }
+                if (errno != 0) { Error(PathKind.StatError(path, errno)); continue; }
                 // Symlinks and special files have no flags; in a listing they are skipped, not errors.
                 if (type is FileType.Symlink or FileType.Other) continue;
                 Show(path, type);

@@ -31,8 +31,8 @@ public sealed record PathInfo(
         if (file.Kind is not (ImageFileKind.RegularFile or ImageFileKind.Directory)) return null;
         bool isDirectory = file.Kind == ImageFileKind.Directory;
         string? real = MountLookup.RealPath(path);
-        var mount = real is null ? null : MountLookup.Containing(real, MountTable.Read());
-        if (mount is not null && mount.FsType != MountLookup.PmemFsType) mount = null;
+        var mount = real is null ? null : MountTable.Containing(real, MountTable.Read());
+        if (mount is not null && mount.FsType != MountTable.PmemFsType) mount = null;
         bool isMountPoint = mount is not null && mount.Mountpoint == real;
 
         int errno = FlagIoctl.Get(path, followSymlinks: true, out var flags);

@@ -39,8 +39,7 @@ public sealed record ChattrArguments(FlagExpression Change, bool Recursive, bool
                 {
                     string mode = letters.ToString();
                     // Checked here so that an error names the argument as typed ("-Rq", not "-q").
-                    try { FlagExpression.ParseFlags(mode); }
-                    catch (FlagUsageException e) { throw new FlagUsageException(e.Message.Replace($"'{mode}'", $"'{a}'", StringComparison.Ordinal)); }
+                    FlagExpression.ParseFlags(mode, typed: a);
                     modes.Add(mode);
                 }
                 continue;

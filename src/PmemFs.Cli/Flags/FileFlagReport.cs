@@ -24,17 +24,14 @@ public readonly record struct FileFlagReport(PmemFsInodeFlags Raw)
         var m => $"unknown ({m})",
     };
 
-    /// <summary>"byte", "cache-line", "page" (lsattr --json's spelling).</summary>
-    public string GranularityId => Raw.Granularity switch
+    /// <summary>"byte", "cache line", "page": the spelling of info IMAGE, also in lsattr --json and info FILE.</summary>
+    public string GranularityName => Raw.Granularity switch
     {
         PmemFsIoctlAbi.GranularityByte => "byte",
-        PmemFsIoctlAbi.GranularityCacheLine => "cache-line",
+        PmemFsIoctlAbi.GranularityCacheLine => "cache line",
         PmemFsIoctlAbi.GranularityPage => "page",
         var g => $"unknown ({g})",
     };
-
-    /// <summary>"byte", "cache line", "page" (the spelling of info IMAGE).</summary>
-    public string GranularityName => GranularityId.Replace('-', ' ');
 
     /// <summary>
     /// Whether a process that maps the region directly (leases, prepare-write) makes its stores

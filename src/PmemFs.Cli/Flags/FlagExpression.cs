@@ -17,17 +17,19 @@ public readonly record struct FlagExpression(ulong Set, ulong Clear)
     /// <summary>
     /// The bits one mode argument names, without its sign. The text is long names when the
     /// whole of it is a comma-separated list of known names (so "dax" is DAX, not d,a,x);
-    /// otherwise every character must be a chattr letter.
+    /// otherwise every character must be a chattr letter. Errors quote <paramref name="typed"/>
+    /// when given: the argument as typed, of which <paramref name="mode"/> is a part ("-Rq").
     /// </summary>
     /// <exception cref="FlagUsageException">an unknown flag or an empty list.</exception>
-    public static ulong ParseFlags(string mode)
+    public static ulong ParseFlags(string mode, string? typed = null)
     {
         string text = mode.Length > 0 ? mode[1..] : "";
+        string quoted = typed ?? mode;
         if (text.Length == 0)
         {
             // "=" alone sets no flag, i.e. clears them all (as in chattr(1)); "+" or "-" alone is a slip.
             if (mode == "=") return 0;
-            throw new FlagUsageException($"no flags after '{mode}'");
+            throw new FlagUsageException($"no flags after '{quoted}'");
         }
 
         ulong bits = 0;
@@ -43,8 +45,8 @@ public readonly record struct FlagExpression(ulong Set, ulong Clear)
         {
             string unknown = text.Split(',').First(n => FlagNames.ByName(n) is null);
             throw new FlagUsageException(unknown.Length == 0
-                ? $"empty flag name in '{mode}'"
-                : $"unknown flag '{unknown}' in '{mode}' (known: {FlagNames.Known})");
+                ? $"empty flag name in '{quoted}'"
+                : $"unknown flag '{unknown}' in '{quoted}' (known: {FlagNames.Known})");
         }
 
         bits = 0;
@@ -55,8 +57,8 @@ public readonly record struct FlagExpression(ulong Set, ulong Clear)
             if (FlagNames.ByLetter(c) is { } bit) { bits |= bit; continue; }
             // "+iq" is a typo among letters; "+foo" is an unknown name.
             throw new FlagUsageException(anyLetter || text.Length == 1
-                ? $"unknown flag letter '{c}' in '{mode}' (known: {FlagNames.Known})"
-                : $"unknown flag '{text}' in '{mode}' (known: {FlagNames.Known})");
+                ? $"unknown flag letter '{c}' in '{quoted}' (known: {FlagNames.Known})"
+                : $"unknown flag '{text}' in '{quoted}' (known: {FlagNames.Known})");
         }
         return bits;
     }

@@ -40,15 +40,27 @@ public static unsafe class PathKind
         ReturnSpecialDirectories = false,
     };
 
+    /// <summary>chattr(1)'s and lsattr(1)'s wording of a failed lstat.</summary>
+    public static string StatError(string path, int errno) => $"{FlagIoctl.Message(errno)} while trying to stat {path}";
+
     /// <summary>
     /// The names in a directory, sorted (readdir order differs from run to run; output should
-    /// not), without "." and "..".
+    /// not), without "." and ".."; or null, with chattr(1)'s and lsattr(1)'s wording of the
+    /// failure in <paramref name="error"/>.
     /// </summary>
-    /// <exception cref="IOException">or UnauthorizedAccessException: the directory cannot be read.</exception>
-    public static List<string> Entries(string dir)
+    public static List<string>? TryEntries(string dir, out string error)
     {
-        var names = Directory.EnumerateFileSystemEntries(dir, "*", AllEntries).Select(p => Path.GetFileName(p)).ToList();
-        names.Sort(StringComparer.Ordinal);
-        return names;
+        error = "";
+        try
+        {
+            var names = Directory.EnumerateFileSystemEntries(dir, "*", AllEntries).Select(p => Path.GetFileName(p)).ToList();
+            names.Sort(StringComparer.Ordinal);
+            return names;
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            error = $"{e.Message} while reading directory {dir}";
+            return null;
+        }
     }
 }

@@ -272,10 +272,10 @@ static void print_field(const struct pmemfs_inode_flags *f, const char *field)
 	}
 }
 
-static int open_any(const char *path)
+/* open(2), or print "open: ENAME" and exit 1. */
+static int open_or_exit(const char *path, int flags)
 {
-	/* O_RDONLY works for directories too; O_NONBLOCK keeps FIFOs from blocking. */
-	int fd = open(path, O_RDONLY | O_NONBLOCK | O_NOFOLLOW);
+	int fd = open(path, flags);
 
 	if (fd < 0) {
 		printf("open: %s\n", errno_name(errno));
@@ -284,16 +284,47 @@ static int open_any(const char *path)
 	return fd;
 }
 
+static int open_any(const char *path)
+{
+	/* O_RDONLY works for directories too; O_NONBLOCK keeps FIFOs from blocking. */
+	return open_or_exit(path, O_RDONLY | O_NONBLOCK | O_NOFOLLOW);
+}
+
+/* Drops OPT from the front of the arguments when it is there; returns whether it was. */
+static int take_option(int *argc, char ***argv, const char *opt)
+{
+	if (*argc < 1 || strcmp((*argv)[0], opt) != 0)
+		return 0;
+	(*argc)--;
+	(*argv)++;
+	return 1;
+}
+
+/* An argument struct with only the version set, as every call starts. */
+static void init_flags(struct pmemfs_inode_flags *f)
+{
+	memset(f, 0, sizeof(*f));
+	f->version = PMEMFS_FLAGS_VERSION;
+}
+
+/* Adds "+MASK" to F's set mask or "-MASK" to its clear mask; returns 0 for any other ARG. */
+static int add_mask(struct pmemfs_inode_flags *f, const char *arg)
+{
+	if (arg[0] == '+')
+		f->set |= parse_mask(arg + 1);
+	else if (arg[0] == '-')
+		f->clear |= parse_mask(arg + 1);
+	else
+		return 0;
+	return 1;
+}
+
 static int cmd_get(int argc, char **argv)
 {
 	struct pmemfs_inode_flags f;
-	int wait = 0, fd, i, tries;
+	int wait, fd, i, tries;
 
-	if (argc >= 1 && strcmp(argv[0], "-w") == 0) {
-		wait = 1;
-		argc--;
-		argv++;
-	}
+	wait = take_option(&argc, &argv, "-w");
 	if (argc < 1)
 		usage();
 	for (tries = 0;; tries++) {
@@ -349,16 +380,10 @@ static int cmd_set(int argc, char **argv)
 
 	if (argc < 1)
 		usage();
-	memset(&f, 0, sizeof(f));
-	f.version = PMEMFS_FLAGS_VERSION;
-	for (i = 1; i < argc; i++) {
-		if (argv[i][0] == '+')
-			f.set |= parse_mask(argv[i] + 1);
-		else if (argv[i][0] == '-')
-			f.clear |= parse_mask(argv[i] + 1);
-		else
+	init_flags(&f);
+	for (i = 1; i < argc; i++)
+		if (!add_mask(&f, argv[i]))
 			usage();
-	}
 	return do_set(argv[0], &f);
 }
 
@@ -368,8 +393,7 @@ static int cmd_badarg(int argc, char **argv)
 
 	if (argc != 2)
 		usage();
-	memset(&f, 0, sizeof(f));
-	f.version = PMEMFS_FLAGS_VERSION;
+	init_flags(&f);
 	if (strcmp(argv[1], "version") == 0) {
 		f.version = PMEMFS_FLAGS_VERSION + 1;
 		f.set = PMEMFS_FL_NODUMP;
@@ -402,24 +426,16 @@ static size_t map_length(int fd)
 
 static int cmd_maphold(int argc, char **argv)
 {
-	int ro = 0, fd;
+	int ro, fd;
 	size_t len;
 	void *p;
 	time_t end;
 
-	if (argc >= 1 && strcmp(argv[0], "-r") == 0) {
-		ro = 1;
-		argc--;
-		argv++;
-	}
+	ro = take_option(&argc, &argv, "-r");
 	if (argc != 2)
 		usage();
 	end = time(NULL) + (time_t)parse_num(argv[1]);
-	fd = open(argv[0], ro ? O_RDONLY : O_RDWR);
-	if (fd < 0) {
-		printf("open: %s\n", errno_name(errno));
-		return 1;
-	}
+	fd = open_or_exit(argv[0], ro ? O_RDONLY : O_RDWR);
 	len = map_length(fd);
 	p = mmap(NULL, len, ro ? PROT_READ : PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
 	if (p == MAP_FAILED) {
@@ -448,11 +464,7 @@ static int cmd_mstore(int argc, char **argv)
 	off = parse_num(argv[1]);
 	n = parse_num(argv[2]);
 	byte = (int)parse_num(argv[3]);
-	fd = open(argv[0], O_RDWR);
-	if (fd < 0) {
-		printf("open: %s\n", errno_name(errno));
-		return 1;
-	}
+	fd = open_or_exit(argv[0], O_RDWR);
 	if (fstat(fd, &st) < 0 || off + n > (unsigned long long)st.st_size) {
 		printf("mstore: range beyond EOF\n");
 		return 1;
@@ -553,11 +565,7 @@ static int cmd_mstore_loop(int argc, char **argv)
 	sigemptyset(&sa.sa_mask);
 	if (sigaction(SIGBUS, &sa, NULL) < 0)
 		return 1;
-	fd = open(argv[0], O_RDWR);
-	if (fd < 0) {
-		printf("open: %s\n", errno_name(errno));
-		return 1;
-	}
+	fd = open_or_exit(argv[0], O_RDWR);
 	if (fstat(fd, &st) < 0 || st.st_size <= 0 || (size_t)st.st_size % page != 0) {
 		printf("mstore-loop: the size is not a positive multiple of %zu\n", page);
 		return 1;
@@ -586,6 +594,25 @@ static int cmd_mstore_loop(int argc, char **argv)
 	return 0;
 }
 
+/* Page P of FD into BUF; on a failed or short read prints "page P: read: ENAME" and returns -1. */
+static int read_page(int fd, unsigned char *buf, size_t page, size_t p)
+{
+	if (pread(fd, buf, page, (off_t)(p * page)) != (ssize_t)page) {
+		printf("page %zu: read: %s\n", p, errno_name(errno));
+		return -1;
+	}
+	return 0;
+}
+
+/* What page P holds after its last acknowledged iteration LAST (0: none, every byte ORIG). */
+static void acked_content(unsigned char *buf, size_t page, uint64_t last, size_t p, int orig)
+{
+	if (last)
+		loop_pattern(buf, page, last, p);
+	else
+		memset(buf, orig, page);
+}
+
 static int cmd_mstore_check(int argc, char **argv)
 {
 	size_t page = (size_t)sysconf(_SC_PAGESIZE), npages, p, k, nnew, ndiff;
@@ -599,11 +626,7 @@ static int cmd_mstore_check(int argc, char **argv)
 	if (argc != 3)
 		usage();
 	orig = (int)parse_num(argv[2]);
-	fd = open(argv[0], O_RDONLY);
-	if (fd < 0) {
-		printf("open: %s\n", errno_name(errno));
-		return 1;
-	}
+	fd = open_or_exit(argv[0], O_RDONLY);
 	if (fstat(fd, &st) < 0 || st.st_size <= 0 || (size_t)st.st_size % page != 0) {
 		printf("mstore-check: the size is not a positive multiple of %zu\n", page);
 		return 1;
@@ -640,14 +663,9 @@ static int cmd_mstore_check(int argc, char **argv)
 	/* The page of the iteration in flight: byte by byte, its old or its new content. */
 	if (inflight) {
 		p = (size_t)(inflight % npages);
-		if (pread(fd, have, page, (off_t)(p * page)) != (ssize_t)page) {
-			printf("page %zu: read: %s\n", p, errno_name(errno));
+		if (read_page(fd, have, page, p) < 0)
 			return 1;
-		}
-		if (last[p])
-			loop_pattern(want, page, last[p], p);
-		else
-			memset(want, orig, page);
+		acked_content(want, page, last[p], p, orig);
 		loop_pattern(next, page, inflight, p);
 		nnew = ndiff = 0;
 		for (k = 0; k < page; k++)
@@ -679,14 +697,9 @@ static int cmd_mstore_check(int argc, char **argv)
 	for (p = 0; p < npages; p++) {
 		if (inflight && p == inflight % npages)
 			continue;
-		if (pread(fd, have, page, (off_t)(p * page)) != (ssize_t)page) {
-			printf("page %zu: read: %s\n", p, errno_name(errno));
+		if (read_page(fd, have, page, p) < 0)
 			return 1;
-		}
-		if (last[p])
-			loop_pattern(want, page, last[p], p);
-		else
-			memset(want, orig, page);
+		acked_content(want, page, last[p], p, orig);
 		if (memcmp(have, want, page) != 0) {
 			for (k = 0; k < page && have[k] == want[k]; k++)
 				;
@@ -703,26 +716,18 @@ static int cmd_mstore_check(int argc, char **argv)
 
 static int cmd_pwrite(int argc, char **argv)
 {
-	int append = 0, fd, byte;
+	int append, fd, byte;
 	unsigned long long off, n;
 	char *buf;
 	ssize_t done;
 
-	if (argc >= 1 && strcmp(argv[0], "-a") == 0) {
-		append = 1;
-		argc--;
-		argv++;
-	}
+	append = take_option(&argc, &argv, "-a");
 	if (argc != 4)
 		usage();
 	off = parse_num(argv[1]);
 	n = parse_num(argv[2]);
 	byte = (int)parse_num(argv[3]);
-	fd = open(argv[0], O_WRONLY | (append ? O_APPEND : 0));
-	if (fd < 0) {
-		printf("open: %s\n", errno_name(errno));
-		return 1;
-	}
+	fd = open_or_exit(argv[0], O_WRONLY | (append ? O_APPEND : 0));
 	buf = malloc(n ? n : 1);
 	if (!buf)
 		return 1;
@@ -801,31 +806,15 @@ static int held_op(int fd, const char *op)
 static int cmd_held(int argc, char **argv)
 {
 	struct pmemfs_inode_flags f;
-	int append = 0, fd, i, any_mask = 0, fails = 0;
+	int append, fd, i, any_mask = 0, fails = 0;
 
-	if (argc >= 1 && strcmp(argv[0], "-a") == 0) {
-		append = 1;
-		argc--;
-		argv++;
-	}
+	append = take_option(&argc, &argv, "-a");
 	if (argc < 2)
 		usage();
-	fd = open(argv[0], append ? O_WRONLY | O_APPEND : O_RDWR);
-	if (fd < 0) {
-		printf("open: %s\n", errno_name(errno));
-		return 1;
-	}
-	memset(&f, 0, sizeof(f));
-	f.version = PMEMFS_FLAGS_VERSION;
-	for (i = 1; i < argc; i++) {
-		if (argv[i][0] == '+') {
-			f.set |= parse_mask(argv[i] + 1);
-			any_mask = 1;
-		} else if (argv[i][0] == '-') {
-			f.clear |= parse_mask(argv[i] + 1);
-			any_mask = 1;
-		}
-	}
+	fd = open_or_exit(argv[0], append ? O_WRONLY | O_APPEND : O_RDWR);
+	init_flags(&f);
+	for (i = 1; i < argc; i++)
+		any_mask |= add_mask(&f, argv[i]);
 	if (any_mask) {
 		if (ioctl(fd, PMEMFS_IOC_SET_FLAGS, &f) < 0) {
 			printf("set: %s\n", errno_name(errno));
@@ -875,11 +864,7 @@ static int cmd_image_flags(int argc, char **argv)
 	mask = parse_mask(argv[2]);
 	if (ino == 0)
 		usage();
-	fd = open(argv[0], O_RDWR);
-	if (fd < 0) {
-		printf("open: %s\n", errno_name(errno));
-		return 1;
-	}
+	fd = open_or_exit(argv[0], O_RDWR);
 	if (pread(fd, sb, sizeof(sb), 96) != (ssize_t)sizeof(sb)) {
 		printf("read superblock: %s\n", errno_name(errno));
 		return 1;
