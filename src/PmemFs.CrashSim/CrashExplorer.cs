@@ -118,7 +118,7 @@ public static class CrashExplorer
                 states++;
                 if (problem is not null)
                 {
-                    var f = new CrashFailure(workload.Name, options.Seed, point, state, options.MaxSubset, problem, DescribeChoice(lines, choice, recording));
+                    var f = new CrashFailure(workload.Name, options.Seed, point, state, options.MaxSubset, problem, DescribeChoice(lines, choice));
                     failures.Add(f);
                     log?.Invoke($"FAIL {f.Reproducer}: {problem}");
                 }
@@ -161,11 +161,12 @@ public static class CrashExplorer
         return list;
     }
 
-    private static bool IsEnumerated(List<PendingLine> lines, ExploreOptions o) => StateCount(lines, 1L << Math.Min(o.MaxSubset, 40)) is { } n && n <= 1L << Math.Min(o.MaxSubset, 40);
+    private static bool IsEnumerated(List<PendingLine> lines, ExploreOptions o) => EnumeratedStates(lines, o) is not null;
 
-    /// <summary>Product of (1 + versions) over the lines, or null beyond <paramref name="cap"/>.</summary>
-    private static long? StateCount(List<PendingLine> lines, long cap)
+    /// <summary>Product of (1 + versions) over the lines, or null beyond 2^<see cref="ExploreOptions.MaxSubset"/> (the point is sampled).</summary>
+    private static long? EnumeratedStates(List<PendingLine> lines, ExploreOptions o)
     {
+        long cap = 1L << Math.Min(o.MaxSubset, 40);
         long n = 1;
         foreach (var l in lines)
         {
@@ -175,8 +176,7 @@ public static class CrashExplorer
         return n;
     }
 
-    private static long PlannedStates(List<PendingLine> lines, ExploreOptions o) =>
-        IsEnumerated(lines, o) ? StateCount(lines, long.MaxValue)!.Value : o.SamplesPerPoint;
+    private static long PlannedStates(List<PendingLine> lines, ExploreOptions o) => EnumeratedStates(lines, o) ?? o.SamplesPerPoint;
 
     /// <summary>
     /// Version chosen for each line (0 = durable content, v = Versions[v - 1]). Enumerated points
@@ -203,7 +203,9 @@ public static class CrashExplorer
             for (int i = 0; i < c.Length; i++) c[i] = lines[i].Versions.Length;
             return c;
         }
-        var rng = new Random(HashCode.Combine(seed, point, state));
+        // Not HashCode.Combine: it is salted per process, and a reproducer runs in a new one.
+        long key = ((long)seed * 1_000_003 + point) * 1_000_003 + state;
+        var rng = new Random((int)(key ^ (key >>> 32)));
         // Vary the density: some states lose almost everything, others almost nothing.
         double keep = rng.NextDouble();
         for (int i = 0; i < c.Length; i++)
@@ -211,15 +213,13 @@ public static class CrashExplorer
         return c;
     }
 
-    private static string DescribeChoice(List<PendingLine> lines, int[] choice, Recording recording)
+    private static string DescribeChoice(List<PendingLine> lines, int[] choice)
     {
         int reached = choice.Count(v => v != 0);
         var sb = new System.Text.StringBuilder($"{lines.Count} lines in doubt, {reached} reached the media");
-        int shown = 0;
-        for (int i = 0; i < lines.Count && shown < 16; i++, shown++)
+        for (int i = 0; i < lines.Count && i < 16; i++)
             sb.Append($"; line 0x{lines[i].Line * PmemSimulator.LineSize:x}: {(choice[i] == 0 ? "lost" : $"v{choice[i]}/{lines[i].Versions.Length}")}");
         if (lines.Count > 16) sb.Append("; ...");
-        _ = recording;
         return sb.ToString();
     }
 
@@ -234,8 +234,6 @@ public static class CrashExplorer
                 var before = Fsck.Check(media, new FsckOptions());
                 if (!before.IsClean) return "fsck of the crash image: " + Render(before);
             }
-            FsModel seen;
-            string? accounting;
             FileSystem fs;
             try
             {
@@ -245,16 +243,19 @@ public static class CrashExplorer
             {
                 return $"mount refused the crash image: {e.GetType().Name}: {e.Message}";
             }
-            try
+            FsModel seen;
+            string? accounting;
+            using (fs)
             {
-                seen = FsModel.Observe(fs, out accounting);
+                try
+                {
+                    seen = FsModel.Observe(fs, out accounting);
+                }
+                catch (Exception e)
+                {
+                    return $"reading the recovered tree failed: {e.GetType().Name}: {e.Message}";
+                }
             }
-            catch (Exception e)
-            {
-                fs.Dispose();
-                return $"reading the recovered tree failed: {e.GetType().Name}: {e.Message}";
-            }
-            fs.Dispose();
             var after = Fsck.Check(media, new FsckOptions());
             if (!after.IsClean) return "fsck after mount and unmount: " + Render(after);
             if (accounting is not null) return "after recovery: " + accounting;

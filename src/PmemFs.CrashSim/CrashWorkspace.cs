@@ -45,57 +45,16 @@ public sealed class CrashWorkspace : IDisposable
 
     public void Dispose() => _memory.Dispose();
 
-    /// <summary>Forwards everything; records the lines of every store.</summary>
-    private sealed class TrackingMedia(MemoryMedia inner, HashSet<long> dirty) : IMedia
+    /// <summary>Forwards everything (and leaves the buffer to the workspace); records the lines of every store.</summary>
+    private sealed class TrackingMedia(MemoryMedia inner, HashSet<long> dirty) : MediaDecorator(inner, ownsInner: false)
     {
-        public long Size => inner.Size;
-        public StoreGranularity Granularity => inner.Granularity;
-        public string Description => "crash image";
+        public override string Description => "crash image";
 
-        public ReadOnlySpan<byte> Read(long offset, int length) => inner.Read(offset, length);
-
-        public unsafe byte* PointerAt(long offset) => inner.PointerAt(offset);
-
-        public void Write(long offset, ReadOnlySpan<byte> source)
+        protected override void Before(MediaOperation operation, ReadOnlySpan<byte> bytes, ulong value)
         {
-            Mark(offset, source.Length);
-            inner.Write(offset, source);
-        }
-
-        public void WriteNonTemporal(long offset, ReadOnlySpan<byte> source)
-        {
-            Mark(offset, source.Length);
-            inner.WriteNonTemporal(offset, source);
-        }
-
-        public void Fill(long offset, long length, byte value)
-        {
-            Mark(offset, length);
-            inner.Fill(offset, length, value);
-        }
-
-        public void AtomicOr64(long offset, ulong mask)
-        {
-            Mark(offset, 8);
-            inner.AtomicOr64(offset, mask);
-        }
-
-        public void AtomicAnd64(long offset, ulong mask)
-        {
-            Mark(offset, 8);
-            inner.AtomicAnd64(offset, mask);
-        }
-
-        public void Flush(long offset, long length) => inner.Flush(offset, length);
-
-        public void Drain() => inner.Drain();
-
-        public void Dispose() { }
-
-        private void Mark(long offset, long length)
-        {
-            if (length <= 0) return;
-            for (long l = offset / Line, last = (offset + length - 1) / Line; l <= last; l++) dirty.Add(l);
+            if (!operation.IsStore || operation.Length <= 0) return;
+            long last = (operation.Offset + operation.Length - 1) / Line;
+            for (long l = operation.Offset / Line; l <= last; l++) dirty.Add(l);
         }
     }
 }

@@ -25,20 +25,10 @@ public readonly record struct MediaOperation(MediaOperationKind Kind, long Offse
 /// point) and can make the Nth write, flush or drain fail with an <see cref="IOException"/>.
 /// Reads pass through unobserved. A failed operation is not forwarded.
 /// </summary>
-public class FaultInjectingMedia : IMedia
+public class FaultInjectingMedia(IMedia inner, bool ownsInner = true) : MediaDecorator(inner, ownsInner)
 {
-    private readonly bool _ownsInner;
     private long _writes, _flushes, _drains;
     private long _failWriteAt = -1, _failFlushAt = -1, _failDrainAt = -1;
-
-    public FaultInjectingMedia(IMedia inner, bool ownsInner = true)
-    {
-        ArgumentNullException.ThrowIfNull(inner);
-        Inner = inner;
-        _ownsInner = ownsInner;
-    }
-
-    public IMedia Inner { get; }
 
     /// <summary>Called before every store, flush and drain (also before an injected fault).</summary>
     public Action<MediaOperation>? BeforeOperation { get; set; }
@@ -59,71 +49,17 @@ public class FaultInjectingMedia : IMedia
     /// <summary>Makes the <paramref name="n"/>th drain from now (1 = the next) throw, once.</summary>
     public void FailDrainAfter(long n) => Interlocked.Exchange(ref _failDrainAt, DrainCount + Positive(n));
 
-    public long Size => Inner.Size;
-    public StoreGranularity Granularity => Inner.Granularity;
-    public string Description => $"fault-injecting {Inner.Description}";
+    public override string Description => $"fault-injecting {Inner.Description}";
 
-    public ReadOnlySpan<byte> Read(long offset, int length) => Inner.Read(offset, length);
-
-    public unsafe byte* PointerAt(long offset) => Inner.PointerAt(offset);
-
-    public void Write(long offset, ReadOnlySpan<byte> source)
+    protected override void Before(MediaOperation operation, ReadOnlySpan<byte> bytes, ulong value)
     {
-        Store(MediaOperationKind.Write, offset, source.Length);
-        Inner.Write(offset, source);
+        switch (operation.Kind)
+        {
+            case MediaOperationKind.Flush: Observe(operation, ref _flushes, ref _failFlushAt); break;
+            case MediaOperationKind.Drain: Observe(operation, ref _drains, ref _failDrainAt); break;
+            default: Observe(operation, ref _writes, ref _failWriteAt); break;
+        }
     }
-
-    public void WriteNonTemporal(long offset, ReadOnlySpan<byte> source)
-    {
-        Store(MediaOperationKind.WriteNonTemporal, offset, source.Length);
-        Inner.WriteNonTemporal(offset, source);
-    }
-
-    public void Fill(long offset, long length, byte value)
-    {
-        Store(MediaOperationKind.Fill, offset, length);
-        Inner.Fill(offset, length, value);
-    }
-
-    public void AtomicOr64(long offset, ulong mask)
-    {
-        Store(MediaOperationKind.AtomicOr64, offset, 8);
-        Inner.AtomicOr64(offset, mask);
-    }
-
-    public void AtomicAnd64(long offset, ulong mask)
-    {
-        Store(MediaOperationKind.AtomicAnd64, offset, 8);
-        Inner.AtomicAnd64(offset, mask);
-    }
-
-    public void Flush(long offset, long length)
-    {
-        var op = new MediaOperation(MediaOperationKind.Flush, offset, length);
-        Observe(op, ref _flushes, ref _failFlushAt);
-        Inner.Flush(offset, length);
-    }
-
-    public void Drain()
-    {
-        var op = new MediaOperation(MediaOperationKind.Drain, 0, 0);
-        Observe(op, ref _drains, ref _failDrainAt);
-        Inner.Drain();
-    }
-
-    public void Dispose()
-    {
-        Dispose(true);
-        GC.SuppressFinalize(this);
-    }
-
-    protected virtual void Dispose(bool disposing)
-    {
-        if (disposing && _ownsInner) Inner.Dispose();
-    }
-
-    private void Store(MediaOperationKind kind, long offset, long length) =>
-        Observe(new MediaOperation(kind, offset, length), ref _writes, ref _failWriteAt);
 
     private void Observe(MediaOperation op, ref long counter, ref long failAt)
     {

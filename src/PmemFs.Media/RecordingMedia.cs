@@ -1,28 +1,29 @@
 namespace PmemFs.Media;
 
 /// <summary>What a <see cref="RecordingMedia"/> entry is: a store, a flush, a drain, or a workload marker.</summary>
+/// <remarks>The media kinds have the values of <see cref="MediaOperationKind"/>.</remarks>
 public enum RecordKind : byte
 {
     /// <summary>A cached store; the bytes are in the payload.</summary>
-    Write,
+    Write = MediaOperationKind.Write,
 
     /// <summary>A non-temporal store (bypasses the cache); the bytes are in the payload.</summary>
-    WriteNonTemporal,
+    WriteNonTemporal = MediaOperationKind.WriteNonTemporal,
 
     /// <summary><c>Length</c> copies of the byte in <c>Arg</c>.</summary>
-    Fill,
+    Fill = MediaOperationKind.Fill,
 
     /// <summary>Atomic OR of the 64-bit mask in <c>Arg</c> into the aligned word at <c>Offset</c>.</summary>
-    AtomicOr64,
+    AtomicOr64 = MediaOperationKind.AtomicOr64,
 
     /// <summary>Atomic AND of the 64-bit mask in <c>Arg</c>.</summary>
-    AtomicAnd64,
+    AtomicAnd64 = MediaOperationKind.AtomicAnd64,
 
     /// <summary>Write-back of the cache lines covering [Offset, +Length) started.</summary>
-    Flush,
+    Flush = MediaOperationKind.Flush,
 
     /// <summary>A fence: every flush issued before it has reached the persistence domain.</summary>
-    Drain,
+    Drain = MediaOperationKind.Drain,
 
     /// <summary>Workload marker: operation number <c>Arg</c> starts (no media effect).</summary>
     OperationStart,
@@ -58,26 +59,13 @@ public readonly record struct MediaRecord(RecordKind Kind, long Offset, long Len
 /// complete. Direct stores by lease holders (another process writing the mapping) are outside
 /// what this records; they are data the holder persists itself.
 /// </remarks>
-public sealed class RecordingMedia : IMedia
+public sealed class RecordingMedia(IMedia inner, bool ownsInner = true) : MediaDecorator(inner, ownsInner)
 {
-    private readonly bool _ownsInner;
     private readonly Lock _lock = new();
     private MediaRecord[] _records = new MediaRecord[4096];
     private int _count;
     private byte[] _payload = new byte[1 << 16];
     private long _payloadLength;
-
-    public RecordingMedia(IMedia inner, bool ownsInner = true)
-    {
-        ArgumentNullException.ThrowIfNull(inner);
-        Inner = inner;
-        _ownsInner = ownsInner;
-    }
-
-    public IMedia Inner { get; }
-
-    /// <summary>When false, operations are forwarded but not recorded.</summary>
-    public bool Recording { get; set; } = true;
 
     /// <summary>Number of events recorded so far.</summary>
     public int Count
@@ -100,65 +88,13 @@ public sealed class RecordingMedia : IMedia
     /// <summary>Marks the point where workload operation <paramref name="n"/> returned to its caller.</summary>
     public void MarkOperationReturned(int n) => Append(new MediaRecord(RecordKind.OperationReturned, 0, 0, (ulong)n), []);
 
-    public long Size => Inner.Size;
-    public StoreGranularity Granularity => Inner.Granularity;
-    public string Description => $"recording {Inner.Description}";
+    public override string Description => $"recording {Inner.Description}";
 
-    public ReadOnlySpan<byte> Read(long offset, int length) => Inner.Read(offset, length);
-
-    /// <summary>For reads only (see the class remarks): stores through it would not be recorded.</summary>
-    public unsafe byte* PointerAt(long offset) => Inner.PointerAt(offset);
-
-    public void Write(long offset, ReadOnlySpan<byte> source)
-    {
-        Append(new MediaRecord(RecordKind.Write, offset, source.Length, 0), source);
-        Inner.Write(offset, source);
-    }
-
-    public void WriteNonTemporal(long offset, ReadOnlySpan<byte> source)
-    {
-        Append(new MediaRecord(RecordKind.WriteNonTemporal, offset, source.Length, 0), source);
-        Inner.WriteNonTemporal(offset, source);
-    }
-
-    public void Fill(long offset, long length, byte value)
-    {
-        Append(new MediaRecord(RecordKind.Fill, offset, length, value), []);
-        Inner.Fill(offset, length, value);
-    }
-
-    public void AtomicOr64(long offset, ulong mask)
-    {
-        Append(new MediaRecord(RecordKind.AtomicOr64, offset, 8, mask), []);
-        Inner.AtomicOr64(offset, mask);
-    }
-
-    public void AtomicAnd64(long offset, ulong mask)
-    {
-        Append(new MediaRecord(RecordKind.AtomicAnd64, offset, 8, mask), []);
-        Inner.AtomicAnd64(offset, mask);
-    }
-
-    public void Flush(long offset, long length)
-    {
-        Append(new MediaRecord(RecordKind.Flush, offset, length, 0), []);
-        Inner.Flush(offset, length);
-    }
-
-    public void Drain()
-    {
-        Append(new MediaRecord(RecordKind.Drain, 0, 0, 0), []);
-        Inner.Drain();
-    }
-
-    public void Dispose()
-    {
-        if (_ownsInner) Inner.Dispose();
-    }
+    protected override void Before(MediaOperation operation, ReadOnlySpan<byte> bytes, ulong value) =>
+        Append(new MediaRecord((RecordKind)operation.Kind, operation.Offset, operation.Length, value), bytes);
 
     private void Append(MediaRecord r, ReadOnlySpan<byte> bytes)
     {
-        if (!Recording) return;
         lock (_lock)
         {
             if (!bytes.IsEmpty)

@@ -154,6 +154,19 @@ public sealed class SimulatorModelTests
         Assert.Equal(12, seen.Count);
     }
 
+    /// <summary>State 5 of point 3, seed 1, over 24 lines of 3 versions each, as every process draws it.</summary>
+    private static readonly int[] SampledState5 = [1, 1, 0, 3, 1, 2, 0, 2, 3, 0, 1, 0, 2, 2, 3, 3, 2, 2, 3, 3, 2, 3, 0, 1];
+
+    [Fact]
+    public void SampledStatesAreTheSameInEveryProcess()
+    {
+        // A reproducer re-draws its state in a new process: the draw must not depend on a per-process hash salt.
+        var lines = Enumerable.Range(0, 24).Select(i => new PendingLine(i, [new byte[L], new byte[L], new byte[L]])).ToList();
+        Assert.Equal(new int[lines.Count], CrashExplorer.Choose(lines, false, 0, 1, 3));
+        Assert.All(CrashExplorer.Choose(lines, false, 1, 1, 3), c => Assert.Equal(3, c));
+        Assert.Equal(SampledState5, CrashExplorer.Choose(lines, false, 5, 1, 3));
+    }
+
     [Fact]
     public void RecordingMediaForwardsAndRecordsEveryKindOfStore()
     {
@@ -170,7 +183,16 @@ public sealed class SimulatorModelTests
         Assert.Equal(new[] { RecordKind.Write, RecordKind.WriteNonTemporal, RecordKind.Fill, RecordKind.AtomicOr64, RecordKind.AtomicAnd64, RecordKind.Flush, RecordKind.Drain, RecordKind.OperationReturned },
             m.Records.ToArray().Select(r => r.Kind).ToArray());
         Assert.Equal(new byte[] { 1, 2 }, m.BytesOf(m.Records[0]).ToArray());
+        Assert.Equal(new byte[] { 3 }, m.BytesOf(m.Records[1]).ToArray());
+        Assert.Equal(new MediaRecord(RecordKind.Fill, 16, 4, 5), m.Records[2]);
+        Assert.Equal(new MediaRecord(RecordKind.AtomicOr64, 24, 8, 1), m.Records[3]);
+        Assert.Equal(new MediaRecord(RecordKind.AtomicAnd64, 24, 8, 3), m.Records[4]);
+        Assert.Equal(new MediaRecord(RecordKind.Flush, 0, 32, 0), m.Records[5]);
+        Assert.Equal(new MediaRecord(RecordKind.Drain, 0, 0, 0), m.Records[6]);
+        Assert.Equal(new byte[] { 1, 2 }, inner.Read(0, 2).ToArray());
+        Assert.Equal(3, inner.Read(8, 1)[0]);
         Assert.Equal(5, inner.Read(19, 1)[0]);
+        Assert.Equal(1UL, inner.ReadUInt64(24)); // (0 | 1) & 3
         Assert.Equal(7UL, m.Records[7].Arg);
     }
 }

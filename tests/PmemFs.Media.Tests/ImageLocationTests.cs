@@ -15,7 +15,6 @@ public sealed class ImageLocationTests
     [Fact]
     public void AFileOnDevShmIsOnTmpfsAndInMemory()
     {
-        if (!Directory.Exists("/dev/shm")) return; // nothing to look at on this machine
         using var image = new TempImage();
         image.WritePattern(4096);
         Assert.StartsWith("/dev/shm/", image.Path, StringComparison.Ordinal);
