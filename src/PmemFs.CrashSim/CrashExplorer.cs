@@ -71,6 +71,9 @@ public static class CrashExplorer
         var recording = Recording.From(driver.Media);
         if (options.Sabotage is { } sabotage) recording = sabotage(recording);
         var points = CrashPoints(recording, driver.CrashTestingFrom);
+        // A reproducer that names no real point or state must say so, not check nothing and pass.
+        if (options.OnlyPoint is { } wanted && (wanted < 0 || wanted >= points.Count))
+            throw new CrashStateOutOfRangeException($"{workload.Name} seed {options.Seed} has crash points 0..{points.Count - 1}, not {wanted}");
         var snapshots = driver.Snapshots;
         var ops = driver.Operations;
 
@@ -108,6 +111,8 @@ public static class CrashExplorer
             if (enumerate) enumerated++; else sampled++;
             checkedPoints++;
             long count = counts[i];
+            if (options.OnlyState is { } st && (st < 0 || (enumerate && st >= count)))
+                throw new CrashStateOutOfRangeException($"{workload.Name} seed {options.Seed} crash point {i} has states 0..{(enumerate ? count - 1 : long.MaxValue)}, not {st}");
             long take = options.OnlyState is not null ? 1 : Math.Max(1, (long)Math.Round(count * ratio));
             for (long t = 0; t < take && failures.Count < options.MaxFailuresPerWorkload; t++)
             {
@@ -292,4 +297,12 @@ public static class CrashExplorer
 
     private static string Render(FsckReport report) =>
         string.Join("; ", report.Problems.Take(5).Select(p => p.ToString())) + (report.Problems.Count > 5 ? $"; ... ({report.Problems.Count} problems)" : "");
+}
+
+/// <summary>A reproducer's --point or --state names nothing that exists for its workload and seed.</summary>
+public sealed class CrashStateOutOfRangeException(string message) : Exception(message)
+{
+    public CrashStateOutOfRangeException() : this("no such crash point or state") { }
+
+    public CrashStateOutOfRangeException(string message, Exception inner) : this(message + ": " + inner.Message) { }
 }

@@ -83,7 +83,9 @@ public static class CrashTestCommand
             };
             foreach (var w in workloads)
             {
-                var r = CrashExplorer.Run(w, options);
+                WorkloadResult r;
+                try { r = CrashExplorer.Run(w, options); }
+                catch (CrashStateOutOfRangeException e) { throw CommandGuard.Fail(e.Message); }
                 results.Add(r);
                 if (!request.Json && !request.Quiet)
                     console.Out.WriteLine($"{r.Workload,-26} seed {r.Seed,-4} {r.Operations,5} ops {r.CrashPoints,6} crash points {r.States,8} states {r.Failures.Count,3} failures {r.Elapsed.TotalSeconds,7:F1} s");
