@@ -1,5 +1,4 @@
-using System.Runtime.InteropServices;
-using PmemFs.Cli.Native;
+using PmemFs.Media.Access;
 
 namespace PmemFs.Cli;
 
@@ -17,24 +16,18 @@ public enum ImageFileKind
 public readonly record struct ImageFile(string Path, ImageFileKind Kind, long Length, long AllocatedBytes)
 {
     /// <exception cref="IOException">the path cannot be examined (permission, I/O error).</exception>
-    public static unsafe ImageFile Inspect(string path)
+    public static ImageFile Inspect(string path)
     {
-        LibC.statx_t st;
-        if (LibC.statx(LibC.AT_FDCWD, path, 0, LibC.STATX_TYPE | LibC.STATX_SIZE | LibC.STATX_BLOCKS, &st) != 0)
+        if (PathStatus.Read(path, followSymlinks: true) is not { } st) return new ImageFile(path, ImageFileKind.Missing, 0, 0);
+        var kind = st.Kind switch
         {
-            int errno = Marshal.GetLastPInvokeError();
-            if (errno is LibC.ENOENT or LibC.ENOTDIR) return new ImageFile(path, ImageFileKind.Missing, 0, 0);
-            throw new IOException($"{path}: cannot examine: {Marshal.GetPInvokeErrorMessage(errno)}");
-        }
-        var kind = (st.stx_mode & LibC.S_IFMT) switch
-        {
-            LibC.S_IFREG => ImageFileKind.RegularFile,
-            LibC.S_IFCHR => ImageFileKind.CharacterDevice,
-            LibC.S_IFDIR => ImageFileKind.Directory,
+            UnixFileKind.RegularFile => ImageFileKind.RegularFile,
+            // Only device DAX: opening any other character device could act (a watchdog starts).
+            UnixFileKind.CharacterDevice when st.IsDeviceDax => ImageFileKind.CharacterDevice,
+            UnixFileKind.Directory => ImageFileKind.Directory,
             _ => ImageFileKind.Other,
         };
-        long allocated = (st.stx_mask & LibC.STATX_BLOCKS) != 0 ? (long)st.stx_blocks * 512 : 0;
-        return new ImageFile(path, kind, (long)st.stx_size, allocated);
+        return new ImageFile(path, kind, st.Size, st.AllocatedBytes);
     }
 
     /// <summary>Every byte of the regular file has its block (no holes that a store could fault on).</summary>
@@ -45,7 +38,7 @@ public readonly record struct ImageFile(string Path, ImageFileKind Kind, long Le
     {
         ImageFileKind.Missing => "no such file",
         ImageFileKind.Directory => "is a directory",
-        ImageFileKind.Other => "is neither a regular file nor a device-DAX character device",
+        ImageFileKind.Other => "is neither a regular file nor a device-DAX character device (/dev/daxX.Y)",
         _ => null,
     };
 }

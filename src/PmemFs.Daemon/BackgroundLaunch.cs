@@ -87,7 +87,7 @@ public static class BackgroundLaunch
         Console.Out.Flush();
         Console.Error.Flush();
         string?[] standard = [LinkOf(0), LinkOf(1), LinkOf(2)];
-        int log = LibC.open(logFile, LibC.O_WRONLY | LibC.O_CREAT | LibC.O_APPEND | LibC.O_CLOEXEC, 0x1A4 /* 0644 */);
+        int log = LibC.open(logFile, LibC.O_WRONLY | LibC.O_CREAT | LibC.O_APPEND | LibC.O_CLOEXEC, (int)RuntimePaths.LogFileMode);
         int devNull = LibC.open("/dev/null", LibC.O_RDWR | LibC.O_CLOEXEC, 0);
         int output = log >= 0 ? log : devNull;
         foreach (var entry in Directory.GetFileSystemEntries("/proc/self/fd"))

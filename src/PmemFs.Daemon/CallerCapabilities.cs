@@ -6,6 +6,12 @@ namespace PmemFs.Daemon;
 /// A caller's effective capabilities, read from /proc/PID/status (CapEff) at the time of the
 /// request: FUSE passes uid, gid and pid, not capabilities.
 /// </summary>
+/// <remarks>
+/// CapEff counts in the caller's own user namespace: any user can run `unshare -Ur` and get a
+/// full CapEff there, over nothing but that namespace. The kernel's capable() asks about the
+/// initial namespace; the daemon asks about its own (the one the mount and its files live in),
+/// so a caller in any other user namespace has no capability here.
+/// </remarks>
 public static class CallerCapabilities
 {
     public const int SysAdmin = 21;
@@ -14,12 +20,13 @@ public static class CallerCapabilities
     /// <summary>Whether process <paramref name="pid"/> has capability number <paramref name="capability"/>; false if it is gone.</summary>
     public static bool Has(int pid, int capability) => (Effective(pid) & (1UL << capability)) != 0;
 
-    /// <summary>The CapEff mask of process <paramref name="pid"/> (bit n is capability n); none if it is gone.</summary>
+    /// <summary>The CapEff mask of process <paramref name="pid"/> (bit n is capability n); none if it is gone or in another user namespace.</summary>
     public static ulong Effective(int pid)
     {
         if (pid <= 0) return 0;
         try
         {
+            if (!InDaemonUserNamespace(pid)) return 0;
             foreach (var line in File.ReadLines($"/proc/{pid}/status"))
             {
                 if (!line.StartsWith("CapEff:", StringComparison.Ordinal)) continue;
@@ -29,5 +36,18 @@ public static class CallerCapabilities
         catch (IOException) { }
         catch (UnauthorizedAccessException) { }
         return 0;
+    }
+
+    private static readonly string? DaemonUserNamespace = UserNamespaceOf("self");
+
+    /// <summary>The link /proc/PID/ns/user names the namespace ("user:[4026531837]"); unreadable counts as another.</summary>
+    public static bool InDaemonUserNamespace(int pid) =>
+        DaemonUserNamespace is not null && UserNamespaceOf(pid.ToString(CultureInfo.InvariantCulture)) == DaemonUserNamespace;
+
+    private static string? UserNamespaceOf(string process)
+    {
+        try { return new FileInfo($"/proc/{process}/ns/user").LinkTarget; }
+        catch (IOException) { return null; }
+        catch (UnauthorizedAccessException) { return null; }
     }
 }

@@ -10,6 +10,8 @@ public sealed class DaemonLog(TextWriter writer)
 
     public void Info(string message) => Write("info", message);
 
+    public void Warning(string message) => Write("warning", message);
+
     public void Error(string message) => Write("error", message);
 
     private void Write(string level, string message)

@@ -3,6 +3,7 @@ using PmemFs.Daemon.Operations;
 using PmemFs.Engine;
 using PmemFs.Fuse;
 using PmemFs.Media;
+using PmemFs.Media.Access;
 
 namespace PmemFs.Daemon;
 
@@ -41,6 +42,12 @@ public sealed class MountDaemon(MountRequest request, DaemonLog log)
         if (!Directory.Exists(mountpoint))
             throw new MountException($"{mountpoint}: mountpoint does not exist or is not a directory");
 
+        // Before anything opens it: a refused region is never locked, mapped or replayed.
+        RegionAccess access;
+        try { access = RegionFile.Examine(image); }
+        catch (IOException e) { throw new MountException(e.Message); }
+        CheckRegionAccess(image, access);
+
         if (MountTable.FindByImage(image) is { } existing)
             throw new MountException($"{image}: already mounted on {existing.Mountpoint}");
         // A daemon that was just unmounted may still be checkpointing: wait for it to let go.
@@ -48,6 +55,8 @@ public sealed class MountDaemon(MountRequest request, DaemonLog log)
             ?? throw new MountException($"{image}: in use by another pmemfs process (a mount, mkfs or fsck); unmount it first");
         EmulatedPmem.ChooseGranularity(image, log);
         using var media = PmemMedia.Open(image, request.Options.ReadOnly);
+        // Again on the open file: the path could have been swapped meanwhile.
+        if (media.Access != access) CheckRegionAccess(image, media.Access);
         using var fs = FileSystem.Mount(media, new FileSystemOptions
         {
             ReadOnly = request.Options.ReadOnly,
@@ -85,6 +94,19 @@ public sealed class MountDaemon(MountRequest request, DaemonLog log)
     }
 
     /// <summary>
+    /// The region is the trust boundary (docs/security.md): one that every user can read or write,
+    /// or a file another user owns, is refused unless -o allow_exposed_region says otherwise, and
+    /// then the log says it was used.
+    /// </summary>
+    private void CheckRegionAccess(string image, RegionAccess access)
+    {
+        if (access.MountRefusal(image, Native.LibC.geteuid()) is not { } refusal) return;
+        if (!request.Options.AllowExposedRegion)
+            throw new MountException($"{refusal}; -o {MountOptions.AllowExposedRegionName} mounts it anyway");
+        log.Warning($"mounting although refused by the access check, because of -o {MountOptions.AllowExposedRegionName}: {refusal}");
+    }
+
+    /// <summary>
     /// Always default_permissions (the kernel checks modes exactly as for a local file system)
     /// and, for root, allow_other (a system mount is usable by every user, as a kernel one is).
     /// </summary>
@@ -101,7 +123,7 @@ public sealed class MountDaemon(MountRequest request, DaemonLog log)
     private static void WritePidFile(string? pidFile)
     {
         if (pidFile is null) return;
-        Directory.CreateDirectory(Path.GetDirectoryName(pidFile)!);
+        RuntimePaths.PrepareDirectoryOf(pidFile);
         File.WriteAllText(pidFile, $"{Environment.ProcessId}\n");
     }
 

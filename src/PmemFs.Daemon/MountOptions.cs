@@ -13,12 +13,20 @@ public sealed record MountOptions
     public DaxMode Dax { get; init; } = DaxMode.Inode;
 
     /// <summary>
+    /// allow_exposed_region: mount a region that every user can read or write, or an image file
+    /// owned by another user, which is otherwise refused (docs/security.md). The log records it.
+    /// </summary>
+    public bool AllowExposedRegion { get; init; }
+
+    /// <summary>
     /// FUSE worker threads (threads=N); 1 runs the single-threaded loop, the default: on the
     /// 2-core machines measured it costs less CPU per request for every workload, a third less
     /// for 4 KiB writes and half for creates (docs/performance.md). Every request is short
     /// (nothing waits for the kernel or for another request), so one thread never stalls.
     /// </summary>
     public int Threads { get; init; } = 1;
+
+    public const string AllowExposedRegionName = "allow_exposed_region";
 
     /// <summary>Options passed to libfuse (allow_other, nosuid, fsname=, ...).</summary>
     public IReadOnlyList<string> FuseOptions { get; init; } = [];
@@ -62,6 +70,11 @@ public sealed record MountOptions
                 if (option.StartsWith("dax", StringComparison.Ordinal))
                 {
                     result = result with { Dax = ParseDax(option) };
+                    continue;
+                }
+                if (option == AllowExposedRegionName)
+                {
+                    result = result with { AllowExposedRegion = true };
                     continue;
                 }
                 if (option.StartsWith("threads=", StringComparison.Ordinal))

@@ -21,7 +21,7 @@ public sealed class ImageLock : IDisposable
     public static unsafe ImageLock? TryAcquire(string path, bool exclusive, TimeSpan wait)
     {
         // A write lock needs a descriptor open for writing.
-        var handle = File.OpenHandle(path, FileMode.Open, exclusive ? FileAccess.ReadWrite : FileAccess.Read, FileShare.ReadWrite | FileShare.Delete);
+        var handle = Access.RegionFile.Open(path, writable: exclusive);
         var deadline = DateTime.UtcNow + wait;
         while (true)
         {

@@ -1,5 +1,6 @@
 using System.Runtime.InteropServices;
 using Microsoft.Win32.SafeHandles;
+using PmemFs.Media.Access;
 using PmemFs.Media.Native;
 using static PmemFs.Media.Native.LibPmem2;
 
@@ -79,12 +80,13 @@ public sealed unsafe class PmemMedia : IMedia
     /// <summary>
     /// Maps an existing image file or device-DAX device; the region is the whole file or device.
     /// <paramref name="readOnly"/> opens the file read-only (no write permission needed) and maps
-    /// a private copy: stores go to that copy only.
+    /// a private copy: stores go to that copy only. <paramref name="followSymlinks"/> false refuses
+    /// a symbolic link (for callers that examined the path and found none).
     /// </summary>
-    public static PmemMedia Open(string path, bool readOnly = false)
+    public static PmemMedia Open(string path, bool readOnly = false, bool followSymlinks = true)
     {
         ArgumentException.ThrowIfNullOrEmpty(path);
-        SafeFileHandle file = OpenFile(path, FileMode.Open, readOnly ? FileAccess.Read : FileAccess.ReadWrite);
+        SafeFileHandle file = RegionFile.Open(path, writable: !readOnly, followSymlinks);
         try
         {
             return Map(path, file, readOnly);
@@ -98,9 +100,10 @@ public sealed unsafe class PmemMedia : IMedia
 
     /// <summary>
     /// Creates an image file of exactly <paramref name="size"/> bytes (or extends an existing
-    /// smaller one), reserves all its blocks, and maps it. Refuses to shrink a larger file.
+    /// smaller one), reserves all its blocks, and maps it. Refuses to shrink a larger file. A new
+    /// file is created with mode 0600 whatever the umask; an existing one keeps owner and mode.
     /// </summary>
-    public static PmemMedia Create(string path, long size)
+    public static PmemMedia Create(string path, long size, bool followSymlinks = true)
     {
         ArgumentException.ThrowIfNullOrEmpty(path);
         if (size < MinimumSize || size % SizeAlignment != 0)
@@ -108,8 +111,9 @@ public sealed unsafe class PmemMedia : IMedia
                 $"image size {size} is invalid: it must be at least {MinimumSize} bytes (1 MiB) and a multiple of {SizeAlignment}",
                 nameof(size));
 
-        bool existed = File.Exists(path);
-        SafeFileHandle file = OpenFile(path, FileMode.OpenOrCreate, FileAccess.ReadWrite);
+        // A new image is private (0600): it holds every file's bytes (docs/security.md).
+        bool existed = System.IO.Path.Exists(path) || new FileInfo(path).LinkTarget is not null;
+        SafeFileHandle file = existed ? RegionFile.Open(path, writable: true, followSymlinks) : RegionFile.CreatePrivate(path);
         try
         {
             int fd = (int)file.DangerousGetHandle();
@@ -136,6 +140,9 @@ public sealed unsafe class PmemMedia : IMedia
 
     /// <summary>The image file or device path.</summary>
     public string Path { get; }
+
+    /// <summary>Who can open the region directly, read from the open file (not the path, which could be swapped).</summary>
+    public RegionAccess Access => RegionAccess.Of(_file, Path);
 
     /// <summary>Whether the region is a device-DAX character device (otherwise a regular file).</summary>
     public bool IsDeviceDax { get; }
@@ -286,21 +293,6 @@ public sealed unsafe class PmemMedia : IMedia
         if (source.IsEmpty) return;
         fixed (byte* src = source)
             _memcpy(_base + offset, src, (nuint)source.Length, flags);
-    }
-
-    private static SafeFileHandle OpenFile(string path, FileMode mode, FileAccess access)
-    {
-        try
-        {
-            // FileShare.ReadWrite: who may open an image at the same time is decided above
-            // this layer (fsck reads a mounted image); no advisory lock is taken here.
-            return File.OpenHandle(path, mode, access, FileShare.ReadWrite);
-        }
-        catch (Exception e) when (e is IOException or UnauthorizedAccessException or NotSupportedException)
-        {
-            string what = access == FileAccess.Read ? "read-only" : "read-write";
-            throw new MediaException(path, $"cannot open {what}: {e.Message}", innerException: e);
-        }
     }
 
     private static bool IsRegularFile(string path, int fd)

@@ -27,6 +27,7 @@ public sealed class MountCommandTests : IDisposable
     public void AForeignImageIsRefusedAndLeftAlone()
     {
         File.WriteAllBytes(_image.Path, new byte[8 << 20]);
+        File.SetUnixFileMode(_image.Path, UnixFileMode.UserRead | UnixFileMode.UserWrite); // private: past the access check
         string before = _image.Hash();
         var r = Cli.Run("mount", "-f", _image.Path, _dir);
         Assert.Equal(1, r.ExitCode);

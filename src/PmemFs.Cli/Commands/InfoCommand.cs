@@ -4,6 +4,7 @@ using PmemFs.Cli.Output;
 using PmemFs.Engine;
 using PmemFs.Format;
 using PmemFs.Media;
+using PmemFs.Media.Access;
 using static PmemFs.Cli.Commands.CommandGuard;
 
 namespace PmemFs.Cli.Commands;
@@ -30,7 +31,8 @@ public static class InfoCommand
         long? UsedInodes,
         long DataBlocks,
         long FreeDataBlocks,
-        IReadOnlyList<string> Notes)
+        IReadOnlyList<string> Notes,
+        RegionAccess Access)
     {
         public Superblock Superblock => Opened.Superblock;
         public Geometry Geometry => Opened.Superblock.Geometry;
@@ -65,7 +67,17 @@ public static class InfoCommand
     {
         var file = ImageFile.Inspect(path);
         if (file.UnusableReason is { } reason) throw Fail($"{path}: {reason}");
-        using var media = PmemMedia.Open(path, readOnly: true);
+        PmemMedia media;
+        try
+        {
+            media = PmemMedia.Open(path, readOnly: true);
+        }
+        catch (MediaException e) when (AccessReport.TryRead(path) is { } refused)
+        {
+            // Most often a user who may not open a private region: say whose it is.
+            throw Fail($"{e.Message} (the region is {refused.ExposureName}: mode {refused.ModeText}, owner {refused.OwnerName}, group {refused.GroupName}; {refused.WhoCanOpenText})");
+        }
+        using var openedMedia = media;
         var opened = ImageReader.ReadSuperblock(media, path);
         var g = opened.Superblock.Geometry;
         var notes = new List<string>();
@@ -95,7 +107,7 @@ public static class InfoCommand
             usedInodes = CountUsedInodes(media, g);
             source = "bitmap";
         }
-        return new ImageInfo(path, opened, Durability.Of(media), journal, source, g.InodeCount, usedInodes, g.DataBlocks, freeData, notes);
+        return new ImageInfo(path, opened, Durability.Of(media), journal, source, g.InodeCount, usedInodes, g.DataBlocks, freeData, notes, media.Access);
     }
 
     /// <summary>"clean", "dirty" (committed transactions a read-write mount will replay) or "unreadable".</summary>
@@ -168,6 +180,8 @@ public static class InfoCommand
             ? $"{used} used of {info.TotalInodes} ({Units.Percent(used, info.TotalInodes)})"
             : $"{info.TotalInodes} in all");
 
+        AccessReport.WriteText(output, info.Image, info.Access);
+
         output.WriteLine("durability:");
         var dw = new FieldWriter(output, nameWidth: 28, indent: "  ");
         dw.Field("store granularity", d.GranularityName);
@@ -232,6 +246,7 @@ public static class InfoCommand
         w.WriteString("survives", d.Survives);
         w.WriteString("persist", d.Persist);
         w.WriteEndObject();
+        AccessReport.WriteJson(w, info.Access);
         w.WriteStartArray("notes");
         foreach (string note in info.Notes) w.WriteStringValue(note);
         w.WriteEndArray();

@@ -5,6 +5,7 @@ using System.Text;
 using PmemFs.Cli.Output;
 using PmemFs.Format;
 using PmemFs.Media;
+using PmemFs.Media.Access;
 using static PmemFs.Cli.Commands.CommandGuard;
 
 namespace PmemFs.Cli.Commands;
@@ -20,7 +21,7 @@ public static class MkfsCommand
     /// <summary>How much of the start of an existing image must be zero for mkfs to overwrite it without --force.</summary>
     public const int ProbeBytes = 64 * 1024;
 
-    public sealed record Request(string Image, long? Size, long? Inodes, string Label, bool Force, bool Quiet, bool Progress);
+    public sealed record Request(string Image, long? Size, long? Inodes, string Label, bool Force, bool Quiet, bool Progress, string? Group = null);
 
     public static Command Build(CliConsole console)
     {
@@ -42,10 +43,15 @@ public static class MkfsCommand
         var force = new Option<bool>("--force", "-f") { Description = "Overwrite an existing file system or data, and resize an image file to --size." };
         var quiet = new Option<bool>("--quiet", "-q") { Description = "Print nothing but errors." };
         var progress = new Option<bool>("--progress") { Description = "Show progress on stderr even when it is not a terminal." };
+        var group = new Option<string?>("--group", "-g")
+        {
+            Description = "Share the region with this group (chgrp GROUP; chmod 0660): its members may open it for direct access. Without it a new image is private (0600).",
+            HelpName = "GROUP",
+        };
 
         var command = new Command(Name, "Create a PmemFs file system on an image file or a device-DAX device.")
         {
-            image, size, inodes, label, force, quiet, progress,
+            image, size, inodes, label, force, quiet, progress, group,
         };
         command.SetAction(parsed => Run(console, new Request(
             parsed.GetValue(image)!,
@@ -54,7 +60,8 @@ public static class MkfsCommand
             parsed.GetValue(label) ?? "",
             parsed.GetValue(force),
             parsed.GetValue(quiet),
-            parsed.GetValue(progress))));
+            parsed.GetValue(progress),
+            parsed.GetValue(group))));
         return command;
     }
 
@@ -64,6 +71,11 @@ public static class MkfsCommand
     private static int Format(CliConsole console, Request request)
     {
         string path = request.Image;
+        uint? groupId = null;
+        if (request.Group is { } groupName)
+            groupId = Accounts.GroupId(groupName) ?? throw Fail($"--group {groupName}: no such group (create it with: groupadd {groupName})");
+        string? linkTarget = RefuseLinkToFile(path);
+        bool followSymlinks = linkTarget is not null; // only to a device, which RefuseLinkToFile checked
         var file = ImageFile.Inspect(path);
         if (file.Kind is ImageFileKind.Directory or ImageFileKind.Other) throw Fail($"{path}: {file.UnusableReason}");
 
@@ -108,20 +120,21 @@ public static class MkfsCommand
         PmemMedia media;
         if (file.Kind == ImageFileKind.CharacterDevice)
         {
-            media = PmemMedia.Open(path);
+            media = PmemMedia.Open(path, followSymlinks: followSymlinks);
         }
         else if (file.Length == regionSize && file.IsFullyAllocated)
         {
             // Nothing to reserve; posix_fallocate over a fully allocated multi-GiB tmpfs file can
             // still take seconds.
-            media = PmemMedia.Open(path);
+            media = PmemMedia.Open(path, followSymlinks: followSymlinks);
         }
         else
         {
             if (resize && regionSize < file.Length) Shrink(path, regionSize);
             // Create reserves every block of a new, grown or sparse file: a store into a hole of a
-            // full tmpfs would be a SIGBUS, and this way it is a clear ENOSPC instead.
-            media = PmemMedia.Create(path, regionSize);
+            // full tmpfs would be a SIGBUS, and this way it is a clear ENOSPC instead. A new file
+            // is created private (0600).
+            media = PmemMedia.Create(path, regionSize, followSymlinks);
         }
 
         try
@@ -133,18 +146,29 @@ public static class MkfsCommand
                     if (!request.Force) RefuseToOverwrite(path, ProbeMedia(media));
                     Geometry.Compute(media.Size, request.Inodes);
                 }
+                // Before formatting: a refused chgrp leaves an existing region as it was.
+                if (groupId is { } gid) RegionFile.ShareWithGroup(path, gid, followSymlinks);
+                else if (!created) WarnAboutAccess(console, path, media.Access);
                 var reporter = ProgressReporter.Create(console, Name, request.Progress, request.Quiet);
                 Superblock sb;
                 try
                 {
-                    sb = Mkfs.Format(media, new MkfsOptions { InodeCount = request.Inodes, Label = request.Label },
+                    sb = Mkfs.Format(media, new MkfsOptions
+                    {
+                        InodeCount = request.Inodes,
+                        Label = request.Label,
+                        // As mke2fs: the root directory belongs to whoever made the file system,
+                        // so a user's own image is writable when that user mounts it.
+                        RootUid = PathStatus.EffectiveUid,
+                        RootGid = PathStatus.EffectiveGid,
+                    },
                         reporter is null ? null : (done, total) => reporter.Report("zeroing metadata", done, total));
                 }
                 finally
                 {
                     reporter?.Finish();
                 }
-                if (!request.Quiet) PrintSummary(console.Out, path, media, sb);
+                if (!request.Quiet) PrintSummary(console.Out, path, linkTarget, media, sb);
             }
         }
         catch when (created)
@@ -154,6 +178,43 @@ public static class MkfsCommand
             throw;
         }
         return ExitCodes.Ok;
+    }
+
+    /// <summary>
+    /// A symbolic link is followed only to a device-DAX device (udev names them that way), and
+    /// said so. A link to a file, or to nothing, is refused even with --force: formatting through
+    /// it would destroy (or create) a file the command line does not name. Returns the link's
+    /// target, or null when the path is not a link.
+    /// </summary>
+    private static string? RefuseLinkToFile(string path)
+    {
+        if (PathStatus.Read(path, followSymlinks: false) is not { Kind: UnixFileKind.SymbolicLink }) return null;
+        string target = ResolvedTarget(path);
+        var status = PathStatus.Read(path, followSymlinks: true);
+        if (status is null)
+            throw Fail($"{path}: is a symbolic link to {target}, which does not exist; mkfs does not create an image through a link: name the new file itself");
+        if (status.Value.Kind == UnixFileKind.CharacterDevice) return target;
+        string what = status.Value.Kind == UnixFileKind.RegularFile ? $"a regular file of {Units.Bytes(new FileInfo(target).Length)}" : "not a device-DAX device";
+        throw Fail($"{path}: is a symbolic link to {target} ({what}); mkfs does not format through a link to a file, even with --force: "
+            + $"name the file itself (pmemfs mkfs {target} ...) if that is the one to overwrite");
+    }
+
+    private static string ResolvedTarget(string path)
+    {
+        try { return new FileInfo(path).ResolveLinkTarget(returnFinalTarget: true)?.FullName ?? path; }
+        catch (IOException) { return new FileInfo(path).LinkTarget ?? path; }
+    }
+
+    /// <summary>
+    /// An existing region keeps its owner and mode, but mkfs says when a mount would refuse it
+    /// (everyone can open it, or another user owns it) and when a group can open it, with the fix.
+    /// </summary>
+    private static void WarnAboutAccess(CliConsole console, string path, RegionAccess access)
+    {
+        if (access.MountRefusal(path, PathStatus.EffectiveUid) is { } refusal)
+            console.Warn(Name, $"{refusal}; until then pmemfs mount refuses it");
+        else if (access.Exposure == RegionExposure.GroupShared)
+            console.Warn(Name, $"{path}: group-shared (mode {access.ModeText}, group {access.GroupName}): {access.WhoCanOpenText}; if that is not meant: {RegionAccess.MakePrivateCommand(path)}");
     }
 
     /// <summary>What the start and the secondary-superblock block of an existing image hold.</summary>
@@ -208,13 +269,15 @@ public static class MkfsCommand
         }
     }
 
-    private static void PrintSummary(TextWriter output, string path, PmemMedia media, Superblock sb)
+    private static void PrintSummary(TextWriter output, string path, string? linkTarget, PmemMedia media, Superblock sb)
     {
         var g = sb.Geometry;
         var d = Durability.Of(media);
+        var access = media.Access;
         const int bs = FormatConstants.BlockSize;
         output.WriteLine($"{path}: PmemFs file system created");
         var w = new FieldWriter(output, indent: "  ");
+        if (linkTarget is not null) w.Field("device", $"{linkTarget} ({path} is a symbolic link to it)");
         w.Field("size", $"{Units.Bytes(g.RegionSize)} ({g.RegionSize} bytes), {g.BlockCount} blocks of {bs} bytes");
         w.Field("inodes", g.InodeCount);
         w.Field("journal", $"{Units.Bytes(g.JournalBlocks * bs)} ({g.JournalBlocks} blocks)");
@@ -222,6 +285,7 @@ public static class MkfsCommand
         w.Field("uuid", sb.Uuid.ToString());
         if (sb.Label.Length > 0) w.Field("label", sb.Label);
         w.Field("location", $"{d.Location} ({d.FileSystemType})");
+        w.Field("access", $"{access.ExposureName}: mode {access.ModeText}, owner {access.OwnerName}, group {access.GroupName}");
         w.Field("store granularity", d.GranularityName);
         w.Field("user-space flushes suffice", d.FlushSufficesText);
     }

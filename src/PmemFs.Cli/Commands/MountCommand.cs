@@ -46,7 +46,12 @@ public static class MountCommand
 
             if (!foreground)
             {
-                Directory.CreateDirectory(Path.GetDirectoryName(Path.GetFullPath(logFile))!);
+                try
+                {
+                    RuntimePaths.PrepareDirectoryOf(logFile);
+                    RuntimePaths.PrepareDirectoryOf(pidFile);
+                }
+                catch (MountException e) { throw CommandGuard.Fail(e.Message); }
                 var args = new List<string> { Name, Path.GetFullPath(image), Path.GetFullPath(dir), "--foreground", "--daemon-child", "--pid-file", pidFile, "--log", logFile };
                 foreach (var o in optionLists) args.AddRange(["-o", o]);
                 return BackgroundLaunch.StartAndWait(args, console.Error, TimeSpan.FromSeconds(120));
@@ -70,9 +75,12 @@ public static class MountCommand
             }
         });
 
+    /// <summary>The background daemon's log: 0640 when new, and what others could read of an old one is taken away.</summary>
     private static StreamWriter OpenLog(string logFile)
     {
-        Directory.CreateDirectory(Path.GetDirectoryName(Path.GetFullPath(logFile))!);
-        return new StreamWriter(new FileStream(logFile, FileMode.Append, FileAccess.Write, FileShare.ReadWrite)) { AutoFlush = true };
+        RuntimePaths.PrepareDirectoryOf(logFile);
+        RuntimePaths.TightenLogFile(logFile);
+        var options = new FileStreamOptions { Mode = FileMode.Append, Access = FileAccess.Write, Share = FileShare.ReadWrite, UnixCreateMode = RuntimePaths.LogFileMode };
+        return new StreamWriter(new FileStream(logFile, options)) { AutoFlush = true };
     }
 }

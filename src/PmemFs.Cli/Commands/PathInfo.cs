@@ -3,6 +3,7 @@ using PmemFs.Cli.Native;
 using PmemFs.Cli.Output;
 using PmemFs.Daemon;
 using PmemFs.Daemon.Ioctl;
+using PmemFs.Media.Access;
 using static PmemFs.Cli.Commands.CommandGuard;
 
 namespace PmemFs.Cli.Commands;
@@ -87,6 +88,7 @@ public sealed record PathInfo(
         if (Flags is not { } f)
         {
             w.Field("flags", $"unreadable ({FlagsError})");
+            WriteRegionAccess(output);
             return;
         }
         w.Field("flags", f.Flags == 0 ? "none" : FlagNames.Format(f.Flags));
@@ -98,6 +100,15 @@ public sealed record PathInfo(
         d.Field("store granularity", f.GranularityName);
         d.Field("user-space flushes suffice", MmapFlushText);
         d.Field("direct mapping", DirectMappingText(f));
+        WriteRegionAccess(output);
+    }
+
+    /// <summary>Who can open the mount's region directly, when its source names one that can be examined.</summary>
+    private RegionAccess? RegionAccessOfMount => Mount is null ? null : AccessReport.TryRead(Mount.Source);
+
+    private void WriteRegionAccess(TextWriter output)
+    {
+        if (Mount is not null && RegionAccessOfMount is { } access) AccessReport.WriteText(output, Mount.Source, access);
     }
 
     public void WriteJson(TextWriter output) => Json.Write(output, w =>
@@ -110,6 +121,7 @@ public sealed record PathInfo(
         else w.WriteString("mount", Mount.Mountpoint);
         if (Mount is null) w.WriteNull("image");
         else w.WriteString("image", Mount.Source);
+        if (RegionAccessOfMount is { } access) AccessReport.WriteJson(w, access);
         if (Flags is not { } f)
         {
             w.WriteString("flagsError", FlagsError);

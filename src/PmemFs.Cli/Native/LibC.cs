@@ -3,9 +3,8 @@ using System.Runtime.InteropServices;
 namespace PmemFs.Cli.Native;
 
 /// <summary>
-/// The libc calls .NET has no API for. statx: .NET reports a character device as an ordinary
-/// file of length 0, and mkfs must tell a device-DAX device from an empty image file before
-/// opening it. open/ioctl/close: PmemFs's flag ioctls, for chattr, lsattr and info FILE.
+/// The libc calls .NET has no API for. statx: whether chattr and lsattr are looking at a
+/// symbolic link (the image's own statx is PathStatus, in PmemFs.Media). open/ioctl/close: PmemFs's flag ioctls, for chattr, lsattr and info FILE.
 /// </summary>
 internal static unsafe partial class LibC
 {
@@ -13,16 +12,10 @@ internal static unsafe partial class LibC
 
     public const int AT_FDCWD = -100;
     public const uint STATX_TYPE = 0x1;
-    public const uint STATX_SIZE = 0x200;
-    public const uint STATX_BLOCKS = 0x400;
 
     public const int S_IFMT = 0xF000;
     public const int S_IFREG = 0x8000;
     public const int S_IFDIR = 0x4000;
-    public const int S_IFCHR = 0x2000;
-
-    public const int ENOENT = 2;
-    public const int ENOTDIR = 20;
 
     /// <summary>struct statx (linux/stat.h): the same layout on every architecture. Only the fields read are spelled out.</summary>
     [StructLayout(LayoutKind.Explicit, Size = 256)]
@@ -30,8 +23,6 @@ internal static unsafe partial class LibC
     {
         [FieldOffset(0)] public uint stx_mask;
         [FieldOffset(28)] public ushort stx_mode;
-        [FieldOffset(40)] public ulong stx_size;
-        [FieldOffset(48)] public ulong stx_blocks;
     }
 
     [LibraryImport(Lib, SetLastError = true, StringMarshalling = StringMarshalling.Utf8)]
