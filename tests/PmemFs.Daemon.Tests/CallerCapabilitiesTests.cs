@@ -1,0 +1,40 @@
+using System.Diagnostics;
+
+namespace PmemFs.Daemon.Tests;
+
+/// <summary>Capabilities count only in the daemon's user namespace (CapEff elsewhere is over nothing of ours).</summary>
+public sealed class CallerCapabilitiesTests
+{
+    [Fact]
+    public void ThisProcessIsInTheDaemonsUserNamespace() =>
+        Assert.True(CallerCapabilities.InDaemonUserNamespace(Environment.ProcessId));
+
+    [Fact]
+    public void AProcessThatIsGoneHasNoCapabilities() => Assert.Equal(0UL, CallerCapabilities.Effective(int.MaxValue));
+
+    [SkippableFact]
+    public void AProcessInItsOwnUserNamespaceHasNoCapabilitiesHereWhateverItsCapEffSays()
+    {
+        // unshare -Ur: "root" with a full CapEff, but in a namespace of its own.
+        var psi = new ProcessStartInfo("unshare", ["--user", "--map-root-user", "sh", "-c", "grep CapEff /proc/self/status; exec sleep 30"])
+        {
+            RedirectStandardOutput = true,
+            RedirectStandardError = true,
+        };
+        using var child = Process.Start(psi)!;
+        try
+        {
+            string? line = child.StandardOutput.ReadLine();
+            Skip.If(line is null, "unshare --user fails here (user namespaces disabled)");
+            Assert.StartsWith("CapEff:", line!, StringComparison.Ordinal);
+            Assert.NotEqual(0UL, Convert.ToUInt64(line[7..].Trim(), 16));
+            Assert.False(CallerCapabilities.InDaemonUserNamespace(child.Id));
+            Assert.Equal(0UL, CallerCapabilities.Effective(child.Id));
+        }
+        finally
+        {
+            child.Kill();
+            child.WaitForExit();
+        }
+    }
+}
