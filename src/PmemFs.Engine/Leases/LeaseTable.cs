@@ -227,7 +227,7 @@ public sealed class LeaseTable : IDisposable
         lock (_lock)
         {
             var waits = _breaks.Where(b => which(b) && !b.Done.Task.IsCompleted).Select(b => b.Done.Task).ToList();
-            return waits.Count == 0 ? Task.CompletedTask : Task.WhenAll(waits);
+            return waits.Count switch { 0 => Task.CompletedTask, 1 => waits[0], _ => Task.WhenAll(waits) };
         }
     }
 
