@@ -356,7 +356,7 @@ public sealed class LeaseTable : IDisposable
             int i = _breaks.IndexOf(pending);
             if (i < 0) return;
             var now = _time.GetUtcNow();
-            if (pending.PastDeadline || BreakTime == TimeSpan.Zero)
+            if (pending.PastDeadline)
             {
                 RemoveBreakLocked(i);
                 return;
