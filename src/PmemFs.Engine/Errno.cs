@@ -8,6 +8,7 @@ public readonly record struct Errno(int Value)
     public static readonly Errno ENOENT = new(2);
     public static readonly Errno EIO = new(5);
     public static readonly Errno EBADF = new(9);
+    public static readonly Errno EAGAIN = new(11);
     public static readonly Errno EACCES = new(13);
     public static readonly Errno EBUSY = new(16);
     public static readonly Errno EEXIST = new(17);
@@ -33,15 +34,26 @@ public readonly record struct Errno(int Value)
     public static readonly Errno ENOTTY = new(25);
     public static readonly Errno ESTALE = new(116);
 
+    /// <summary>
+    /// Not a Linux errno and never for the kernel (like the kernel's own ERESTARTSYS, 512): a
+    /// layout-changing operation found leases to recall, changed nothing, and must be issued
+    /// again once <see cref="Leases.LeaseTable.WhenBreaksEnd(ulong)"/> completes (at the latest
+    /// after the break time). docs/leases.md says how the daemon does that off its loop.
+    /// </summary>
+    public static readonly Errno RetryAfterRecall = new(1000);
+
+    /// <summary>An engine-internal answer that must not be sent to the kernel.</summary>
+    public bool IsInternal => Value >= 512;
+
     public bool IsOk => Value == 0;
     public bool Failed => Value != 0;
 
     public override string ToString() => Value switch
     {
-        0 => "OK", 1 => "EPERM", 2 => "ENOENT", 5 => "EIO", 6 => "ENXIO", 7 => "E2BIG", 9 => "EBADF", 13 => "EACCES", 16 => "EBUSY",
+        0 => "OK", 1 => "EPERM", 2 => "ENOENT", 5 => "EIO", 6 => "ENXIO", 7 => "E2BIG", 9 => "EBADF", 11 => "EAGAIN", 13 => "EACCES", 16 => "EBUSY",
         17 => "EEXIST", 18 => "EXDEV", 19 => "ENODEV", 20 => "ENOTDIR", 21 => "EISDIR", 22 => "EINVAL", 25 => "ENOTTY", 26 => "ETXTBSY",
         27 => "EFBIG", 28 => "ENOSPC", 30 => "EROFS", 31 => "EMLINK", 34 => "ERANGE", 36 => "ENAMETOOLONG", 38 => "ENOSYS",
-        39 => "ENOTEMPTY", 61 => "ENODATA", 75 => "EOVERFLOW", 95 => "EOPNOTSUPP", 116 => "ESTALE",
+        39 => "ENOTEMPTY", 61 => "ENODATA", 75 => "EOVERFLOW", 95 => "EOPNOTSUPP", 116 => "ESTALE", 1000 => "retry after recall (internal)",
         _ => $"errno {Value}",
     };
 }

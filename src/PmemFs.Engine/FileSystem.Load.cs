@@ -1,5 +1,6 @@
 using PmemFs.Engine.Alloc;
 using PmemFs.Engine.Inodes;
+using PmemFs.Engine.Leases;
 using PmemFs.Engine.Log;
 using PmemFs.Format;
 using PmemFs.Media;
@@ -20,6 +21,7 @@ public sealed partial class FileSystem
     {
         Media = media;
         Options = options;
+        Leases = new LeaseTable(this, options.Time, options.LeaseBreakTime);
         var opened = ImageReader.ReadSuperblock(media, options.Name);
         Superblock = opened.Superblock;
         var g = Geometry;

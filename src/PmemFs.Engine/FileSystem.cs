@@ -1,5 +1,6 @@
 using PmemFs.Engine.Alloc;
 using PmemFs.Engine.Inodes;
+using PmemFs.Engine.Leases;
 using PmemFs.Engine.Log;
 using PmemFs.Format;
 using PmemFs.Media;
@@ -32,6 +33,9 @@ public sealed partial class FileSystem : IDisposable
     public Superblock Superblock { get; }
     public Geometry Geometry => Superblock.Geometry;
     public FileSystemOptions Options { get; }
+
+    /// <summary>Layout leases and pins (in memory only); every layout change consults it first.</summary>
+    public LeaseTable Leases { get; }
 
     internal MetadataLog Log { get; }
     internal BlockAllocator Blocks { get; } = new();
@@ -82,6 +86,7 @@ public sealed partial class FileSystem : IDisposable
     {
         if (_disposed) return;
         _disposed = true;
+        Leases.Dispose();
         Sync();
     }
 

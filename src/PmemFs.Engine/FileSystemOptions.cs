@@ -13,6 +13,20 @@ public sealed record FileSystemOptions
 
     /// <summary>Name used in messages (the image path).</summary>
     public string Name { get; init; } = "image";
+
+    /// <summary>
+    /// How long the holder of a recalled layout lease has to give it back before it is revoked
+    /// and the layout change goes ahead (mount option lease_break=SECONDS, 0 to 3600). The
+    /// default is the kernel's /proc/sys/fs/lease-break-time, 45 s, which is what XFS's layout
+    /// leases (pNFS) and fcntl leases give and what holders written for them expect; it is
+    /// also the longest a truncate of a leased file can wait (docs/leases.md).
+    /// </summary>
+    public TimeSpan LeaseBreakTime { get; init; } = DefaultLeaseBreakTime;
+
+    public static readonly TimeSpan DefaultLeaseBreakTime = TimeSpan.FromSeconds(45);
+
+    /// <summary>The clock of lease deadlines (tests pass one they advance by hand).</summary>
+    public TimeProvider Time { get; init; } = TimeProvider.System;
 }
 
 /// <summary>The mount option dax=, with Linux's meaning. Values match PMEMFS_DAX_* of pmemfs.h.</summary>

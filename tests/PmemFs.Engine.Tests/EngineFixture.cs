@@ -12,11 +12,11 @@ public sealed class EngineFixture : IDisposable
     public const uint RegularMode = 0x81A4; // -rw-r--r--
     public const uint DirMode = 0x1ED;      // 0755
 
-    public EngineFixture(long size = 64L << 20, long? inodes = null, InodeFlags rootFlags = InodeFlags.None)
+    public EngineFixture(long size = 64L << 20, long? inodes = null, InodeFlags rootFlags = InodeFlags.None, FileSystemOptions? options = null)
     {
         Media = new MemoryMedia(size);
         Mkfs.Format(Media, new MkfsOptions { InodeCount = inodes, RootFlags = rootFlags });
-        Fs = FileSystem.Mount(Media);
+        Fs = FileSystem.Mount(Media, options);
     }
 
     public MemoryMedia Media { get; }

@@ -1,4 +1,5 @@
 using PmemFs.Engine.Inodes;
+using PmemFs.Engine.Leases;
 using PmemFs.Format;
 
 namespace PmemFs.Engine;
@@ -7,9 +8,12 @@ public sealed partial class FileSystem
 {
     /// <summary>
     /// chmod / chown / truncate / utimes, as one transaction (a truncate that frees very many
-    /// extents records a trim intent and finishes in follow-up transactions).
+    /// extents records a trim intent and finishes in follow-up transactions). A size change is a
+    /// layout change: leases of other handles over the bytes it frees or exposes are broken first
+    /// (ETXTBSY when pinned, <see cref="Errno.RetryAfterRecall"/> while recalled);
+    /// <paramref name="handle"/> is the open handle of an ftruncate (FUSE's fh), 0 for a path.
     /// </summary>
-    public Errno SetAttr(ulong ino, in SetAttrRequest req, Credentials who, out InodeAttributes attr)
+    public Errno SetAttr(ulong ino, in SetAttrRequest req, Credentials who, out InodeAttributes attr, ulong handle = 0)
     {
         attr = default;
         try
@@ -52,6 +56,12 @@ public sealed partial class FileSystem
                     if (inode.IsDirectory) return Errno.EISDIR;
                     if (!inode.IsRegular) return Errno.EINVAL;
                     if (req.Size < 0) return Errno.EINVAL;
+                    if (req.Size > FormatConstants.MaxFileSize) return Errno.EFBIG;
+                    if (req.Size != rec.Size)
+                    {
+                        var broken = Leases.BreakLayouts(ino, TruncateRange(rec.Size, req.Size), handle);
+                        if (!broken.MayProceed) return broken.Errno;
+                    }
                     TruncateLocked(inode, req.Size, who, tx, ref rec);
                 }
                 if (f.HasFlag(SetAttrFields.AtimeNow)) rec.AtimeNs = now;
@@ -70,6 +80,14 @@ public sealed partial class FileSystem
         }
         catch (ErrnoException e) { return e.Errno; }
     }
+
+    /// <summary>
+    /// The bytes whose layout a size change touches: shrinking frees every block from the new
+    /// size on (preallocation past the old size too); growing turns [old, new) into a hole and
+    /// zeroes the old last block's tail in place.
+    /// </summary>
+    private static FileRange TruncateRange(long oldSize, long newSize) =>
+        newSize < oldSize ? FileRange.From(newSize) : FileRange.Between(oldSize, newSize);
 
     /// <summary>
     /// The kernel's own dropping of suid/sgid: something is dropped and nothing else changes. A

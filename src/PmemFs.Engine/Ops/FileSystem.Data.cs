@@ -1,4 +1,5 @@
 using PmemFs.Engine.Inodes;
+using PmemFs.Engine.Leases;
 using PmemFs.Format;
 
 namespace PmemFs.Engine;
@@ -170,6 +171,13 @@ public sealed partial class FileSystem
     /// before this returns. New blocks are fully written (data plus zeros) before they become
     /// visible. All or nothing on ENOSPC.
     /// </summary>
+    /// <remarks>
+    /// Not a layout change for leases (docs/leases.md): a write stores into blocks in place,
+    /// and the blocks it allocates for holes or converts from unwritten keep every physical
+    /// address a lease holder was given. Nothing is freed or moved, so nothing is recalled
+    /// (XFS breaks layouts on write because its writes may remap shared blocks; when PmemFs
+    /// gets sharing, the copy-on-write of a leased range must break them).
+    /// </remarks>
     public Errno Write(ulong ino, long offset, ReadOnlySpan<byte> data, Credentials who, out int written, WriteOrigin origin = WriteOrigin.Syscall) =>
         WriteEntry(ino, offset, data, who, origin, whatFits: false, out written);
 
@@ -468,7 +476,14 @@ public sealed partial class FileSystem
         }
     }
 
-    public Errno Fallocate(ulong ino, FallocateMode mode, long offset, long length, Credentials who)
+    /// <summary>
+    /// fallocate: preallocate (0, KEEP_SIZE), PUNCH_HOLE | KEEP_SIZE, ZERO_RANGE. Every mode is a
+    /// layout change: leases of other handles over the whole blocks it touches (a partial edge
+    /// block is replaced by a copy) are broken first (ETXTBSY when pinned,
+    /// <see cref="Errno.RetryAfterRecall"/> while recalled). <paramref name="handle"/> is the
+    /// request's open handle (FUSE's fh); that handle's own leases are not recalled.
+    /// </summary>
+    public Errno Fallocate(ulong ino, FallocateMode mode, long offset, long length, Credentials who, ulong handle = 0)
     {
         if (offset < 0 || length <= 0) return Errno.EINVAL;
         if (offset > FormatConstants.MaxFileSize - length) return Errno.EFBIG;
@@ -487,6 +502,8 @@ public sealed partial class FileSystem
                 if (!inode.IsRegular) return Errno.ENODEV;
                 FlagRules.CheckFallocate(inode, mode);
                 long end = offset + length;
+                var broken = Leases.BreakLayouts(ino, FallocateRange(inode.Rec.Size, offset, end, keepSize), handle);
+                if (!broken.MayProceed) return broken.Errno;
                 // Whole blocks go in windows of at most FallocateBatch extents so every transaction
                 // stays bounded; all windows but the last commit on their own, so a huge fragmented
                 // range is not one atomic step. A range that fits one window (almost all) is: its
@@ -526,6 +543,18 @@ public sealed partial class FileSystem
             finally { inode.Lock.ExitWriteLock(); }
         }
         catch (ErrnoException e) { return e.Errno; }
+    }
+
+    /// <summary>
+    /// The bytes whose layout a fallocate of [offset, end) touches: its blocks, whole (edge blocks
+    /// of a punch or zero range are swapped for copies), and, when it grows the file, everything
+    /// from the old size (that becomes a hole within EOF, the old last block's tail is zeroed).
+    /// </summary>
+    private static FileRange FallocateRange(long size, long offset, long end, bool keepSize)
+    {
+        long start = offset / Bs * Bs;
+        if (!keepSize && end > size) start = Math.Min(start, size);
+        return FileRange.Between(start, (end + Bs - 1) / Bs * Bs);
     }
 
     private void FallocateWindow(Txn tx, Inode inode, FallocateMode op, (long Start, long End) w)

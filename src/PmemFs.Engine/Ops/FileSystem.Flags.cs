@@ -1,4 +1,5 @@
 using PmemFs.Engine.Inodes;
+using PmemFs.Engine.Leases;
 using PmemFs.Format;
 
 namespace PmemFs.Engine;
@@ -53,7 +54,15 @@ public sealed partial class FileSystem
     /// project id in the same transaction (FS_IOC_FSSETXATTR carries both), except on a file
     /// that is immutable, append-only or DAX_IMMUTABLE.
     /// </summary>
-    public Errno SetFlags(ulong ino, InodeFlags set, InodeFlags clear, Credentials who, out FlagState state, uint? projectId = null)
+    /// <remarks>
+    /// Leases: clearing DAX_IMMUTABLE (or DAX, which clears it) fails with EBUSY while any lease
+    /// of the file is held (rule 6), whoever holds it. A change that ends the file's DAX state
+    /// (clearing DAX under dax=inode) breaks every other handle's lease of the whole file first
+    /// (ETXTBSY when pinned, <see cref="Errno.RetryAfterRecall"/> while recalled);
+    /// <paramref name="handle"/> is the ioctl's open handle, whose own leases stay until it
+    /// closes (the file stays DAX until its last close anyway).
+    /// </remarks>
+    public Errno SetFlags(ulong ino, InodeFlags set, InodeFlags clear, Credentials who, out FlagState state, uint? projectId = null, ulong handle = 0)
     {
         state = default;
         if (((set | clear) & ~InodeFlags.Known) != 0 || (set & clear) != 0) return Errno.EINVAL;
@@ -86,8 +95,13 @@ public sealed partial class FileSystem
                 var check = CheckFlagChange(inode, old, now, who);
                 if (check.Failed) return check;
                 if (old.HasFlag(InodeFlags.DaxImmutable) && !now.HasFlag(InodeFlags.DaxImmutable)
-                    && (mapped ?? Mappings?.IsMapped(ino) ?? false))
+                    && ((mapped ?? Mappings?.IsMapped(ino) ?? false) || Leases.HasLeases(ino)))
                     return Errno.EBUSY; // rule 6
+                if (WantsDax(inode) && !WantsDax(inode, now))
+                {
+                    var broken = Leases.BreakLayouts(ino, FileRange.WholeFile, handle);
+                    if (!broken.MayProceed) return broken.Errno;
+                }
 
                 bool daxBefore = DaxNow(inode);
                 using var tx = new Txn(this);
@@ -153,11 +167,14 @@ public sealed partial class FileSystem
     private static bool CanBeDax(Inode inode) => inode.IsRegular;
 
     /// <summary>What the flag and the mount's dax= mode make of the file, once nobody has it open.</summary>
-    private bool WantsDax(Inode inode) => CanBeDax(inode) && Options.Dax switch
+    internal bool WantsDax(Inode inode) => WantsDax(inode, FlagRules.Of(inode));
+
+    /// <summary>What <paramref name="flags"/> and the mount's dax= mode would make of the file.</summary>
+    private bool WantsDax(Inode inode, InodeFlags flags) => CanBeDax(inode) && Options.Dax switch
     {
         DaxMode.Always => true,
         DaxMode.Never => false,
-        _ => FlagRules.Of(inode).HasFlag(InodeFlags.Dax),
+        _ => flags.HasFlag(InodeFlags.Dax),
     };
 
     /// <summary>Whether the file is DAX now: what it was when opened, until its last close.</summary>

@@ -1,4 +1,5 @@
 using PmemFs.Engine.Inodes;
+using PmemFs.Engine.Leases;
 using PmemFs.Format;
 
 namespace PmemFs.Engine;
@@ -266,6 +267,8 @@ public sealed partial class FileSystem
                     if (!directory && child.IsDirectory) return Errno.EISDIR;
                     FlagRules.CheckRemove(dir, child);
                     if (directory && child.Directory!.Count > 0) return Errno.ENOTEMPTY;
+                    var broken = BreakLayoutsOfLastName(child);
+                    if (!broken.MayProceed) return broken.Errno;
                     using var tx = new Txn(this);
                     RemoveEntry(tx, dir, entry);
                     long now = Now();
@@ -297,6 +300,14 @@ public sealed partial class FileSystem
         }
         catch (ErrnoException e) { return e.Errno; }
     }
+
+    /// <summary>
+    /// Removing the last name of a regular file (unlink, or a rename over it) is a layout change
+    /// of the whole file: its blocks are freed once nobody has it open, so leases on it are
+    /// broken first. Through no handle: a name has none.
+    /// </summary>
+    private LayoutBreak BreakLayoutsOfLastName(Inode child) =>
+        child.IsRegular && child.Rec.Nlink == 1 ? Leases.BreakLayouts(child.Ino, FileRange.WholeFile, 0) : LayoutBreak.Proceed;
 
     public Errno ReadLink(ulong ino, out byte[] target)
     {
@@ -367,6 +378,16 @@ public sealed partial class FileSystem
         if (inode is not null) Interlocked.Increment(ref inode.OpenHandles);
     }
 
+    /// <summary>
+    /// File handle <paramref name="handle"/> of <paramref name="ino"/> was released (FUSE
+    /// release): its leases and pins end, then as <see cref="Closed(ulong)"/>.
+    /// </summary>
+    public void Closed(ulong ino, ulong handle)
+    {
+        if (handle != 0) Leases.EndLeasesOfHandle(handle);
+        Closed(ino);
+    }
+
     /// <summary>A file handle was released: the last one of an unlinked file frees its data.</summary>
     public void Closed(ulong ino)
     {
@@ -388,6 +409,7 @@ public sealed partial class FileSystem
     private void ReleaseDataOfOrphanLocked(Inode inode)
     {
         if (inode.Freed || !inode.IsRegular || inode.Extents.Count == 0 || Options.ReadOnly) return;
+        Leases.EndLeasesOfInode(inode.Ino); // none by now (the unlink broke them): never free under a lease
         try { TrimLocked(inode, 0); }
         catch (ErrnoException) { /* ENOSPC splitting an extent: freed with the inode instead */ }
     }
@@ -414,6 +436,7 @@ public sealed partial class FileSystem
     private void FreeInodeLocked(Inode inode)
     {
         if (inode.Freed) return;
+        Leases.EndLeasesOfInode(inode.Ino);
         TrimLocked(inode, 0);
         using var tx = new Txn(this);
         if (inode.Rec.XattrBlock != 0) FreeXattrBlob(tx, inode);

@@ -102,6 +102,11 @@ public sealed partial class FileSystem
                 if (flags.HasFlag(RenameFlags.Exchange)) FlagRules.CheckAddEntry(sdir);
                 if (!flags.HasFlag(RenameFlags.Exchange) && dChild is not null && dChild.IsDirectory && dChild.Directory!.Count > 0)
                     return Errno.ENOTEMPTY;
+                if (!flags.HasFlag(RenameFlags.Exchange) && dChild is not null)
+                {
+                    var broken = BreakLayoutsOfLastName(dChild);
+                    if (!broken.MayProceed) return broken.Errno;
+                }
                 using var tx = new Txn(this);
                 long now = Now();
                 var srec = sdir.Rec;
