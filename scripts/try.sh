@@ -25,4 +25,6 @@ df -h "$dir"
 echo
 echo "PmemFs is mounted on $dir (daemon log: /var/log/pmemfs/$(echo "${dir#/}" | tr / -).log)."
 echo "Unmount it with: pmemfs unmount $dir    (or: umount $dir)"
+echo "The image holds every file's bytes, so it is private to $(id -un) (mode $(stat -c %a "$image")); to let a group map files"
+echo "directly: chgrp GROUP $image && chmod 0660 $image (docs/security.md)."
 echo "Remove the image afterwards with: rm $image"
