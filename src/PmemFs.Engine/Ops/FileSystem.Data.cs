@@ -351,7 +351,7 @@ public sealed partial class FileSystem
     }
 
     /// <summary>Where to look for blocks to continue file block <paramref name="fileBlock"/> contiguously.</summary>
-    private static long PhysHint(Inode inode, long fileBlock)
+    internal static long PhysHint(Inode inode, long fileBlock)
     {
         var map = inode.Extents;
         int i = map.FirstEndingAfter(fileBlock);
@@ -359,7 +359,7 @@ public sealed partial class FileSystem
         return before is null ? -1 : before.PhysEnd + (fileBlock - before.FileEnd);
     }
 
-    private long Alignment(Inode inode, long fileBlock, long count) =>
+    internal long Alignment(Inode inode, long fileBlock, long count) =>
         DaxNow(inode) && fileBlock % FormatConstants.HugePageBlocks == 0 && count >= FormatConstants.HugePageBlocks
             ? FormatConstants.HugePageBlocks : 1;
 
@@ -402,7 +402,7 @@ public sealed partial class FileSystem
     /// Before the size grows past <paramref name="newDataStart"/>: bytes between the old EOF and
     /// the end of its block may hold data from before a truncate; zero them in place.
     /// </summary>
-    private void ZeroTailBeyondEof(Inode inode, long newDataStart)
+    internal void ZeroTailBeyondEof(Inode inode, long newDataStart)
     {
         long size = inode.Rec.Size;
         if (newDataStart <= size || size % Bs == 0) return;
@@ -415,7 +415,7 @@ public sealed partial class FileSystem
     }
 
     /// <summary>Writes, truncates and fallocate by anyone but root clear set-user-ID and set-group-ID (with group exec).</summary>
-    private static void KillPrivileges(ref InodeRecord rec, Credentials who)
+    internal static void KillPrivileges(ref InodeRecord rec, Credentials who)
     {
         if (who.IsRoot) return;
         if ((rec.Mode & SetUid) != 0) rec.Mode &= ~SetUid;
