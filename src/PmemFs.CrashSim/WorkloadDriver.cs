@@ -1,5 +1,7 @@
 using System.Text;
 using PmemFs.Engine;
+using PmemFs.Engine.Leases;
+using PmemFs.Engine.Mapping;
 using PmemFs.Format;
 using PmemFs.Media;
 
@@ -223,6 +225,61 @@ public sealed class WorkloadDriver : IDisposable
             data.CopyTo(c, offset);
             m.Nodes[ino].Data = c;
         }, expect, inPlaceIno: ino);
+    }
+
+    /// <summary>Opens <paramref name="ino"/> through <paramref name="handle"/> and takes a write lease on the whole file (memory only: nothing to crash).</summary>
+    public void WriteLease(ulong ino, ulong handle, Errno? expect = null) =>
+        Do($"open {Describe(ino)} as handle {handle} and take a write lease", fs =>
+        {
+            var e = fs.Open(ino, write: true, append: false);
+            return e.Failed ? e : fs.Leases.Acquire(ino, handle, 1000 + (int)handle, LeaseMode.Write, FileRange.WholeFile, out _);
+        }, null, expect);
+
+    /// <summary>prepare-write: the file's bytes do not change (new and converted blocks read as zeros), its size may grow.</summary>
+    public void PrepareWrite(ulong ino, ulong handle, long offset, long length, PrepareWriteFlags flags = PrepareWriteFlags.None, Errno? expect = null) =>
+        Do($"prepare-write {Describe(ino)} [{offset}, +{length}){(flags == PrepareWriteFlags.None ? "" : $" ({flags})")} through handle {handle}",
+            fs => fs.PrepareWrite(ino, handle, offset, length, flags, _who), m =>
+            {
+                var f = m.Nodes[ino];
+                if (!flags.HasFlag(PrepareWriteFlags.ExtendSize) || offset + length <= f.Data.Length) return;
+                var c = new byte[offset + length];
+                f.Data.CopyTo(c, 0);
+                f.Data = c;
+            }, expect);
+
+    /// <summary>
+    /// What a direct-access holder does after prepare-write: stores into the region at the
+    /// physical offsets of the extent map (no engine call, no metadata), flushes them and fences.
+    /// Cut by a crash, each byte may be old or new; once it returned, all are new.
+    /// </summary>
+    public void StoreDirect(ulong ino, long offset, int length)
+    {
+        var data = NewPattern(length, offset);
+        Do($"direct store {Describe(ino)} [{offset}, +{length}) + flush", fs =>
+        {
+            var map = new MappedExtent[16];
+            var e = fs.GetExtentMap(ino, offset, length, map, out int n, out long next);
+            if (e.Failed) return e;
+            if (next >= 0) return Errno.E2BIG;
+            long done = 0;
+            foreach (var x in map.AsSpan(0, n))
+            {
+                long s = Math.Max(x.FileOffset, offset), t = Math.Min(x.FileEnd, offset + length);
+                if (s >= t) continue;
+                if (x.State != PmemFs.Engine.Mapping.ExtentState.Written) return Errno.EIO; // not prepared: a store there would not be durable
+                long at = x.PhysicalOffset + (s - x.FileOffset);
+                Media.Write(at, data.AsSpan((int)(s - offset), (int)(t - s)));
+                Media.Flush(at, t - s);
+                done += t - s;
+            }
+            Media.Drain();
+            return done == length ? Errno.Ok : Errno.EIO;
+        }, m =>
+        {
+            var c = (byte[])m.Nodes[ino].Data.Clone();
+            data.CopyTo(c, offset);
+            m.Nodes[ino].Data = c;
+        }, inPlaceIno: ino);
     }
 
     private delegate Errno MakeCall(FileSystem fs, out InodeAttributes attributes);

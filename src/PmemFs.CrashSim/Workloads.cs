@@ -1,4 +1,5 @@
 using PmemFs.Engine;
+using PmemFs.Engine.Mapping;
 using PmemFs.Format;
 
 namespace PmemFs.CrashSim;
@@ -33,6 +34,7 @@ public static class Workloads
         new("fallocate-zero-keep-size", "fallocate ZERO_RANGE|KEEP_SIZE", f => Fallocate(f, FallocateMode.ZeroRange | FallocateMode.KeepSize)),
         new("xattr", "xattr set, replace, create-exclusive, remove; small and multi-block; on files and directories", Xattr),
         new("flags", "chattr: DAX on a directory and inheritance, immutable, append, DAX_IMMUTABLE set and cleared, mapped writeback in place, refusals", Flags),
+        new("prepare-write", "prepare-write of holes, unwritten blocks, written blocks, with and without ExtendSize, then direct stores + flush through the media; refusals", PrepareWrite),
         new("mix", "a seeded random mix of every operation", d => Mix(d, 40)),
     ];
 
@@ -235,6 +237,41 @@ public static class Workloads
         d.SetFlags(sub, InodeFlags.Append, 0);
         d.Create(sub, "g");
         d.Unlink(sub, "g", Errno.EPERM);
+    }
+
+    /// <summary>
+    /// Direct access: a write lease, prepare-write, then stores into the returned physical ranges
+    /// straight through the media plus a flush, as a holder does. Free space and unwritten blocks
+    /// hold stale bytes first, so a missing zeroing shows as foreign data.
+    /// </summary>
+    private static void PrepareWrite(WorkloadDriver d)
+    {
+        const ulong H1 = 11, H2 = 12;
+        ulong dir = d.Mkdir(d.Root, "d");
+        d.SetFlags(dir, InodeFlags.Dax, 0);
+        ulong old = d.Create(dir, "old");
+        d.Write(old, 0, 48 * Bs);                                        // stale data for the free space
+        d.Unlink(dir, "old");
+        ulong f = d.Create(dir, "f");
+        d.Write(f, 0, 5000);
+        d.Truncate(f, 4500);                                             // old bytes stay past EOF in block 1
+        d.Fallocate(f, FallocateMode.KeepSize, 8 * Bs, 8 * Bs);          // unwritten, past EOF
+        d.WriteLease(f, H1);
+        d.PrepareWrite(f, H1, 2 * Bs, 2 * Bs, PrepareWriteFlags.ExtendSize); // a hole past EOF; the old tail becomes zeros
+        d.StoreDirect(f, 2 * Bs + 10, 3000);
+        d.PrepareWrite(f, H1, 6 * Bs, 4 * Bs, PrepareWriteFlags.ExtendSize); // hole then unwritten, leaves a hole before it
+        d.StoreDirect(f, 6 * Bs, 4 * Bs);
+        d.PrepareWrite(f, H1, 0, 2 * Bs);                                // written already: no transaction
+        d.StoreDirect(f, 100, 200);                                      // in place
+        d.PrepareWrite(f, H1, 12 * Bs, Bs, expect: Errno.ENXIO);         // past EOF without ExtendSize
+        ulong g = d.Create(dir, "g");
+        d.Fallocate(g, FallocateMode.Default, 0, 8 * Bs);                // unwritten inside EOF
+        d.PrepareWrite(g, H1, 0, Bs, expect: Errno.EACCES);              // H1 holds no lease on g
+        d.WriteLease(g, H2);
+        d.PrepareWrite(g, H2, Bs + 5, 2 * Bs);                           // converts blocks 1..3 only
+        d.StoreDirect(g, Bs + 5, 2 * Bs);
+        d.PrepareWrite(g, H2, 16 * Bs, 20 * Bs, PrepareWriteFlags.ExtendSize); // a gap stays a hole
+        d.StoreDirect(g, 16 * Bs, 20 * Bs);
     }
 
     /// <summary>Random operations chosen from the model (seeded); errors are allowed when the model says so.</summary>

@@ -22,6 +22,7 @@ public sealed partial class FileSystem
         Media = media;
         Options = options;
         Leases = new LeaseTable(this, options.Time, options.LeaseBreakTime);
+        Mapper = new Mapping.Mapper(this);
         var opened = ImageReader.ReadSuperblock(media, options.Name);
         Superblock = opened.Superblock;
         var g = Geometry;

@@ -2,6 +2,7 @@ using PmemFs.Engine.Alloc;
 using PmemFs.Engine.Inodes;
 using PmemFs.Engine.Leases;
 using PmemFs.Engine.Log;
+using PmemFs.Engine.Mapping;
 using PmemFs.Format;
 using PmemFs.Media;
 
@@ -37,6 +38,9 @@ public sealed partial class FileSystem : IDisposable
     /// <summary>Layout leases and pins (in memory only); every layout change consults it first.</summary>
     public LeaseTable Leases { get; }
 
+    /// <summary>Maps file ranges for reading and for direct writes (extent map, prepare-write).</summary>
+    internal Mapper Mapper { get; }
+
     internal MetadataLog Log { get; }
     internal BlockAllocator Blocks { get; } = new();
     internal SlotAllocator InodeSlots { get; }
@@ -49,11 +53,57 @@ public sealed partial class FileSystem : IDisposable
 
     public long CommittedTransactions => Log.CommittedCount;
 
+    /// <summary>Times the metadata log has checkpointed since mount (benchmarks: each one waits for in-flight applies).</summary>
+    public long LogCheckpoints => Log.CheckpointCount;
+
     internal void CommitLog(LogTransaction tx)
     {
         if (Options.ReadOnly) throw new ErrnoException(Errno.EROFS);
         Log.Commit(tx);
     }
+
+    /// <summary>
+    /// The extent map of [<paramref name="offset"/>, +<paramref name="length"/>) of a regular
+    /// file, for a direct-access client (docs/leases.md, "prepare-write and the extent map").
+    /// The range is widened to whole blocks and clipped to the file's size rounded up to a
+    /// block; <paramref name="into"/> gets up to its length pieces in file order, holes
+    /// included (state Hole, physical offset -1), with no gap between them. Any caller may ask
+    /// (the daemon decides who may): it changes nothing.
+    /// </summary>
+    /// <param name="count">How many pieces were stored in <paramref name="into"/>.</param>
+    /// <param name="nextOffset">-1 when the pieces reach the end of the (clipped) range; otherwise
+    /// the file offset (a block multiple) where a continuation call starts, because
+    /// <paramref name="into"/> was full.</param>
+    /// <returns>Ok (also with no piece: a range at or past the end of EOF's block); EINVAL
+    /// (negative offset, length &lt;= 0, an empty <paramref name="into"/> when there is something
+    /// to report, not a regular file), EOVERFLOW (offset + length overflows), EISDIR, ESTALE.</returns>
+    public Errno GetExtentMap(ulong ino, long offset, long length, Span<MappedExtent> into, out int count, out long nextOffset) =>
+        Mapper.GetExtentMap(ino, offset, length, into, out count, out nextOffset);
+
+    /// <summary>
+    /// prepare-write (MSYNC_PMEM_PREPARE_WRITE, MAP_SYNC's guarantee given ahead of the stores):
+    /// makes the blocks of [<paramref name="offset"/>, +<paramref name="length"/>) written
+    /// (holes allocated, unwritten blocks converted, both zeroed first; 2 MiB-aligned where the
+    /// range and free space allow), grows the size to the range's end if
+    /// <paramref name="flags"/> has ExtendSize, and commits all of it in one transaction that
+    /// is durable when this returns. From then on, stores by the lease holder into the ranges
+    /// <see cref="GetExtentMap"/> returns, plus a cache flush, are durable with no fsync.
+    /// A range that is already written inside EOF commits nothing. Nothing outside the range's
+    /// blocks changes, and no lease is recalled.
+    /// </summary>
+    /// <param name="handle">The open handle (FUSE fh) whose active write leases must cover the whole range.</param>
+    /// <param name="who">The caller: set-user-ID and set-group-ID are cleared for anyone but root, as a write does.</param>
+    /// <returns>
+    /// Ok, or, each with nothing changed: EINVAL (bad range or flags, not a regular file),
+    /// EOVERFLOW, EBADF (handle 0), EFBIG (past the largest file), EROFS (read-only mount),
+    /// ESTALE, EISDIR, EOPNOTSUPP (not DAX), EACCES (the handle's write leases do not cover the
+    /// range), EBUSY (they do only through a lease being recalled), EPERM (immutable or
+    /// append-only file; DAX_IMMUTABLE file whose range would need blocks, conversion or a larger
+    /// size), ENXIO (the range ends past EOF's block without ExtendSize), ENOSPC, E2BIG (too
+    /// fragmented for one transaction: prepare it in parts).
+    /// </returns>
+    public Errno PrepareWrite(ulong ino, ulong handle, long offset, long length, PrepareWriteFlags flags, Credentials who) =>
+        Mapper.PrepareWrite(ino, handle, offset, length, flags, who);
 
     internal Inode? InodeAt(ulong ino) => Geometry.IsValidIno(ino) ? Volatile.Read(ref _inodes[Geometry.SlotOfIno(ino)]) : null;
 

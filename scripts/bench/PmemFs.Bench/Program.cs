@@ -1,23 +1,27 @@
 using System.Diagnostics;
 using System.Text;
 using PmemFs.Engine;
+using PmemFs.Engine.Leases;
+using PmemFs.Engine.Mapping;
 using PmemFs.Format;
 using PmemFs.Media;
 
 // Usage:
 //   PmemFs.Bench populate IMAGE FILES [FILE_BYTES]   mount IMAGE with the engine, create FILES files (100 per directory)
 //   PmemFs.Bench micro [OPS]                          per-operation CPU time on a 1 GiB /dev/shm image
+//   PmemFs.Bench prepare [FILES] [ROUNDS]             prepare-write latency idle and while another thread creates FILES files
 // CPU time is process user+system time, so a noisy shared machine shows less in it than in wall time.
 return args switch
 {
     ["populate", var image, var files, ..] => Populate(image, int.Parse(files), args.Length > 3 ? int.Parse(args[3]) : 4096),
     ["micro", ..] => Micro(args.Length > 1 ? int.Parse(args[1]) : 20_000),
+    ["prepare", ..] => Prepare(args.Length > 1 ? int.Parse(args[1]) : 10_000, args.Length > 2 ? int.Parse(args[2]) : 3),
     _ => Usage(),
 };
 
 static int Usage()
 {
-    Console.Error.WriteLine("usage: PmemFs.Bench populate IMAGE FILES [FILE_BYTES] | micro [OPS]");
+    Console.Error.WriteLine("usage: PmemFs.Bench populate IMAGE FILES [FILE_BYTES] | micro [OPS] | prepare [FILES] [ROUNDS]");
     return 2;
 }
 
@@ -120,6 +124,88 @@ static int Micro(int ops)
     }
     finally { File.Delete(path); }
 }
+
+// prepare-write latency (DESIGN: p99 while 10k unrelated files are created <= 2x the idle p99).
+// One DAX file under a whole-file write lease; each sample is one prepare-write of the next
+// 4 KiB hole with ExtendSize (allocate, zero, grow, one durable transaction: the costly case).
+// Rounds alternate idle and loaded phases so both see the same machine noise. A loaded phase
+// runs prepare-writes for as long as another thread creates FILES empty files, 100 per
+// directory, in directories of their own; an idle phase takes as many samples. The columns:
+// samples, p50, p99, p99.9, max in microseconds, and the log's checkpoints during the phase.
+static int Prepare(int files, int rounds)
+{
+    string path = $"/dev/shm/pmemfs-bench-{Environment.ProcessId}.img";
+    try
+    {
+        using var media = PmemMedia.Create(path, 1L << 30);
+        Mkfs.Format(media, new MkfsOptions { RootFlags = InodeFlags.Dax });
+        using var fs = FileSystem.Mount(media);
+        Console.WriteLine($"media: {media.Description}; log {fs.Geometry.LogBytes >> 10} KiB; {files} files created per loaded phase");
+        Check(fs.Create(FormatConstants.RootIno, "direct"u8, 0x81A4, Credentials.Root, out var f));
+        const ulong handle = 1;
+        Check(fs.Open(f.Ino, write: true, append: false));
+        Check(fs.Leases.Acquire(f.Ino, handle, Environment.ProcessId, LeaseMode.Write, FileRange.WholeFile, out _));
+        long next = 0;
+        var lat = new List<double>(1 << 16);
+        double Sample()
+        {
+            long t0 = Stopwatch.GetTimestamp();
+            Check(fs.PrepareWrite(f.Ino, handle, next, 4096, PrepareWriteFlags.ExtendSize, Credentials.Root));
+            next += 2 * 4096; // every other block: each prepare allocates a new extent
+            return Stopwatch.GetElapsedTime(t0).TotalMicroseconds;
+        }
+        for (int i = 0; i < 2000; i++) Sample(); // warm-up (JIT, allocator)
+        Console.WriteLine($"| {"phase",-24} | {"samples",8} | {"p50 us",8} | {"p99 us",8} | {"p99.9 us",9} | {"max us",9} | {"checkpoints",11} |");
+        Console.WriteLine($"|{new string('-', 26)}|{new string('-', 10)}|{new string('-', 10)}|{new string('-', 10)}|{new string('-', 11)}|{new string('-', 11)}|{new string('-', 13)}|");
+        int dirSerial = 0, loadedSamples = 4000;
+        var idleAll = new List<double>();
+        var loadAll = new List<double>();
+        for (int r = 1; r <= rounds; r++)
+        {
+            lat.Clear();
+            long cp0 = fs.LogCheckpoints;
+            for (int i = 0; i < loadedSamples; i++) lat.Add(Sample());
+            Report($"idle, round {r}", lat, fs.LogCheckpoints - cp0);
+            idleAll.AddRange(lat);
+
+            lat.Clear();
+            cp0 = fs.LogCheckpoints;
+            int round = r;
+            var creator = Task.Factory.StartNew(() =>
+            {
+                ulong dir = 0;
+                for (int i = 0; i < files; i++)
+                {
+                    if (i % 100 == 0)
+                    {
+                        Check(fs.MakeDirectory(FormatConstants.RootIno, Encoding.ASCII.GetBytes($"d{dirSerial++:D5}"), 0x1ED, Credentials.Root, out var d));
+                        dir = d.Ino;
+                    }
+                    Check(fs.Create(dir, Encoding.ASCII.GetBytes($"f{round}-{i:D6}"), 0x81A4, Credentials.Root, out _));
+                }
+            }, TaskCreationOptions.LongRunning);
+            while (!creator.IsCompleted) lat.Add(Sample());
+            creator.Wait();
+            Report($"10k creates, round {r}", lat, fs.LogCheckpoints - cp0);
+            loadAll.AddRange(lat);
+            loadedSamples = Math.Max(1000, lat.Count);
+        }
+        Report("idle, all rounds", idleAll, -1);
+        Report("10k creates, all rounds", loadAll, -1);
+        Console.WriteLine($"p99 under load / idle p99: {Percentile(loadAll, 0.99) / Percentile(idleAll, 0.99):F2}");
+        return 0;
+    }
+    finally { File.Delete(path); }
+}
+
+static double Percentile(List<double> xs, double p)
+{
+    var sorted = xs.Order().ToList();
+    return sorted[Math.Min(sorted.Count - 1, (int)(p * sorted.Count))];
+}
+
+static void Report(string phase, List<double> lat, long checkpoints) =>
+    Console.WriteLine($"| {phase,-24} | {lat.Count,8} | {Percentile(lat, 0.5),8:F1} | {Percentile(lat, 0.99),8:F1} | {Percentile(lat, 0.999),9:F0} | {lat.Max(),9:F0} | {(checkpoints < 0 ? "" : checkpoints.ToString()),11} |");
 
 static void Check(Errno e)
 {

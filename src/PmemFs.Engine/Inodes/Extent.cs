@@ -16,7 +16,7 @@ public sealed record Extent(long FileBlock, long PhysBlock, long Count, ExtentSt
 }
 
 /// <summary>An extent before it has slots: what an edit wants the map to hold.</summary>
-public readonly record struct Mapping(long FileBlock, long PhysBlock, long Count, ExtentState State)
+public readonly record struct ExtentPiece(long FileBlock, long PhysBlock, long Count, ExtentState State)
 {
     public long FileEnd => FileBlock + Count;
     public long PhysEnd => PhysBlock + Count;

@@ -17,7 +17,7 @@ internal static class ExtentEdit
 
     /// <param name="pieces">New mappings inside [start, end), sorted, non-overlapping. Physical
     /// blocks that are new to the file must already be allocated (and logged) by the caller.</param>
-    public static void Apply(FileSystem fs, Txn tx, Inode inode, long start, long end, IReadOnlyList<Mapping> pieces)
+    public static void Apply(FileSystem fs, Txn tx, Inode inode, long start, long end, IReadOnlyList<ExtentPiece> pieces)
     {
         tx.ClaimExtentMap(inode.Ino);
         var map = inode.Extents;
@@ -30,16 +30,16 @@ internal static class ExtentEdit
         for (int i = lo; i < hi; i++) old.Add(map.All[i]);
 
         // What the window becomes, before merging.
-        var wanted = new List<Mapping>(old.Count + pieces.Count + 2);
+        var wanted = new List<ExtentPiece>(old.Count + pieces.Count + 2);
         var dropped = new List<(long Phys, long Count)>();
         foreach (var e in old)
         {
             if (e.FileBlock < start)
-                wanted.Add(new Mapping(e.FileBlock, e.PhysBlock, Math.Min(e.FileEnd, start) - e.FileBlock, e.State));
+                wanted.Add(new ExtentPiece(e.FileBlock, e.PhysBlock, Math.Min(e.FileEnd, start) - e.FileBlock, e.State));
             if (e.FileEnd > end)
             {
                 long s = Math.Max(e.FileBlock, end);
-                wanted.Add(new Mapping(s, e.PhysOf(s), e.FileEnd - s, e.State));
+                wanted.Add(new ExtentPiece(s, e.PhysOf(s), e.FileEnd - s, e.State));
             }
             long cs = Math.Max(e.FileBlock, start), ce = Math.Min(e.FileEnd, end);
             if (cs < ce) dropped.Add((e.PhysOf(cs), ce - cs));
@@ -50,7 +50,7 @@ internal static class ExtentEdit
             wanted.Add(p);
         }
         wanted.Sort((a, b) => a.FileBlock.CompareTo(b.FileBlock));
-        var merged = new List<Mapping>(wanted.Count);
+        var merged = new List<ExtentPiece>(wanted.Count);
         foreach (var m in wanted)
         {
             if (merged.Count > 0)

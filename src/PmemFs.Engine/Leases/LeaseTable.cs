@@ -231,6 +231,37 @@ public sealed class LeaseTable : IDisposable
         }
     }
 
+    /// <summary>
+    /// Whether <paramref name="handle"/> may prepare <paramref name="range"/> of <paramref name="ino"/>
+    /// for direct stores (prepare-write): Ok when its own active write leases cover every byte
+    /// (several adjacent leases may); EBUSY when they do only with a lease that is being
+    /// recalled (it is going away: the holder must give it back, not store more); EACCES
+    /// otherwise (no lease, a read lease, another handle's lease, part of the range uncovered).
+    /// </summary>
+    internal Errno CheckWriteLease(ulong ino, ulong handle, FileRange range)
+    {
+        if (Volatile.Read(ref _live) == 0) return Errno.EACCES;
+        lock (_lock)
+        {
+            if (!_byInode.TryGetValue(ino, out var leases)) return Errno.EACCES;
+            var own = leases.Where(l => l.Handle == handle && l.Mode == LeaseMode.Write && l.Range.Overlaps(range)).ToList();
+            if (Covers(own.Where(l => l.State == LeaseState.Active), range)) return Errno.Ok;
+            return Covers(own, range) ? Errno.EBUSY : Errno.EACCES;
+        }
+    }
+
+    private static bool Covers(IEnumerable<Lease> leases, FileRange range)
+    {
+        long pos = range.Offset;
+        foreach (var l in leases.OrderBy(l => l.Range.Offset))
+        {
+            if (l.Range.Offset > pos) return false;
+            pos = Math.Max(pos, l.Range.End);
+            if (pos >= range.End) return true;
+        }
+        return pos >= range.End;
+    }
+
     // ---- the one call every layout change makes ----
 
     /// <summary>

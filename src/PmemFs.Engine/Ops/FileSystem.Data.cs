@@ -315,7 +315,7 @@ public sealed partial class FileSystem
         using var tx = new Txn(this);
         ZeroTailBeyondEof(inode, Math.Min(offset, end));
 
-        var pieces = new List<Mapping>();
+        var pieces = new List<ExtentPiece>();
         bool mapChanged = false;
         long cursor = b0;
         long hint = PhysHint(inode, b0);
@@ -329,7 +329,7 @@ public sealed partial class FileSystem
             long ps = Math.Max(cursor, e.FileBlock), pe = Math.Min(e.FileEnd, b1);
             bool convert = e.State == ExtentState.Unwritten;
             StoreBlocks(ps, pe, e.PhysOf(ps), offset, data, zeroOutside: convert);
-            pieces.Add(new Mapping(ps, e.PhysOf(ps), pe - ps, ExtentState.Written));
+            pieces.Add(new ExtentPiece(ps, e.PhysOf(ps), pe - ps, ExtentState.Written));
             mapChanged |= convert;
             hint = e.PhysOf(pe - 1) + 1;
             cursor = pe;
@@ -351,7 +351,7 @@ public sealed partial class FileSystem
     }
 
     /// <summary>Where to look for blocks to continue file block <paramref name="fileBlock"/> contiguously.</summary>
-    private static long PhysHint(Inode inode, long fileBlock)
+    internal static long PhysHint(Inode inode, long fileBlock)
     {
         var map = inode.Extents;
         int i = map.FirstEndingAfter(fileBlock);
@@ -359,18 +359,18 @@ public sealed partial class FileSystem
         return before is null ? -1 : before.PhysEnd + (fileBlock - before.FileEnd);
     }
 
-    private long Alignment(Inode inode, long fileBlock, long count) =>
+    internal long Alignment(Inode inode, long fileBlock, long count) =>
         DaxNow(inode) && fileBlock % FormatConstants.HugePageBlocks == 0 && count >= FormatConstants.HugePageBlocks
             ? FormatConstants.HugePageBlocks : 1;
 
     /// <summary>Allocates and writes file blocks [fb0, fb1) that are a hole.</summary>
-    private void FillHole(Txn tx, Inode inode, long fb0, long fb1, long offset, ReadOnlySpan<byte> data, List<Mapping> pieces, ref long hint)
+    private void FillHole(Txn tx, Inode inode, long fb0, long fb1, long offset, ReadOnlySpan<byte> data, List<ExtentPiece> pieces, ref long hint)
     {
         long fb = fb0;
         foreach (var run in tx.AllocateBlocks(fb1 - fb0, hint, Alignment(inode, fb0, fb1 - fb0)))
         {
             StoreBlocks(fb, fb + run.Count, run.Start, offset, data, zeroOutside: true);
-            pieces.Add(new Mapping(fb, run.Start, run.Count, ExtentState.Written));
+            pieces.Add(new ExtentPiece(fb, run.Start, run.Count, ExtentState.Written));
             fb += run.Count;
             hint = run.End;
         }
@@ -402,7 +402,7 @@ public sealed partial class FileSystem
     /// Before the size grows past <paramref name="newDataStart"/>: bytes between the old EOF and
     /// the end of its block may hold data from before a truncate; zero them in place.
     /// </summary>
-    private void ZeroTailBeyondEof(Inode inode, long newDataStart)
+    internal void ZeroTailBeyondEof(Inode inode, long newDataStart)
     {
         long size = inode.Rec.Size;
         if (newDataStart <= size || size % Bs == 0) return;
@@ -415,7 +415,7 @@ public sealed partial class FileSystem
     }
 
     /// <summary>Writes, truncates and fallocate by anyone but root clear set-user-ID and set-group-ID (with group exec).</summary>
-    private static void KillPrivileges(ref InodeRecord rec, Credentials who)
+    internal static void KillPrivileges(ref InodeRecord rec, Credentials who)
     {
         if (who.IsRoot) return;
         if ((rec.Mode & SetUid) != 0) rec.Mode &= ~SetUid;
@@ -590,14 +590,14 @@ public sealed partial class FileSystem
     private void Preallocate(Txn tx, Inode inode, long offset, long end)
     {
         long b0 = offset / Bs, b1 = (end + Bs - 1) / Bs;
-        var pieces = new List<Mapping>();
+        var pieces = new List<ExtentPiece>();
         long cursor = b0, hint = PhysHint(inode, b0);
         bool changed = false;
         void Allocate(long from, long to, ref long h)
         {
             foreach (var run in tx.AllocateBlocks(to - from, h, Alignment(inode, from, to - from)))
             {
-                pieces.Add(new Mapping(from, run.Start, run.Count, ExtentState.Unwritten));
+                pieces.Add(new ExtentPiece(from, run.Start, run.Count, ExtentState.Unwritten));
                 from += run.Count;
                 h = run.End;
             }
@@ -606,7 +606,7 @@ public sealed partial class FileSystem
         {
             if (cursor < e.FileBlock) { Allocate(cursor, e.FileBlock, ref hint); changed = true; }
             long ps = Math.Max(cursor, e.FileBlock), pe = Math.Min(e.FileEnd, b1);
-            pieces.Add(new Mapping(ps, e.PhysOf(ps), pe - ps, e.State));
+            pieces.Add(new ExtentPiece(ps, e.PhysOf(ps), pe - ps, e.State));
             hint = e.PhysOf(pe - 1) + 1;
             cursor = pe;
         }
@@ -625,7 +625,7 @@ public sealed partial class FileSystem
     private void ZeroRange(Txn tx, Inode inode, long full0, long full1)
     {
         if (full0 >= full1) return;
-        var pieces = new List<Mapping>();
+        var pieces = new List<ExtentPiece>();
         AddUnwrittenPieces(tx, inode, full0, full1, pieces);
         ExtentEdit.Apply(this, tx, inode, full0, full1, pieces);
     }
@@ -640,7 +640,7 @@ public sealed partial class FileSystem
     {
         long b0 = offset / Bs, b1 = (end + Bs - 1) / Bs;
         long full0 = (offset + Bs - 1) / Bs, full1 = end / Bs;
-        var pieces = new List<Mapping>();
+        var pieces = new List<ExtentPiece>();
         bool changed = false;
         if (full0 > full1)
         {
@@ -668,44 +668,44 @@ public sealed partial class FileSystem
     /// written data goes to a fresh copy with that part zeroed (true); an unwritten block stays
     /// as it is and a hole stays a hole (false).
     /// </summary>
-    private bool AddEdgeCopy(Txn tx, Inode inode, long block, long from, long to, List<Mapping> pieces)
+    private bool AddEdgeCopy(Txn tx, Inode inode, long block, long from, long to, List<ExtentPiece> pieces)
     {
         var e = inode.Extents.Find(block);
         if (e is null) return false;
         long old = e.PhysOf(block);
         if (e.State != ExtentState.Written)
         {
-            pieces.Add(new Mapping(block, old, 1, e.State));
+            pieces.Add(new ExtentPiece(block, old, 1, e.State));
             return false;
         }
         long copy = tx.AllocateBlocks(1, old + 1, 1)[0].Start;
         Media.Write(copy * Bs, Media.Read(old * Bs, Bs));
         Media.Fill(copy * Bs + from, to - from, 0);
         Media.Flush(copy * Bs, Bs);
-        pieces.Add(new Mapping(block, copy, 1, ExtentState.Written));
+        pieces.Add(new ExtentPiece(block, copy, 1, ExtentState.Written));
         return true;
     }
 
     /// <summary>Pieces making whole blocks [full0, full1) unwritten: mapped blocks keep their place, holes get new blocks.</summary>
-    private void AddUnwrittenPieces(Txn tx, Inode inode, long full0, long full1, List<Mapping> pieces)
+    private void AddUnwrittenPieces(Txn tx, Inode inode, long full0, long full1, List<ExtentPiece> pieces)
     {
         long cursor = full0, hint = PhysHint(inode, full0);
         foreach (var e in inode.Extents.Overlapping(full0, full1).ToList())
         {
             if (cursor < e.FileBlock) AllocateUnwritten(tx, inode, cursor, e.FileBlock, pieces, ref hint);
             long ps = Math.Max(cursor, e.FileBlock), pe = Math.Min(e.FileEnd, full1);
-            pieces.Add(new Mapping(ps, e.PhysOf(ps), pe - ps, ExtentState.Unwritten));
+            pieces.Add(new ExtentPiece(ps, e.PhysOf(ps), pe - ps, ExtentState.Unwritten));
             hint = e.PhysOf(pe - 1) + 1;
             cursor = pe;
         }
         if (cursor < full1) AllocateUnwritten(tx, inode, cursor, full1, pieces, ref hint);
     }
 
-    private void AllocateUnwritten(Txn tx, Inode inode, long from, long to, List<Mapping> pieces, ref long hint)
+    private void AllocateUnwritten(Txn tx, Inode inode, long from, long to, List<ExtentPiece> pieces, ref long hint)
     {
         foreach (var run in tx.AllocateBlocks(to - from, hint, Alignment(inode, from, to - from)))
         {
-            pieces.Add(new Mapping(from, run.Start, run.Count, ExtentState.Unwritten));
+            pieces.Add(new ExtentPiece(from, run.Start, run.Count, ExtentState.Unwritten));
             from += run.Count;
             hint = run.End;
         }
@@ -776,7 +776,7 @@ public sealed partial class FileSystem
     {
         var runs = tx.AllocateBlocks(1, -1, 1);
         StoreBlocks(0, 1, runs[0].Start, 0, target, zeroOutside: true);
-        ExtentEdit.Apply(this, tx, child, 0, 1, [new Mapping(0, runs[0].Start, 1, ExtentState.Written)]);
+        ExtentEdit.Apply(this, tx, child, 0, 1, [new ExtentPiece(0, runs[0].Start, 1, ExtentState.Written)]);
         child.Rec.Size = target.Length;
         LogInode(tx, child.Rec);
     }

@@ -1,0 +1,19 @@
+namespace PmemFs.Engine.Mapping;
+
+/// <summary>What a range of a file is backed by, as a direct-access client sees it (a pNFS block layout's states).</summary>
+/// <remarks>
+/// Not the on-media <see cref="PmemFs.Format.ExtentState"/>: that one describes records
+/// (written, unwritten); this one describes every byte of a file range, holes included, and has
+/// room for sharing.
+/// </remarks>
+public enum ExtentState
+{
+    /// <summary>No blocks: reads as zeros; <see cref="MappedExtent.PhysicalOffset"/> is -1. Stores need prepare-write first.</summary>
+    Hole = 0,
+    /// <summary>Blocks allocated but not yet zeroed (preallocation): reads as zeros; the media may hold anything. Stores need prepare-write first.</summary>
+    Unwritten = 1,
+    /// <summary>Blocks holding the file's data: loads see the file; a write-lease holder's stores plus a flush are durable.</summary>
+    Written = 2,
+    /// <summary>Reserved for shared (reflinked, copy-on-write) extents; nothing produces it yet.</summary>
+    Shared = 3,
+}
