@@ -2,7 +2,7 @@ using PmemFs.Cli.Flags;
 using PmemFs.Cli.Native;
 using PmemFs.Cli.Output;
 using PmemFs.Daemon;
-using PmemFs.Daemon.Ioctl;
+using PmemFs.Abi;
 using PmemFs.Media.Access;
 using static PmemFs.Cli.Commands.CommandGuard;
 

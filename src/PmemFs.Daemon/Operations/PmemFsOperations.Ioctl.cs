@@ -1,6 +1,6 @@
 using System.Buffers.Binary;
 using System.Runtime.InteropServices;
-using PmemFs.Daemon.Ioctl;
+using PmemFs.Abi;
 using PmemFs.Engine;
 using PmemFs.Format;
 using PmemFs.Fuse;
