@@ -143,7 +143,9 @@ public sealed unsafe partial class PmemFsOperations : ILeaseHost
             // Giving back a lease that was revoked acknowledges it: it is already gone.
             if (errno == Errno.ENOENT && handle.TakeRevoked((long)a.Id)) errno = Errno.Ok;
         }
-        Reply(req, errno);
+        // Success of an ioctl is an ioctl reply (fuse_ioctl_out), never fuse_reply_err(0): the kernel would read that as EIO.
+        if (errno.IsOk) req.ReplyIoctl(0, []);
+        else Reply(req, errno);
     }
 
     private void LeasePin(FuseRequest req, FuseFileInfo* fi, PmemFsPin a)
@@ -281,17 +283,18 @@ public sealed unsafe partial class PmemFsOperations : ILeaseHost
     /// <summary>From the engine (the breaking operation's thread or the break timer): wake the holder's poll.</summary>
     public void LeaseRecalled(LeaseInfo lease)
     {
-        var handle = _handles.Get(lease.Handle);
+        // Wake first, log after: the holder's clock starts now.
+        _handles.Get(lease.Handle)?.Wake();
         _log.Info($"lease {lease.Id} of pid {lease.Pid} on inode {lease.Ino} {lease.Range} recalled; revoked at {lease.RecallDeadline:O} unless released");
-        handle?.Wake();
     }
 
     public void LeaseRevoked(LeaseInfo lease)
     {
-        var handle = _handles.Get(lease.Handle);
+        if (_handles.Get(lease.Handle) is { } handle)
+        {
+            handle.Revoked(lease.Id);
+            handle.Wake();
+        }
         _log.Info($"lease {lease.Id} of pid {lease.Pid} on inode {lease.Ino} {lease.Range} revoked (break time passed or the file was freed)");
-        if (handle is null) return;
-        handle.Revoked(lease.Id);
-        handle.Wake();
     }
 }

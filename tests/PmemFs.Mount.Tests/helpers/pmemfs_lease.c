@@ -8,8 +8,8 @@
  *       Opens FILE (O_RDWR; -r: O_RDONLY), takes a lease (LENGTH "end": to the end of the
  *       file), pins a range if given, prints "lease ID", "pin ID", "ready", then waits in
  *       poll() for POLLPRI on the descriptor. On each wake it asks PMEMFS_IOC_LEASE_STATUS and,
- *       when the state changed, prints "event NS STATE REMAINING_MS" (NS: CLOCK_REALTIME when
- *       poll returned; STATE recalled|revoked). -R: on a recall, release the lease and print "released NS".
+ *       when the state changed, prints "event NS STATE REMAINING_MS DEADLINE_NS" (NS:
+ *       CLOCK_REALTIME when poll returned; STATE recalled|revoked; the deadline 0 once revoked). -R: on a recall, release the lease and print "released NS".
  *       Ends when the lease is gone ("gone"), on stdin EOF or after 120 s. -f: fork first
  *       and let the child (which inherits the descriptor) sleep, so the open file outlives
  *       this process: its lease must still end when it dies.
@@ -109,7 +109,7 @@ static int hold(int argc, char **argv)
 		struct pmemfs_lease_status s = { .version = PMEMFS_LEASE_VERSION, .lease_id = l.lease_id };
 		if (ioctl(fd, PMEMFS_IOC_LEASE_STATUS, &s) < 0) { printf("gone %s\n", ename(errno)); break; }
 		if (s.state != last)
-			printf("event %lld %s %lld\n", woke, state_name(s.state), (long long)(s.remaining_ns / 1000000));
+			printf("event %lld %s %lld %lld\n", woke, state_name(s.state), (long long)(s.remaining_ns / 1000000), (long long)s.deadline_ns);
 		last = s.state;
 		fflush(stdout);
 		if (s.state == PMEMFS_LEASE_REVOKED) { printf("gone\n"); break; }
