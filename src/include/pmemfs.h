@@ -88,9 +88,13 @@ struct pmemfs_inode_flags {
  * passed). A read lease needs the file open for reading, a write lease open for writing.
  * Leases live in memory only.
  *
- * A recall is announced on the descriptor the lease was taken through: poll() it for POLLPRI
- * (POLLPRI is set while any lease of that open file is recalled or revoked; the other bits are
- * a regular file's POLLIN|POLLOUT). PMEMFS_IOC_LEASE_STATUS says which, and the deadline.
+ * A recall is announced on the descriptor the lease was taken through: poll() (or select,
+ * epoll) it for POLLPRI. POLLPRI is set while any lease of that open file is recalled, or was
+ * revoked and not yet reported by PMEMFS_IOC_LEASE_STATUS (which reports a revoked lease once,
+ * then forgets it); the other bits are a regular file's POLLIN|POLLOUT, so ask for POLLPRI
+ * alone. PMEMFS_IOC_LEASE_STATUS says which lease and its deadline; a holder that does not
+ * poll can call it at any time. Measured through a FUSE mount (docs/leases.md): poll() returns
+ * well under a millisecond after the recall once the daemon is warm.
  * --------------------------------------------------------------------------------------- */
 
 #define PMEMFS_LEASE_VERSION 1
@@ -120,7 +124,7 @@ struct pmemfs_lease {
 	uint64_t offset;      /* in:  first byte */
 	uint64_t length;      /* in:  bytes, or PMEMFS_LENGTH_TO_END */
 	uint64_t flags;       /* in:  0 */
-	uint64_t lease_id;    /* out: the lease (never reused within a mount) */
+	uint64_t lease_id;    /* in: 0; out: the lease (never reused within a mount) */
 	uint64_t reserved[3]; /* in: 0; out: 0 */
 };
 
@@ -138,7 +142,7 @@ struct pmemfs_pin {
 	uint64_t lease_id;    /* in:  a lease taken through this descriptor */
 	uint64_t offset;      /* in:  inside the lease's range */
 	uint64_t length;      /* in:  bytes, or PMEMFS_LENGTH_TO_END (only inside a lease to the end) */
-	uint64_t pin_id;      /* out: the pin (never reused within a mount) */
+	uint64_t pin_id;      /* in: 0; out: the pin (never reused within a mount) */
 	uint64_t reserved[3]; /* in: 0; out: 0 */
 };
 
@@ -192,11 +196,15 @@ struct pmemfs_lease_list {
 };
 
 /*
- * Errors of the lease calls, each leaving everything unchanged:
- *   EINVAL     bad version, nonzero reserved fields or flags, unknown mode, bad range (above);
- *              a pin outside its lease; a directory or other non-regular file
+ * Errors of the lease calls, each leaving everything unchanged, checked in this order: the
+ * struct (EINVAL, EOVERFLOW), then the descriptor (EINVAL, EBADF, EROFS), then the file and the
+ * ids (the rest):
+ *   EINVAL     bad version, nonzero reserved fields, flags or out fields, unknown mode, bad range
+ *              (above); a pin outside its lease; issued on a directory
+ *   EROFS      a write lease on a read-only mount
  *   EOVERFLOW  offset + length overflows
  *   EBADF      a write lease through a descriptor not open for writing (read: not for reading)
+ *   ESRCH      the calling process exited while the call was on its way
  *   EOPNOTSUPP the file is not DAX now (or a change of its DAX state waits for its last close)
  *   EAGAIN     another open file's lease conflicts, or a layout change is recalling leases there
  *   ENOENT     unknown lease or pin id, or one taken through another descriptor; ACQUIRE: the
