@@ -90,6 +90,10 @@ public sealed class MountDaemon(MountRequest request, DaemonLog log)
         }
         finally
         {
+            // Requests parked for a recall must finish before the session they reply through
+            // is destroyed: leases end with the mount, which releases their waits.
+            fs.Leases.Dispose();
+            if (!ops.WaitForParked(TimeSpan.FromSeconds(5))) log.Warning($"{ops.Parked} request(s) parked for a lease recall did not finish");
             // Also after a lost FUSE_DESTROY (plain umount): persist and close here, once.
             fs.Sync();
             if (pidFile is not null) TryDelete(pidFile);

@@ -17,6 +17,18 @@ public sealed partial class PmemFsOperations
     /// <summary>Requests waiting for a recall now (tests, logs).</summary>
     public int Parked => Volatile.Read(ref _parked);
 
+    /// <summary>Waits until no request is parked (the end of the session); false if some still are after <paramref name="limit"/>.</summary>
+    public bool WaitForParked(TimeSpan limit)
+    {
+        var deadline = DateTime.UtcNow + limit;
+        while (Parked > 0)
+        {
+            if (DateTime.UtcNow > deadline) return false;
+            Thread.Sleep(5);
+        }
+        return true;
+    }
+
     /// <summary>
     /// Waits off the loop for the recalls of <paramref name="ino"/> (null: of every file, for
     /// unlink and rename, which name no inode) to end, then calls <paramref name="attempt"/> again
