@@ -85,6 +85,14 @@ public sealed partial class LeaseTest(ITestOutputHelper output)
         Assert.Equal(JsonValueKind.Null, lease.GetProperty("length").ValueKind);
         var pin = Assert.Single(lease.GetProperty("pins").EnumerateArray());
         Assert.Equal(4096, pin.GetProperty("length").GetInt64());
+
+        // pmemfs info FILE reports the same lease, in text and JSON.
+        var info = Proc.Run(fs.Cli, "info", fs["f"]);
+        Assert.True(info.Ok, info.ToString());
+        Assert.Matches(@$"leases:\n  \d+: write 0-end active, pid {holder.Pid} \(pmemfs_lease\), pinned 0-4095", info.Out);
+        var infoJson = Proc.Run(fs.Cli, "info", fs["f"], "--json");
+        using (var doc = JsonDocument.Parse(infoJson.Out))
+            Assert.Equal(holder.Pid, Assert.Single(doc.RootElement.GetProperty("leases").EnumerateArray()).GetProperty("pid").GetInt32());
         holder.Dispose();
         UnmountAndCheck(fs);
     }
@@ -249,6 +257,44 @@ public sealed partial class LeaseTest(ITestOutputHelper output)
             Thread.Sleep(10);
         }
         throw new InvalidOperationException($"the holder {pid} did not fork");
+    }
+
+    [SkippableFact]
+    public async Task TheHoldersOwnDescriptorChangesItsLayoutWithoutARecallWhileClearingDaxRecallsTheOthers()
+    {
+        using var fs = Mount("lease_break=30");
+        WriteFile(fs["f"], 256 * 1024);
+        WriteFile(fs["g"], 256 * 1024);
+        foreach (var name in new[] { "f", "g" })
+        {
+            var chattr = Proc.Run(fs.Cli, "chattr", "+dax", fs[name]); // DAX from the flag's last close on
+            Assert.True(chattr.Ok, chattr.ToString());
+        }
+        int fd = Native.Open(fs["f"], Native.O_RDWR);
+        try
+        {
+            var lease = new LeaseIoctls.Lease { Version = 1, Mode = 2, Offset = 0, Length = LeaseIoctls.ToEnd };
+            Assert.Equal(0, LeaseIoctls.Call(fd, LeaseIoctls.Acquire_, ref lease));
+            // ftruncate and fallocate through the lease's own descriptor: its own layout, no recall.
+            var sw = Stopwatch.StartNew();
+            Assert.Equal(0, Native.ftruncate(fd, 8192));
+            Assert.Equal(0, Native.fallocate(fd, 3 /* PUNCH_HOLE | KEEP_SIZE */, 0, 4096));
+            Assert.True(sw.Elapsed < TimeSpan.FromSeconds(2), $"own changes took {sw.Elapsed}");
+            var status = new LeaseIoctls.StatusArgs { Version = 1, LeaseId = lease.LeaseId };
+            Assert.Equal(0, LeaseIoctls.Call(fd, LeaseIoctls.Status, ref status));
+            Assert.Equal(1u, status.State); // still active
+        }
+        finally { Native.close(fd); }
+        Assert.Empty(ListLeases(fs)); // ended with its descriptor
+
+        // Clearing DAX of a file another process leased is a layout change: recalled, then done.
+        using var holder = LeaseHolder.Hold("-R", fs["g"], "read", "0", "end");
+        var cleared = await Task.Run(() => Proc.Run(fs.Cli, "chattr", "-dax", fs["g"]));
+        Assert.True(cleared.Ok, cleared.ToString());
+        Assert.NotNull(holder.WaitFor(l => l.StartsWith("released", StringComparison.Ordinal), TimeSpan.FromSeconds(5)));
+        Assert.Empty(ListLeases(fs));
+        holder.Dispose();
+        UnmountAndCheck(fs);
     }
 
     [SkippableFact]
