@@ -85,7 +85,8 @@ struct pmemfs_inode_flags {
  * that open file (the FUSE file handle) and to the calling process: it ends when released,
  * when the last descriptor of that open file is closed, when the process dies, or when it is
  * revoked (a layout change by someone else recalled it and the mount's lease_break time
- * passed). A read lease needs the file open for reading, a write lease open for writing.
+ * passed). A read lease needs the file open for reading, a write lease open for writing, and
+ * either needs the caller to own the file or to have CAP_LEASE (as fcntl's F_SETLEASE).
  * Leases live in memory only.
  *
  * A recall is announced on the descriptor the lease was taken through: poll() (or select,
@@ -204,6 +205,7 @@ struct pmemfs_lease_list {
  *   EROFS      a write lease on a read-only mount
  *   EOVERFLOW  offset + length overflows
  *   EBADF      a write lease through a descriptor not open for writing (read: not for reading)
+ *   EACCES     ACQUIRE by a caller that neither owns the file nor has CAP_LEASE (as F_SETLEASE)
  *   ESRCH      the calling process exited while the call was on its way
  *   EOPNOTSUPP the file is not DAX now (or a change of its DAX state waits for its last close)
  *   EAGAIN     another open file's lease conflicts, or a layout change is recalling leases there

@@ -298,6 +298,32 @@ public sealed partial class LeaseTest(ITestOutputHelper output)
     }
 
     [SkippableFact]
+    public void OnlyTheOwnerOrCapLeaseMayTakeALeaseAsWithFSetlease()
+    {
+        Skip.If(Proc.Which("setpriv") is null, "setpriv (util-linux) is not installed");
+        using var fs = Mount("dax=always");
+        WriteFile(fs["roots"], 64 * 1024);
+        WriteFile(fs["nobodys"], 64 * 1024);
+        Assert.Equal(0, Native.chmod(fs["roots"], 0x1A4 /* 0644 */));
+        Assert.Equal(0, Native.lchown(fs["nobodys"], 65534, 65534));
+        // The helper where user 65534 may run it.
+        string helper = System.IO.Path.Combine(fs.Root, "pmemfs_lease");
+        File.Copy(LeaseHolder.Path!, helper);
+        File.SetUnixFileMode(helper, (UnixFileMode)0x1ED /* 0755 */);
+        string[] asNobody = ["--reuid", "65534", "--regid", "65534", "--clear-groups", "--inh-caps", "-all", helper, "hold", "-r"];
+
+        // Readable, not owned: no lease (a pinned one would hold back root's truncate and unlink).
+        var refused = Proc.Run("setpriv", [.. asNobody, fs["roots"], "read", "0", "end"], TimeSpan.FromSeconds(20));
+        Assert.Contains("lease: EACCES", refused.Out, StringComparison.Ordinal);
+        Assert.Empty(ListLeases(fs));
+
+        // Its own file: granted (the holder waits for stdin, which Proc.Run closes at once).
+        var granted = Proc.Run("setpriv", [.. asNobody, fs["nobodys"], "read", "0", "end"], TimeSpan.FromSeconds(20));
+        Assert.Contains("ready", granted.Out, StringComparison.Ordinal);
+        UnmountAndCheck(fs);
+    }
+
+    [SkippableFact]
     public void ANonDaxFileADirectoryAndAWrongDescriptorRefuseLeasesUntilTheFileIsDax()
     {
         using var fs = Mount("");

@@ -115,6 +115,7 @@ public sealed unsafe partial class PmemFsOperations : ILeaseHost
         if (errno.IsOk && mode == LeaseMode.Write && (_fs.Options.ReadOnly || MountIsReadOnly?.Invoke() == true)) errno = Errno.EROFS;
         int pid = 0;
         if (errno.IsOk && (pid = HolderWatch.ProcessOf(req.Context.Pid)) == 0) errno = ESRCH; // the caller is gone
+        if (errno.IsOk) errno = MayLease(ino, req.Context.Uid, pid);
         long id = 0;
         if (errno.IsOk) errno = _fs.Leases.Acquire(ino, handle.Id, pid, mode, range, out id);
         if (errno.IsOk && Holders is { } holders && !holders.Watch(pid))
@@ -126,6 +127,18 @@ public sealed unsafe partial class PmemFsOperations : ILeaseHost
         if (errno.Failed) { Reply(req, errno); return; }
         a.LeaseId = (ulong)id;
         req.ReplyIoctl(0, MemoryMarshal.AsBytes(new ReadOnlySpan<PmemFsLease>(in a)));
+    }
+
+    /// <summary>
+    /// As F_SETLEASE: the file's owner, or a caller with CAP_LEASE, else EACCES. A lease (above all
+    /// a pinned one) holds back everyone else's truncate and unlink, so reading the file is not
+    /// enough to take one.
+    /// </summary>
+    private Errno MayLease(ulong ino, uint uid, int pid)
+    {
+        var errno = _fs.GetAttr(ino, out var attr);
+        if (errno.Failed) return errno;
+        return uid == attr.Uid || CallerCapabilities.Has(pid, CallerCapabilities.Lease) ? Errno.Ok : Errno.EACCES;
     }
 
     /// <summary>LEASE_RELEASE (a lease id) and UNPIN (a pin id): the same struct.</summary>

@@ -37,7 +37,7 @@ static const char *ename(int e)
 	case EPERM: return "EPERM"; case ENOENT: return "ENOENT"; case EBADF: return "EBADF";
 	case EAGAIN: return "EAGAIN"; case EBUSY: return "EBUSY"; case EINVAL: return "EINVAL";
 	case ETXTBSY: return "ETXTBSY"; case EOVERFLOW: return "EOVERFLOW"; case EOPNOTSUPP: return "EOPNOTSUPP";
-	case ENOTTY: return "ENOTTY"; case EROFS: return "EROFS"; case ESRCH: return "ESRCH";
+	case ENOTTY: return "ENOTTY"; case EROFS: return "EROFS"; case ESRCH: return "ESRCH"; case EACCES: return "EACCES";
 	default: { static char b[32]; snprintf(b, sizeof b, "errno%d", e); return b; }
 	}
 }
