@@ -206,7 +206,8 @@ struct pmemfs_lease_list {
  *   EOVERFLOW  offset + length overflows
  *   EBADF      a write lease through a descriptor not open for writing (read: not for reading)
  *   EACCES     ACQUIRE by a caller that neither owns the file nor has CAP_LEASE (as F_SETLEASE)
- *   ESRCH      the calling process exited while the call was on its way
+ *   ESRCH      the calling process exited while the call was on its way, or FUSE could not name
+ *              it (a process in a PID namespace the daemon cannot see)
  *   EOPNOTSUPP the file is not DAX now (or a change of its DAX state waits for its last close)
  *   EAGAIN     another open file's lease conflicts, or a layout change is recalling leases there
  *   ENOENT     unknown lease or pin id, or one taken through another descriptor; ACQUIRE: the
