@@ -63,6 +63,7 @@ public static class CommandLine
             ChattrCommand.Build(console),
             LsattrCommand.Build(console),
             CrashTestCommand.Build(console),
+            LeaseCommand.Build(console),
         };
         return root;
     }

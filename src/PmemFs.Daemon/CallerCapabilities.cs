@@ -16,6 +16,7 @@ public static class CallerCapabilities
 {
     public const int SysAdmin = 21;
     public const int LinuxImmutable = 9;
+    public const int Lease = 28;
 
     /// <summary>Whether process <paramref name="pid"/> has capability number <paramref name="capability"/>; false if it is gone.</summary>
     public static bool Has(int pid, int capability) => (Effective(pid) & (1UL << capability)) != 0;

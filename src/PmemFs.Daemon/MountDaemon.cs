@@ -62,6 +62,7 @@ public sealed class MountDaemon(MountRequest request, DaemonLog log)
             ReadOnly = request.Options.ReadOnly,
             NoAtime = request.Options.NoAtime,
             Dax = request.Options.Dax,
+            LeaseBreakTime = request.Options.LeaseBreakTime,
             Name = image,
         });
         var report = fs.Report;
@@ -74,6 +75,10 @@ public sealed class MountDaemon(MountRequest request, DaemonLog log)
         ops.Session = session;
         ops.MountIsReadOnly = () => MountTable.FindServing(mountpoint, image)?.ReadOnly ?? false;
         fs.Mappings = new ProcMapsProbe(mountpoint, image, log);
+        // Lease holders: told of recalls through poll() on their descriptor; their deaths end their leases.
+        using var holders = new HolderWatch(ops.HolderDied, log);
+        ops.Holders = holders;
+        fs.Leases.Host = ops;
         string? pidFile = request.PidFile;
         WritePidFile(pidFile);
         using var unmountOnSignal = new SignalUnmount(mountpoint, log);
@@ -85,6 +90,10 @@ public sealed class MountDaemon(MountRequest request, DaemonLog log)
         }
         finally
         {
+            // Requests parked for a recall must finish before the session they reply through
+            // is destroyed: leases end with the mount, which releases their waits.
+            fs.Leases.Dispose();
+            if (!ops.WaitForParked(TimeSpan.FromSeconds(5))) log.Warning($"{ops.Parked} request(s) parked for a lease recall did not finish");
             // Also after a lost FUSE_DESTROY (plain umount): persist and close here, once.
             fs.Sync();
             if (pidFile is not null) TryDelete(pidFile);

@@ -1,4 +1,5 @@
 using PmemFs.Engine;
+using PmemFs.Engine.Leases;
 
 namespace PmemFs.Daemon;
 
@@ -25,6 +26,14 @@ public sealed record MountOptions
     /// (nothing waits for the kernel or for another request), so one thread never stalls.
     /// </summary>
     public int Threads { get; init; } = 1;
+
+    /// <summary>
+    /// lease_break=SECONDS: how long the holder of a recalled layout lease has to give it back
+    /// before it is revoked and the layout change goes ahead (0 to 3600, fractions allowed;
+    /// default 45, the kernel's lease-break-time). Also the longest a truncate, fallocate,
+    /// unlink or rename of a leased file waits (docs/leases.md).
+    /// </summary>
+    public TimeSpan LeaseBreakTime { get; init; } = FileSystemOptions.DefaultLeaseBreakTime;
 
     public const string AllowExposedRegionName = "allow_exposed_region";
 
@@ -75,6 +84,14 @@ public sealed record MountOptions
                 if (option == AllowExposedRegionName)
                 {
                     result = result with { AllowExposedRegion = true };
+                    continue;
+                }
+                if (option.StartsWith("lease_break=", StringComparison.Ordinal))
+                {
+                    if (!double.TryParse(option.AsSpan(12), System.Globalization.NumberStyles.AllowDecimalPoint, System.Globalization.CultureInfo.InvariantCulture, out double seconds)
+                        || seconds > LeaseTable.MaxBreakTime.TotalSeconds)
+                        throw new FormatException($"bad mount option '{option}': lease_break is a number of seconds from 0 to {LeaseTable.MaxBreakTime.TotalSeconds}");
+                    result = result with { LeaseBreakTime = TimeSpan.FromSeconds(seconds) };
                     continue;
                 }
                 if (option.StartsWith("threads=", StringComparison.Ordinal))

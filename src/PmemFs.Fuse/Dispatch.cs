@@ -26,7 +26,7 @@ internal static unsafe class Dispatch
             Rename = &Rename, Link = &Link, Open = &Open, Read = &Read, Write = &Write, Flush = &Flush, Release = &Release,
             Fsync = &Fsync, OpenDir = &OpenDir, ReadDir = &ReadDir, ReleaseDir = &ReleaseDir, FsyncDir = &FsyncDir,
             StatFs = &StatFs, SetXattr = &SetXattr, GetXattr = &GetXattr, ListXattr = &ListXattr, RemoveXattr = &RemoveXattr,
-            Access = &Access, Create = &Create, Ioctl = &Ioctl, ForgetMulti = &ForgetMulti, Fallocate = &Fallocate,
+            Access = &Access, Create = &Create, Ioctl = &Ioctl, Poll = &Poll, ForgetMulti = &ForgetMulti, Fallocate = &Fallocate,
             ReadDirPlus = &ReadDirPlus, CopyFileRange = &CopyFileRange, Lseek = &Lseek,
         };
     }
@@ -278,6 +278,18 @@ internal static unsafe class Dispatch
         Answered = false;
         try { _fs.Ioctl(new FuseRequest(req), ino, cmd, (nint)arg, fi, flags, new ReadOnlySpan<byte>(inBuf, checked((int)inSize)), (long)outSize); }
         catch (Exception e) { Fail(req, e); }
+    }
+
+    /// <summary>
+    /// FUSE_POLL. <paramref name="ph"/> is non-zero when the kernel has a waiter and asks to be
+    /// told of a change (FUSE_POLL_SCHEDULE_NOTIFY); the file system owns it from here (notify,
+    /// then destroy; or destroy when a newer one replaces it). libfuse gives none otherwise.
+    /// </summary>
+    [UnmanagedCallersOnly]
+    private static void Poll(nint req, ulong ino, FuseFileInfo* fi, nint ph)
+    {
+        Answered = false;
+        try { _fs.Poll(new FuseRequest(req), ino, fi, new FusePollHandle(ph)); } catch (Exception e) { Fail(req, e); }
     }
 
     [UnmanagedCallersOnly]

@@ -82,6 +82,9 @@ public readonly unsafe struct FuseRequest(nint handle)
         fixed (byte* p = output) return Mark(LibFuse.ReplyIoctl(Handle, result, p, (nuint)output.Length));
     }
 
+    /// <summary>Answers a poll with the events that are ready now (POLLIN = 1, POLLPRI = 2, POLLOUT = 4, ...).</summary>
+    public int ReplyPoll(uint revents) => Mark(LibFuse.ReplyPoll(Handle, revents));
+
     public int ReplyLseek(long offset) => Mark(LibFuse.ReplyLseek(Handle, offset));
 
     /// <summary>
@@ -119,5 +122,25 @@ public readonly unsafe struct FuseRequest(nint handle)
             used += (int)need;
             return true;
         }
+    }
+}
+
+/// <summary>
+/// A struct fuse_pollhandle: the kernel's poll waiter of one open file. <see cref="Notify"/>
+/// wakes it (the kernel then polls again, with a new handle); each handle must be destroyed
+/// exactly once. Notify is a non-blocking write to /dev/fuse, safe from any thread.
+/// </summary>
+public readonly struct FusePollHandle(nint handle)
+{
+    public nint Handle { get; } = handle;
+
+    public bool IsNone => Handle == 0;
+
+    /// <summary>Wakes the poller; 0, or a negative errno (-ENOENT: the kernel no longer waits on it).</summary>
+    public int Notify() => Handle == 0 ? 0 : LibFuse.NotifyPoll(Handle);
+
+    public void Destroy()
+    {
+        if (Handle != 0) LibFuse.PollHandleDestroy(Handle);
     }
 }

@@ -53,6 +53,18 @@ public abstract unsafe class LowLevelFileSystem
     public virtual void Access(FuseRequest req, ulong ino, int mask) => req.ReplyError(ENOSYS);
     public virtual void Create(FuseRequest req, ulong parent, ReadOnlySpan<byte> name, uint mode, FuseFileInfo* fi) => req.ReplyError(ENOSYS);
     public virtual void Ioctl(FuseRequest req, ulong ino, uint cmd, nint arg, FuseFileInfo* fi, uint flags, ReadOnlySpan<byte> input, long outSize) => req.ReplyError(25 /* ENOTTY */);
+    /// <summary>
+    /// poll(2) on an open file. Answer with <see cref="FuseRequest.ReplyPoll"/>; keep
+    /// <paramref name="ph"/> (when not <see cref="FusePollHandle.IsNone"/>) to wake the poller
+    /// later with <see cref="FusePollHandle.Notify"/>, and destroy it once done with it. The
+    /// default answers ENOSYS: the kernel then stops asking and reports a regular file's mask.
+    /// </summary>
+    public virtual void Poll(FuseRequest req, ulong ino, FuseFileInfo* fi, FusePollHandle ph)
+    {
+        ph.Destroy();
+        req.ReplyError(ENOSYS);
+    }
+
     public virtual void Fallocate(FuseRequest req, ulong ino, int mode, long offset, long length, FuseFileInfo* fi) => req.ReplyError(ENOSYS);
     public virtual void CopyFileRange(FuseRequest req, ulong inoIn, long offIn, FuseFileInfo* fiIn, ulong inoOut, long offOut, FuseFileInfo* fiOut, long length, int flags) => req.ReplyError(ENOSYS);
     public virtual void Lseek(FuseRequest req, ulong ino, long offset, int whence, FuseFileInfo* fi) => req.ReplyError(ENOSYS);

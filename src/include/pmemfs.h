@@ -1,14 +1,23 @@
 /*
  * pmemfs.h - PmemFs's own ioctls, for C programs and for the pmemfs CLI.
  *
- * Issue these on a file descriptor open on a file or directory inside a PmemFs mount (any
- * open mode, O_RDONLY is enough). FUSE forwards them to the daemon with exactly
- * sizeof(struct pmemfs_inode_flags) bytes in and out, so the struct is fixed-size and holds
- * no pointers. The daemon checks every permission itself (the kernel checks none).
+ * Issue these on a file descriptor open on a file or directory inside a PmemFs mount. FUSE
+ * forwards a custom ioctl to the daemon with exactly _IOC_SIZE(cmd) bytes in and out (at most
+ * 16383: the size field of an ioctl number has 14 bits), so every struct here is fixed-size
+ * and holds no pointers; a list that may not fit one struct is read in pages with a cursor.
+ * The daemon checks every permission itself (the kernel checks none for these numbers).
  *
- * Standard flags (immutable, append, noatime, sync, nodump, dax) also travel through the
- * standard FS_IOC_GETFLAGS/SETFLAGS and FS_IOC_FSGETXATTR/FSSETXATTR ioctls; DAX_IMMUTABLE
- * has no Linux bit and travels only through these. Semantics: docs/flags.md.
+ * Every struct starts with a version (the *_VERSION constant of its family) and has reserved
+ * fields that must be zero on input: a struct that breaks either rule is refused with EINVAL
+ * and changes nothing, so fields can be given meaning later without breaking old programs.
+ * Integers are in the machine's byte order (x86-64: little endian). Sizes are checked below
+ * with static asserts and by the project's tests against its C# twin (src/PmemFs.Abi).
+ *
+ * Flags: standard flags (immutable, append, noatime, sync, nodump, dax) also travel through
+ * the standard FS_IOC_GETFLAGS/SETFLAGS and FS_IOC_FSGETXATTR/FSSETXATTR ioctls;
+ * DAX_IMMUTABLE has no Linux bit and travels only through these. Semantics: docs/flags.md.
+ *
+ * Layout leases, pins, extent maps and prepare-write (direct access): docs/leases.md.
  */
 #ifndef PMEMFS_H
 #define PMEMFS_H
@@ -69,10 +78,220 @@ struct pmemfs_inode_flags {
 #define PMEMFS_IOC_GET_FLAGS _IOR('P', 0x40, struct pmemfs_inode_flags)
 #define PMEMFS_IOC_SET_FLAGS _IOWR('P', 0x41, struct pmemfs_inode_flags)
 
+/* ---------------------------------------------------------------------------------------
+ * Layout leases and pins (docs/leases.md).
+ *
+ * A lease is taken through an open file descriptor of a file that is DAX now, and belongs to
+ * that open file (the FUSE file handle) and to the calling process: it ends when released,
+ * when the last descriptor of that open file is closed, when the process dies, or when it is
+ * revoked (a layout change by someone else recalled it and the mount's lease_break time
+ * passed). A read lease needs the file open for reading, a write lease open for writing, and
+ * either needs the caller to own the file or to have CAP_LEASE (as fcntl's F_SETLEASE).
+ * Leases live in memory only.
+ *
+ * A recall is announced on the descriptor the lease was taken through: poll() (or select,
+ * epoll) it for POLLPRI. POLLPRI is set while any lease of that open file is recalled, or was
+ * revoked and not yet reported by PMEMFS_IOC_LEASE_STATUS (which reports a revoked lease once,
+ * then forgets it); the other bits are a regular file's POLLIN|POLLOUT, so ask for POLLPRI
+ * alone. PMEMFS_IOC_LEASE_STATUS says which lease and its deadline; a holder that does not
+ * poll can call it at any time. Measured through a FUSE mount (docs/leases.md): poll() returns
+ * well under a millisecond after the recall once the daemon is warm.
+ * --------------------------------------------------------------------------------------- */
+
+#define PMEMFS_LEASE_VERSION 1
+
+/* pmemfs_lease.mode, pmemfs_lease_status.mode, pmemfs_lease_entry.mode */
+#define PMEMFS_LEASE_READ  1 /* shared: load through a direct mapping */
+#define PMEMFS_LEASE_WRITE 2 /* exclusive: store through a direct mapping (after prepare-write) */
+
+/* A length that runs to the end of any possible file (the whole file, including what it may grow to). */
+#define PMEMFS_LENGTH_TO_END UINT64_MAX
+
+/* pmemfs_lease_status.state, pmemfs_lease_entry.state */
+#define PMEMFS_LEASE_ACTIVE   1 /* held; the layout of its range changes only through its own descriptor */
+#define PMEMFS_LEASE_RECALLED 2 /* release it before deadline_ns, when it is revoked */
+#define PMEMFS_LEASE_REVOKED  3 /* status only: it was revoked; its mapping must no longer be used */
+
+/*
+ * Ranges (every offset/length pair below): offset <= INT64_MAX, 0 < length, and
+ * offset + length <= INT64_MAX unless length is PMEMFS_LENGTH_TO_END. Otherwise EINVAL
+ * (negative offset, zero length, or a length above INT64_MAX that is not TO_END) or EOVERFLOW
+ * (the end overflows), as Linux's byte-range locks answer.
+ */
+
+struct pmemfs_lease {
+	uint32_t version;     /* in:  PMEMFS_LEASE_VERSION */
+	uint32_t mode;        /* in:  PMEMFS_LEASE_READ or PMEMFS_LEASE_WRITE */
+	uint64_t offset;      /* in:  first byte */
+	uint64_t length;      /* in:  bytes, or PMEMFS_LENGTH_TO_END */
+	uint64_t flags;       /* in:  0 */
+	uint64_t lease_id;    /* in: 0; out: the lease (never reused within a mount) */
+	uint64_t reserved[3]; /* in: 0; out: 0 */
+};
+
+/* PMEMFS_IOC_LEASE_RELEASE (lease_id) and PMEMFS_IOC_UNPIN (a pin id). */
+struct pmemfs_lease_ref {
+	uint32_t version;     /* in: PMEMFS_LEASE_VERSION */
+	uint32_t reserved0;   /* in: 0 */
+	uint64_t id;          /* in: the lease id (RELEASE) or pin id (UNPIN) */
+	uint64_t reserved[2]; /* in: 0 */
+};
+
+struct pmemfs_pin {
+	uint32_t version;     /* in:  PMEMFS_LEASE_VERSION */
+	uint32_t reserved0;   /* in:  0 */
+	uint64_t lease_id;    /* in:  a lease taken through this descriptor */
+	uint64_t offset;      /* in:  inside the lease's range */
+	uint64_t length;      /* in:  bytes, or PMEMFS_LENGTH_TO_END (only inside a lease to the end) */
+	uint64_t pin_id;      /* in: 0; out: the pin (never reused within a mount) */
+	uint64_t reserved[3]; /* in: 0; out: 0 */
+};
+
+struct pmemfs_lease_status {
+	uint32_t version;      /* in:  PMEMFS_LEASE_VERSION */
+	uint32_t reserved0;    /* in:  0 */
+	uint64_t lease_id;     /* in:  a lease taken through this descriptor */
+	uint32_t state;        /* out: PMEMFS_LEASE_ACTIVE, _RECALLED or _REVOKED */
+	uint32_t mode;         /* out: PMEMFS_LEASE_READ or _WRITE */
+	uint64_t offset;       /* out: the leased range */
+	uint64_t length;       /* out: bytes, or PMEMFS_LENGTH_TO_END */
+	int64_t  deadline_ns;  /* out: RECALLED: when it is revoked (CLOCK_REALTIME, ns); else 0 */
+	int64_t  remaining_ns; /* out: RECALLED: deadline minus the daemon's clock now (may be < 0); else 0 */
+	uint32_t pins;         /* out: how many pins it holds */
+	uint32_t reserved1;    /* out: 0 */
+	uint64_t reserved[2];  /* in: 0; out: 0 */
+};
+
+/*
+ * PMEMFS_IOC_LEASE_LIST: every lease and pin of the mount (or of one file), like /proc/locks,
+ * a page at a time. Rows come in order of (lease_id, pin_id): a lease row (pin_id 0) and then
+ * its pins. Start with both cursors 0; while "more" is set, call again with the struct as it
+ * came back (the cursors name the last row returned). Any user may list (so may /proc/locks).
+ */
+#define PMEMFS_LIST_THIS_FILE 0x1 /* pmemfs_lease_list.flags: only the file the ioctl is issued on */
+#define PMEMFS_LEASE_LIST_ENTRIES 63
+
+struct pmemfs_lease_entry {
+	uint64_t lease_id;
+	uint64_t pin_id;      /* 0: a lease row; else a pin of lease_id, whose range is offset/length */
+	uint64_t ino;         /* the file (st_ino) */
+	uint64_t offset;
+	uint64_t length;      /* bytes, or PMEMFS_LENGTH_TO_END */
+	int64_t  granted_ns;  /* lease rows: when it was granted (CLOCK_REALTIME, ns) */
+	int64_t  deadline_ns; /* lease rows, RECALLED: when it is revoked; else 0 */
+	int32_t  pid;         /* the holder process (thread group id) */
+	uint16_t mode;        /* PMEMFS_LEASE_READ or _WRITE */
+	uint16_t state;       /* PMEMFS_LEASE_ACTIVE or _RECALLED */
+};
+
+struct pmemfs_lease_list {
+	uint32_t version;       /* in:  PMEMFS_LEASE_VERSION */
+	uint32_t flags;         /* in:  0 or PMEMFS_LIST_THIS_FILE */
+	uint64_t cursor_lease;  /* in/out: last row returned (0, 0 to start) */
+	uint64_t cursor_pin;    /* in/out */
+	uint32_t count;         /* out: rows filled in entries[] */
+	uint32_t more;          /* out: 1 when rows follow the cursor */
+	int64_t  now_ns;        /* out: the daemon's CLOCK_REALTIME when it answered */
+	uint64_t reserved[3];   /* in: 0; out: 0 */
+	struct pmemfs_lease_entry entries[PMEMFS_LEASE_LIST_ENTRIES]; /* out */
+};
+
+/*
+ * Errors of the lease calls, each leaving everything unchanged, checked in this order: the
+ * struct (EINVAL, EOVERFLOW), then the descriptor (EINVAL, EBADF, EROFS), then the file and the
+ * ids (the rest):
+ *   EINVAL     bad version, nonzero reserved fields, flags or out fields, unknown mode, bad range
+ *              (above); a pin outside its lease; issued on a directory
+ *   EROFS      a write lease on a read-only mount
+ *   EOVERFLOW  offset + length overflows
+ *   EBADF      a write lease through a descriptor not open for writing (read: not for reading)
+ *   EACCES     ACQUIRE by a caller that neither owns the file nor has CAP_LEASE (as F_SETLEASE)
+ *   ESRCH      the calling process exited while the call was on its way, or FUSE could not name
+ *              it (a process in a PID namespace the daemon cannot see)
+ *   EOPNOTSUPP the file is not DAX now (or a change of its DAX state waits for its last close)
+ *   EAGAIN     another open file's lease conflicts, or a layout change is recalling leases there
+ *   ENOENT     unknown lease or pin id, or one taken through another descriptor; ACQUIRE: the
+ *              file has no name left
+ *   EBUSY      PIN of a recalled lease
+ * A layout change by someone else (truncate, fallocate, unlink or rename over the last name,
+ * clearing DAX) that touches a pinned range fails at once with ETXTBSY; one that touches a
+ * leased, unpinned range waits until the holders release or the break time passes.
+ */
+#define PMEMFS_IOC_LEASE_ACQUIRE _IOWR('P', 0x42, struct pmemfs_lease)
+#define PMEMFS_IOC_LEASE_RELEASE _IOW('P', 0x43, struct pmemfs_lease_ref)
+#define PMEMFS_IOC_PIN           _IOWR('P', 0x44, struct pmemfs_pin)
+#define PMEMFS_IOC_UNPIN         _IOW('P', 0x45, struct pmemfs_lease_ref)
+#define PMEMFS_IOC_LEASE_STATUS  _IOWR('P', 0x46, struct pmemfs_lease_status)
+#define PMEMFS_IOC_LEASE_LIST    _IOWR('P', 0x47, struct pmemfs_lease_list)
+
+/* ---------------------------------------------------------------------------------------
+ * Extent map and prepare-write (direct access; docs/leases.md).
+ *
+ * DECLARED, NOT SERVED YET: the daemon answers ENOTTY to these two numbers until the
+ * engine's Mapping service (GetExtentMap, PrepareWrite) is merged. The layout is the contract.
+ *
+ * GET_MAP: the extents of [offset, offset + length) of the file, from a lease holder's
+ * descriptor: file offset, physical offset in the pmem region (the image file or /dev/dax
+ * device, which the holder maps itself), length and state. At most
+ * PMEMFS_MAP_EXTENTS per call; next_offset says where the next call continues (offset +
+ * length when the range is done).
+ * PREPARE_WRITE: makes [offset, offset + length) ready for direct stores (allocates holes,
+ * zeroes and converts unwritten extents, breaks sharing; with PMEMFS_PREPARE_EXTEND_SIZE it
+ * also extends the file size to offset + length) and commits that metadata durably before it
+ * answers, with the new map of the range as GET_MAP gives it. From then on a store plus a cache
+ * flush is durable, with no fsync or msync. Needs a write lease covering the range.
+ * --------------------------------------------------------------------------------------- */
+
+#define PMEMFS_MAP_VERSION 1
+#define PMEMFS_MAP_EXTENTS 126
+
+/* pmemfs_extent.state */
+#define PMEMFS_EXTENT_HOLE      0 /* no blocks: reads as zeros; phys_offset is 0 */
+#define PMEMFS_EXTENT_UNWRITTEN 1 /* allocated, reads as zeros until written or prepared */
+#define PMEMFS_EXTENT_WRITTEN   2 /* holds the file's data */
+#define PMEMFS_EXTENT_SHARED    3 /* written, shared with another file: prepare before storing */
+
+/* pmemfs_map.flags (PREPARE_WRITE only; GET_MAP takes 0) */
+#define PMEMFS_PREPARE_EXTEND_SIZE 0x1 /* extend the file size to offset + length if it is smaller */
+
+struct pmemfs_extent {
+	uint64_t file_offset; /* bytes into the file */
+	uint64_t phys_offset; /* bytes into the pmem region */
+	uint64_t length;      /* bytes */
+	uint32_t state;       /* PMEMFS_EXTENT_* */
+	uint32_t reserved;    /* 0 */
+};
+
+struct pmemfs_map {
+	uint32_t version;     /* in:  PMEMFS_MAP_VERSION */
+	uint32_t flags;       /* in:  GET_MAP: 0; PREPARE_WRITE: 0 or PMEMFS_PREPARE_EXTEND_SIZE */
+	uint64_t offset;      /* in:  first byte */
+	uint64_t length;      /* in:  bytes */
+	uint64_t next_offset; /* out: where to continue; offset + length when done */
+	uint32_t count;       /* out: extents filled */
+	uint32_t reserved0;   /* in: 0; out: 0 */
+	uint64_t file_size;   /* out: the file's size after the call */
+	uint64_t reserved[2]; /* in: 0; out: 0 */
+	struct pmemfs_extent extents[PMEMFS_MAP_EXTENTS]; /* out */
+};
+
+#define PMEMFS_IOC_GET_MAP       _IOWR('P', 0x48, struct pmemfs_map)
+#define PMEMFS_IOC_PREPARE_WRITE _IOWR('P', 0x49, struct pmemfs_map)
+
 #ifdef __cplusplus
-static_assert(sizeof(struct pmemfs_inode_flags) == 64, "pmemfs_inode_flags is 64 bytes");
+#define PMEMFS_STATIC_ASSERT static_assert
 #else
-_Static_assert(sizeof(struct pmemfs_inode_flags) == 64, "pmemfs_inode_flags is 64 bytes");
+#define PMEMFS_STATIC_ASSERT _Static_assert
 #endif
+PMEMFS_STATIC_ASSERT(sizeof(struct pmemfs_inode_flags) == 64, "pmemfs_inode_flags is 64 bytes");
+PMEMFS_STATIC_ASSERT(sizeof(struct pmemfs_lease) == 64, "pmemfs_lease is 64 bytes");
+PMEMFS_STATIC_ASSERT(sizeof(struct pmemfs_lease_ref) == 32, "pmemfs_lease_ref is 32 bytes");
+PMEMFS_STATIC_ASSERT(sizeof(struct pmemfs_pin) == 64, "pmemfs_pin is 64 bytes");
+PMEMFS_STATIC_ASSERT(sizeof(struct pmemfs_lease_status) == 80, "pmemfs_lease_status is 80 bytes");
+PMEMFS_STATIC_ASSERT(sizeof(struct pmemfs_lease_entry) == 64, "pmemfs_lease_entry is 64 bytes");
+PMEMFS_STATIC_ASSERT(sizeof(struct pmemfs_lease_list) == 4096, "pmemfs_lease_list is 4096 bytes");
+PMEMFS_STATIC_ASSERT(sizeof(struct pmemfs_extent) == 32, "pmemfs_extent is 32 bytes");
+PMEMFS_STATIC_ASSERT(sizeof(struct pmemfs_map) == 4096, "pmemfs_map is 4096 bytes");
+#undef PMEMFS_STATIC_ASSERT
 
 #endif /* PMEMFS_H */

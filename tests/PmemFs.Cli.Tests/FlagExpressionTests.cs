@@ -1,5 +1,5 @@
 using PmemFs.Cli.Flags;
-using static PmemFs.Daemon.Ioctl.PmemFsIoctlAbi;
+using static PmemFs.Abi.PmemFsIoctlAbi;
 
 namespace PmemFs.Cli.Tests;
 

@@ -1,7 +1,7 @@
 using System.Text.Json;
 using PmemFs.Cli.Commands;
 using PmemFs.Cli.Flags;
-using static PmemFs.Daemon.Ioctl.PmemFsIoctlAbi;
+using static PmemFs.Abi.PmemFsIoctlAbi;
 
 namespace PmemFs.Cli.Tests;
 

@@ -1,5 +1,5 @@
 using PmemFs.Cli.Commands;
-using static PmemFs.Daemon.Ioctl.PmemFsIoctlAbi;
+using static PmemFs.Abi.PmemFsIoctlAbi;
 
 namespace PmemFs.Cli.Tests;
 

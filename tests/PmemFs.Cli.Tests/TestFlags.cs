@@ -1,5 +1,5 @@
 using PmemFs.Cli.Flags;
-using PmemFs.Daemon.Ioctl;
+using PmemFs.Abi;
 
 namespace PmemFs.Cli.Tests;
 

@@ -1,7 +1,7 @@
 using System.IO.MemoryMappedFiles;
 using System.Runtime.CompilerServices;
 using PmemFs.Daemon;
-using PmemFs.Daemon.Ioctl;
+using PmemFs.Abi;
 using PmemFs.Daemon.Operations;
 using PmemFs.Format;
 

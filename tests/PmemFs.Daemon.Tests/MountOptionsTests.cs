@@ -27,6 +27,19 @@ public sealed class MountOptionsTests
         Assert.Equal(["ro", "noatime", "allow_other", "fsname=/dev/shm/x.img", "nosuid"], o.FuseOptions);
     }
 
+    [Theory]
+    [InlineData("", 45_000)]
+    [InlineData("lease_break=0", 0)]
+    [InlineData("lease_break=2", 2_000)]
+    [InlineData("lease_break=0.25", 250)]
+    [InlineData("lease_break=3600", 3_600_000)]
+    public void TheLeaseBreakTimeIsSecondsAndDefaultsToTheKernels45(string list, int milliseconds)
+    {
+        var o = MountOptions.Parse([list]);
+        Assert.Equal(TimeSpan.FromMilliseconds(milliseconds), o.LeaseBreakTime);
+        Assert.Empty(o.FuseOptions); // the daemon's own: never passed to libfuse
+    }
+
     [Fact]
     public void TheLastOfRoAndRwWins()
     {
@@ -50,6 +63,10 @@ public sealed class MountOptionsTests
     [InlineData("threads=0", "threads must be 1..64")]
     [InlineData("threads=many", "threads must be 1..64")]
     [InlineData("writeback_cache", "unknown mount option 'writeback_cache'")]
+    [InlineData("lease_break=-1", "lease_break is a number of seconds from 0 to 3600")]
+    [InlineData("lease_break=3601", "lease_break is a number of seconds from 0 to 3600")]
+    [InlineData("lease_break=soon", "lease_break is a number of seconds from 0 to 3600")]
+    [InlineData("lease_break=", "lease_break is a number of seconds from 0 to 3600")]
     public void BadOptionsAreRefusedWithTheirName(string list, string message)
     {
         var e = Assert.Throws<FormatException>(() => MountOptions.Parse([list]));

@@ -1,8 +1,9 @@
 using PmemFs.Cli.Flags;
+using PmemFs.Cli.Leases;
 using PmemFs.Cli.Native;
 using PmemFs.Cli.Output;
 using PmemFs.Daemon;
-using PmemFs.Daemon.Ioctl;
+using PmemFs.Abi;
 using PmemFs.Media.Access;
 using static PmemFs.Cli.Commands.CommandGuard;
 
@@ -22,6 +23,11 @@ public sealed record PathInfo(
     FileFlagReport? Flags,
     string? FlagsError)
 {
+    /// <summary>The file's layout leases (null: a directory, or a daemon that does not answer the lease list).</summary>
+    public IReadOnlyList<LeaseReport>? Leases { get; init; }
+
+    public DateTimeOffset LeaseClock { get; init; }
+
     /// <summary>
     /// What info should say about <paramref name="path"/>, or null when it is to be read as an
     /// image (a regular file that is not on PmemFs, or a device).
@@ -37,7 +43,13 @@ public sealed record PathInfo(
         bool isMountPoint = mount is not null && mount.Mountpoint == real;
 
         int errno = FlagIoctl.Get(path, followSymlinks: true, out var flags);
-        if (errno == 0) return new PathInfo(path, isDirectory, mount, isMountPoint, flags, null);
+        if (errno == 0)
+        {
+            var info = new PathInfo(path, isDirectory, mount, isMountPoint, flags, null);
+            if (!isDirectory && LeaseList.Read(path, thisFileOnly: true, mount?.Mountpoint, out var leases, out var now) == 0)
+                info = info with { Leases = leases, LeaseClock = now };
+            return info;
+        }
         string message = FlagIoctl.Message(errno);
         if (isMountPoint)
             return new PathInfo(path, isDirectory, mount, isMountPoint, null,
@@ -72,8 +84,8 @@ public sealed record PathInfo(
     public const string MmapFlushText = "no for stores through an mmap of this mount: the kernel page cache sits between, so msync or fsync makes them durable";
 
     public static string DirectMappingText(FileFlagReport f) => f.DirectMappingFlushSuffices
-        ? $"yes for a direct mapping of the region ({f.GranularityName} granularity: clwb/clflushopt + fence); direct mappings (leases, prepare-write) are not built yet"
-        : "no for a direct mapping of the region (page granularity: persist needs msync); direct mappings (leases, prepare-write) are not built yet";
+        ? $"yes for a direct mapping of the region ({f.GranularityName} granularity: clwb/clflushopt + fence); layout leases are served, the extent map and prepare-write are not built yet"
+        : "no for a direct mapping of the region (page granularity: persist needs msync); layout leases are served, the extent map and prepare-write are not built yet";
 
     public void WriteText(TextWriter output)
     {
@@ -100,6 +112,17 @@ public sealed record PathInfo(
         d.Field("store granularity", f.GranularityName);
         d.Field("user-space flushes suffice", MmapFlushText);
         d.Field("direct mapping", DirectMappingText(f));
+        if (Leases is { } leases)
+        {
+            if (leases.Count == 0) w.Field("leases", "none");
+            else
+            {
+                output.WriteLine("leases:");
+                foreach (var l in leases)
+                    output.WriteLine($"  {l.Id}: {l.Mode} {l.RangeText} {l.State}{(l.Deadline is null ? "" : " (" + l.DeadlineText(LeaseClock) + ")")}, pid {l.Pid} ({l.Command ?? "?"})"
+                        + (l.Pins.Count == 0 ? "" : ", pinned " + string.Join(',', l.Pins.Select(p => p.RangeText))));
+            }
+        }
         WriteRegionAccess(output);
     }
 
@@ -142,6 +165,7 @@ public sealed record PathInfo(
         w.WriteBoolean("userSpaceFlushSufficesForMmap", false);
         w.WriteBoolean("userSpaceFlushSufficesForDirectMapping", f.DirectMappingFlushSuffices);
         w.WriteEndObject();
+        if (Leases is { } leases) LeaseCommand.WriteLeasesArray(w, "leases", leases);
         w.WriteEndObject();
     });
 }

@@ -1,4 +1,4 @@
-using PmemFs.Daemon.Ioctl;
+using PmemFs.Abi;
 
 namespace PmemFs.Cli.Flags;
 

@@ -87,7 +87,7 @@ public readonly record struct FlagExpression(ulong Set, ulong Clear)
         }
         if (!any) throw new FlagUsageException("missing flags (+FLAGS, -FLAGS or =FLAGS)");
         if (sawExact && sawAddRemove) throw new FlagUsageException("'=' is incompatible with '+' and '-'");
-        if (sawExact) return new FlagExpression(exact, Daemon.Ioctl.PmemFsIoctlAbi.FlAll & ~exact);
+        if (sawExact) return new FlagExpression(exact, PmemFs.Abi.PmemFsIoctlAbi.FlAll & ~exact);
         if ((add & remove) != 0)
             throw new FlagUsageException($"flag {FlagNames.Format(add & remove)} both set and cleared");
         return new FlagExpression(add, remove);

@@ -1,6 +1,6 @@
 using System.Runtime.InteropServices;
 using PmemFs.Cli.Native;
-using PmemFs.Daemon.Ioctl;
+using PmemFs.Abi;
 
 namespace PmemFs.Cli.Flags;
 

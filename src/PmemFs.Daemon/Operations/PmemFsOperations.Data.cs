@@ -17,25 +17,37 @@ public sealed unsafe partial class PmemFsOperations
     public override void Create(FuseRequest req, ulong parent, ReadOnlySpan<byte> name, uint mode, FuseFileInfo* fi)
     {
         var errno = _fs.Create(parent, name, mode, Caller(req), out var attr);
-        if (errno.IsOk) _fs.Opened(attr.Ino);
+        if (errno.IsOk)
+        {
+            _fs.Opened(attr.Ino);
+            fi->Fh = _handles.Add(attr.Ino, fi->Flags).Id;
+        }
         // A reply the kernel did not take gives the handle back: it will never be released.
-        if (!ReplyEntry(req, errno, attr, fi) && errno.IsOk) _fs.Closed(attr.Ino);
+        if (!ReplyEntry(req, errno, attr, fi) && errno.IsOk) Closed(attr.Ino, fi->Fh);
     }
 
     public override void Open(FuseRequest req, ulong ino, FuseFileInfo* fi)
     {
         // O_TRUNC never arrives here (no atomic O_TRUNC): the kernel sends a setattr after the open.
         var errno = _fs.Open(ino, write: (fi->Flags & OpenAccessMode) != OpenReadOnly, append: (fi->Flags & OpenAppend) != 0);
-        if (errno.Failed) Reply(req, errno);
-        else if (req.ReplyOpen(fi) != 0) _fs.Closed(ino); // the kernel did not take the handle
+        if (errno.Failed) { Reply(req, errno); return; }
+        fi->Fh = _handles.Add(ino, fi->Flags).Id;
+        if (req.ReplyOpen(fi) != 0) Closed(ino, fi->Fh); // the kernel did not take the handle
     }
 
     private const int OpenAccessMode = 3, OpenReadOnly = 0, OpenAppend = 0x400;
 
+    /// <summary>The last descriptor of an open file is closed: the handle's leases end with it.</summary>
     public override void Release(FuseRequest req, ulong ino, FuseFileInfo* fi)
     {
-        _fs.Closed(ino);
+        Closed(ino, fi->Fh);
         req.ReplyError(0);
+    }
+
+    private void Closed(ulong ino, ulong fh)
+    {
+        _fs.Closed(ino, fh);
+        _handles.Remove(fh);
     }
 
     /// <summary>
@@ -89,7 +101,12 @@ public sealed unsafe partial class PmemFsOperations
     public override void Fallocate(FuseRequest req, ulong ino, int mode, long offset, long length, FuseFileInfo* fi)
     {
         if (offset < 0 || length <= 0) { Reply(req, Errno.EINVAL); return; }
-        Reply(req, _fs.Fallocate(ino, (FallocateMode)mode, offset, length, Caller(req)));
+        var who = Caller(req);
+        ulong fh = fi->Fh;
+        var errno = _fs.Fallocate(ino, (FallocateMode)mode, offset, length, who, fh);
+        if (errno == Errno.RetryAfterRecall)
+            Park(req, "fallocate", ino, () => _fs.Fallocate(ino, (FallocateMode)mode, offset, length, who, fh), e => Reply(req, e));
+        else Reply(req, errno);
     }
 
     public override void Lseek(FuseRequest req, ulong ino, long offset, int whence, FuseFileInfo* fi)

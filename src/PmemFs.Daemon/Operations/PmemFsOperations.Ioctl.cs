@@ -1,6 +1,6 @@
 using System.Buffers.Binary;
 using System.Runtime.InteropServices;
-using PmemFs.Daemon.Ioctl;
+using PmemFs.Abi;
 using PmemFs.Engine;
 using PmemFs.Format;
 using PmemFs.Fuse;
@@ -43,19 +43,22 @@ public sealed unsafe partial class PmemFsOperations
                 ReplyStandardFlags(req, ino);
                 break;
             case FsIocSetFlags or FsIocSetFlags32 when input.Length >= 4:
-                SetStandardFlags(req, ino, StandardFlags.FromFsFlags(BinaryPrimitives.ReadUInt32LittleEndian(input)));
+                SetStandardFlags(req, ino, fi, StandardFlags.FromFsFlags(BinaryPrimitives.ReadUInt32LittleEndian(input)));
                 break;
             case FsIocFsGetXattr when outSize >= FsxattrSize:
                 ReplyFsxattr(req, ino);
                 break;
             case FsIocFsSetXattr when input.Length >= FsxattrSize:
-                SetFromFsxattr(req, ino, input);
+                SetFromFsxattr(req, ino, fi, input);
+                break;
+            case PmemFsLeaseAbi.LeaseAcquire or PmemFsLeaseAbi.LeaseRelease or PmemFsLeaseAbi.Pin or PmemFsLeaseAbi.Unpin
+                or PmemFsLeaseAbi.LeaseStatus or PmemFsLeaseAbi.LeaseList when TryLeaseIoctl(req, ino, cmd, fi, flags, input, outSize):
                 break;
             case PmemFsIoctlAbi.GetFlags when outSize >= PmemFsInodeFlags.Size:
                 ReplyPmemFsFlags(req, ino, _fs.GetFlags(ino, out var state), state);
                 break;
             case PmemFsIoctlAbi.SetFlags when input.Length >= PmemFsInodeFlags.Size && outSize >= PmemFsInodeFlags.Size:
-                SetPmemFsFlags(req, ino, MemoryMarshal.Read<PmemFsInodeFlags>(input));
+                SetPmemFsFlags(req, ino, fi, MemoryMarshal.Read<PmemFsInodeFlags>(input));
                 break;
             default:
                 Reply(req, Errno.ENOTTY);
@@ -94,7 +97,7 @@ public sealed unsafe partial class PmemFsOperations
     }
 
     /// <summary>struct fsxattr: xflags, extsize, nextents, projid, cowextsize, pad[8].</summary>
-    private void SetFromFsxattr(FuseRequest req, ulong ino, ReadOnlySpan<byte> fsx)
+    private void SetFromFsxattr(FuseRequest req, ulong ino, FuseFileInfo* fi, ReadOnlySpan<byte> fsx)
     {
         uint xflags = BinaryPrimitives.ReadUInt32LittleEndian(fsx);
         uint extsize = BinaryPrimitives.ReadUInt32LittleEndian(fsx[4..]);
@@ -102,14 +105,24 @@ public sealed unsafe partial class PmemFsOperations
         uint cowextsize = BinaryPrimitives.ReadUInt32LittleEndian(fsx[16..]);
         if (extsize != 0 || cowextsize != 0) { Reply(req, Errno.EINVAL); return; }
         // The project id is stored and inherited by new files (there are no project quotas).
-        SetStandardFlags(req, ino, StandardFlags.FromXflags(xflags), projid);
+        SetStandardFlags(req, ino, fi, StandardFlags.FromXflags(xflags), projid);
     }
 
     /// <summary>The standard calls carry every standard flag: set those given, clear the others; DAX_IMMUTABLE is left alone (rule 1 aside).</summary>
-    private void SetStandardFlags(FuseRequest req, ulong ino, InodeFlags? wanted, uint? projectId = null)
+    private void SetStandardFlags(FuseRequest req, ulong ino, FuseFileInfo* fi, InodeFlags? wanted, uint? projectId = null)
     {
         if (wanted is not { } flags) { Reply(req, Errno.EOPNOTSUPP); return; }
-        var errno = _fs.SetFlags(ino, flags, StandardFlags.All & ~flags, CallerWithCapabilities(req), out _, projectId);
+        var who = CallerWithCapabilities(req);
+        ulong fh = fi is null ? 0 : fi->Fh;
+        var errno = _fs.SetFlags(ino, flags, StandardFlags.All & ~flags, who, out _, projectId, fh);
+        // Clearing DAX recalls the file's leases: parked until they end.
+        if (errno == Errno.RetryAfterRecall)
+            Park(req, "flag change", ino, () => _fs.SetFlags(ino, flags, StandardFlags.All & ~flags, who, out _, projectId, fh), e => ReplyStandardSet(req, ino, e));
+        else ReplyStandardSet(req, ino, errno);
+    }
+
+    private void ReplyStandardSet(FuseRequest req, ulong ino, Errno errno)
+    {
         if (errno.Failed)
         {
             LogRefusal(req, ino, "flags", errno);
@@ -129,7 +142,7 @@ public sealed unsafe partial class PmemFsOperations
     /// </summary>
     private void AttributesChanged(ulong ino) => Session?.InvalidateInode(ino, -1, 0);
 
-    private void SetPmemFsFlags(FuseRequest req, ulong ino, PmemFsInodeFlags args)
+    private void SetPmemFsFlags(FuseRequest req, ulong ino, FuseFileInfo* fi, PmemFsInodeFlags args)
     {
         if (args.Version != PmemFsIoctlAbi.Version || args.Reserved0 != 0 || args.Reserved1 != 0 || args.Reserved2 != 0
             || ((args.Set | args.Clear) & ~PmemFsIoctlAbi.FlAll) != 0 || (args.Set & args.Clear) != 0)
@@ -138,7 +151,20 @@ public sealed unsafe partial class PmemFsOperations
             return;
         }
         if (MountIsReadOnly?.Invoke() == true) { Reply(req, Errno.EROFS); return; }
-        var errno = _fs.SetFlags(ino, (InodeFlags)args.Set, (InodeFlags)args.Clear, CallerWithCapabilities(req), out var state);
+        var who = CallerWithCapabilities(req);
+        ulong fh = fi is null ? 0 : fi->Fh;
+        var errno = _fs.SetFlags(ino, (InodeFlags)args.Set, (InodeFlags)args.Clear, who, out var state, handle: fh);
+        if (errno == Errno.RetryAfterRecall)
+        {
+            FlagState after = default;
+            Park(req, "flag change", ino, () => _fs.SetFlags(ino, (InodeFlags)args.Set, (InodeFlags)args.Clear, who, out after, handle: fh),
+                e => ReplyPmemFsSet(req, ino, e, after));
+        }
+        else ReplyPmemFsSet(req, ino, errno, state);
+    }
+
+    private void ReplyPmemFsSet(FuseRequest req, ulong ino, Errno errno, in FlagState state)
+    {
         if (errno.Failed) LogRefusal(req, ino, "PmemFs flags", errno);
         ReplyPmemFsFlags(req, ino, errno, state);
         if (errno.IsOk) AttributesChanged(ino);

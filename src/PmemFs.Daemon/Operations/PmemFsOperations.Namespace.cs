@@ -30,7 +30,14 @@ public sealed unsafe partial class PmemFsOperations
         ReplyEntry(req, errno, attr);
     }
 
-    public override void Unlink(FuseRequest req, ulong parent, ReadOnlySpan<byte> name) => Reply(req, _fs.Unlink(parent, name));
+    /// <summary>Unlinking the last name of a leased file recalls its leases: parked until they end.</summary>
+    public override void Unlink(FuseRequest req, ulong parent, ReadOnlySpan<byte> name)
+    {
+        var errno = _fs.Unlink(parent, name);
+        if (errno != Errno.RetryAfterRecall) { Reply(req, errno); return; }
+        byte[] copy = name.ToArray();
+        Park(req, "unlink", null, () => _fs.Unlink(parent, copy), e => Reply(req, e));
+    }
 
     public override void RmDir(FuseRequest req, ulong parent, ReadOnlySpan<byte> name) => Reply(req, _fs.RemoveDirectory(parent, name));
 
@@ -43,7 +50,11 @@ public sealed unsafe partial class PmemFsOperations
             Reply(req, Errno.EINVAL);
             return;
         }
-        Reply(req, _fs.Rename(parent, name, newParent, newName, (RenameFlags)flags));
+        var errno = _fs.Rename(parent, name, newParent, newName, (RenameFlags)flags);
+        if (errno != Errno.RetryAfterRecall) { Reply(req, errno); return; }
+        // Renaming over the last name of a leased file recalls its leases.
+        byte[] from = name.ToArray(), to = newName.ToArray();
+        Park(req, "rename", null, () => _fs.Rename(parent, from, newParent, to, (RenameFlags)flags), e => Reply(req, e));
     }
 
     public override void ReadLink(FuseRequest req, ulong ino)

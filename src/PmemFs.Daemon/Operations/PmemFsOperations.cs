@@ -135,7 +135,22 @@ public sealed unsafe partial class PmemFsOperations(FileSystem fs, DaemonLog log
             MtimeNs = attr->MtimeSec * 1_000_000_000L + attr->MtimeNsec,
             CtimeNs = attr->CtimeSec * 1_000_000_000L + attr->CtimeNsec,
         };
-        var errno = _fs.SetAttr(ino, request, Caller(req), out var result);
+        // Through a descriptor (ftruncate) the kernel passes its handle: the holder's own lease is not recalled.
+        ulong fh = fi is null ? 0 : fi->Fh;
+        var who = Caller(req);
+        var errno = _fs.SetAttr(ino, request, who, out var result, fh);
+        if (errno == Errno.RetryAfterRecall) ParkSetAttr(req, ino, request, who, fh);
+        else ReplySetAttr(req, errno, result);
+    }
+
+    private void ParkSetAttr(FuseRequest req, ulong ino, SetAttrRequest request, Credentials who, ulong fh)
+    {
+        InodeAttributes result = default;
+        Park(req, "setattr", ino, () => _fs.SetAttr(ino, request, who, out result, fh), e => ReplySetAttr(req, e, result));
+    }
+
+    private static void ReplySetAttr(FuseRequest req, Errno errno, in InodeAttributes result)
+    {
         if (errno.Failed) Reply(req, errno);
         else req.ReplyAttr(ToStat(result), AttrTimeout);
     }

@@ -107,6 +107,15 @@ internal static unsafe partial class LibFuse
     [LibraryImport(Lib, EntryPoint = "fuse_lowlevel_notify_inval_entry")]
     public static partial int NotifyInvalEntry(nint se, ulong parent, byte* name, nuint namelen);
 
+    [LibraryImport(Lib, EntryPoint = "fuse_reply_poll")]
+    public static partial int ReplyPoll(nint req, uint revents);
+
+    [LibraryImport(Lib, EntryPoint = "fuse_lowlevel_notify_poll")]
+    public static partial int NotifyPoll(nint ph);
+
+    [LibraryImport(Lib, EntryPoint = "fuse_pollhandle_destroy")]
+    public static partial void PollHandleDestroy(nint ph);
+
     [LibraryImport(Lib, EntryPoint = "fuse_lowlevel_version")]
     public static partial int LowLevelVersion();
 }
@@ -150,7 +159,7 @@ internal unsafe struct LowLevelOps
     public void* SetLk;
     public void* Bmap;
     public delegate* unmanaged<nint, ulong, uint, void*, FuseFileInfo*, uint, void*, nuint, nuint, void> Ioctl;
-    public void* Poll;
+    public delegate* unmanaged<nint, ulong, FuseFileInfo*, nint, void> Poll;
     public void* WriteBuf;
     public void* RetrieveReply;
     public delegate* unmanaged<nint, nuint, FuseForgetData*, void> ForgetMulti;

@@ -1,0 +1,225 @@
+using System.Runtime.InteropServices;
+
+namespace PmemFs.Abi;
+
+/// <summary>
+/// PmemFs's own ioctls, byte for byte as src/include/pmemfs.h declares them (the header is
+/// the reference for C programs; this is the same contract for the daemon and the CLI).
+/// </summary>
+public static class PmemFsIoctlAbi
+{
+    public const uint GetFlags = 0x80405040; // _IOR('P', 0x40, struct pmemfs_inode_flags)
+    public const uint SetFlags = 0xC0405041; // _IOWR('P', 0x41, struct pmemfs_inode_flags)
+    public const uint Version = 1;
+
+    public const ulong FlImmutable = 0x01, FlAppend = 0x02, FlNoAtime = 0x04, FlSync = 0x08,
+        FlNoDump = 0x10, FlDax = 0x20, FlDaxImmutable = 0x40, FlAll = 0x7F;
+
+    public const ulong StateDax = 0x1, StateCanDax = 0x2, StateDaxPending = 0x4;
+
+    public const uint DaxModeInode = 0, DaxModeAlways = 1, DaxModeNever = 2;
+    public const uint GranularityByte = 0, GranularityCacheLine = 1, GranularityPage = 2;
+}
+
+/// <summary>struct pmemfs_inode_flags (64 bytes, no pointers: FUSE forwards it by its size).</summary>
+[StructLayout(LayoutKind.Sequential, Size = 64)]
+public struct PmemFsInodeFlags
+{
+    public uint Version;
+    public uint Reserved0;
+    public ulong Set;
+    public ulong Clear;
+    public ulong Flags;
+    public ulong State;
+    public uint DaxMode;
+    public uint Granularity;
+    public ulong Reserved1;
+    public ulong Reserved2;
+
+    public const int Size = 64;
+}
+
+/// <summary>
+/// Layout leases and pins (struct pmemfs_lease and friends in pmemfs.h; docs/leases.md). Every
+/// struct starts with a version and has reserved fields that must be zero on input.
+/// </summary>
+public static class PmemFsLeaseAbi
+{
+    public const uint LeaseAcquire = 0xC0405042; // _IOWR('P', 0x42, struct pmemfs_lease)
+    public const uint LeaseRelease = 0x40205043; // _IOW('P', 0x43, struct pmemfs_lease_ref)
+    public const uint Pin = 0xC0405044;          // _IOWR('P', 0x44, struct pmemfs_pin)
+    public const uint Unpin = 0x40205045;        // _IOW('P', 0x45, struct pmemfs_lease_ref)
+    public const uint LeaseStatus = 0xC0505046;  // _IOWR('P', 0x46, struct pmemfs_lease_status)
+    public const uint LeaseList = 0xD0005047;    // _IOWR('P', 0x47, struct pmemfs_lease_list)
+
+    public const uint Version = 1;
+
+    public const uint ModeRead = 1, ModeWrite = 2;
+    public const uint StateActive = 1, StateRecalled = 2, StateRevoked = 3;
+
+    /// <summary>PMEMFS_LENGTH_TO_END: to the end of any possible file.</summary>
+    public const ulong LengthToEnd = ulong.MaxValue;
+
+    /// <summary>pmemfs_lease_list.flags: only the file the ioctl is issued on.</summary>
+    public const uint ListThisFile = 0x1;
+
+    public const int ListEntries = 63;
+}
+
+/// <summary>struct pmemfs_lease (64 bytes): PMEMFS_IOC_LEASE_ACQUIRE.</summary>
+[StructLayout(LayoutKind.Sequential, Size = Size)]
+public struct PmemFsLease
+{
+    public uint Version;
+    public uint Mode;
+    public ulong Offset;
+    public ulong Length;
+    public ulong Flags;
+    public ulong LeaseId;
+    public ulong Reserved1, Reserved2, Reserved3;
+
+    public const int Size = 64;
+}
+
+/// <summary>struct pmemfs_lease_ref (32 bytes): PMEMFS_IOC_LEASE_RELEASE (a lease id), PMEMFS_IOC_UNPIN (a pin id).</summary>
+[StructLayout(LayoutKind.Sequential, Size = Size)]
+public struct PmemFsLeaseRef
+{
+    public uint Version;
+    public uint Reserved0;
+    public ulong Id;
+    public ulong Reserved1, Reserved2;
+
+    public const int Size = 32;
+}
+
+/// <summary>struct pmemfs_pin (64 bytes): PMEMFS_IOC_PIN.</summary>
+[StructLayout(LayoutKind.Sequential, Size = Size)]
+public struct PmemFsPin
+{
+    public uint Version;
+    public uint Reserved0;
+    public ulong LeaseId;
+    public ulong Offset;
+    public ulong Length;
+    public ulong PinId;
+    public ulong Reserved1, Reserved2, Reserved3;
+
+    public const int Size = 64;
+}
+
+/// <summary>struct pmemfs_lease_status (80 bytes): PMEMFS_IOC_LEASE_STATUS.</summary>
+[StructLayout(LayoutKind.Sequential, Size = Size)]
+public struct PmemFsLeaseStatus
+{
+    public uint Version;
+    public uint Reserved0;
+    public ulong LeaseId;
+    public uint State;
+    public uint Mode;
+    public ulong Offset;
+    public ulong Length;
+    public long DeadlineNs;
+    public long RemainingNs;
+    public uint Pins;
+    public uint Reserved1;
+    public ulong Reserved2, Reserved3;
+
+    public const int Size = 80;
+}
+
+/// <summary>struct pmemfs_lease_entry (64 bytes): one row of PMEMFS_IOC_LEASE_LIST.</summary>
+[StructLayout(LayoutKind.Sequential, Size = Size)]
+public struct PmemFsLeaseEntry
+{
+    public ulong LeaseId;
+    /// <summary>0: a lease row; else a pin of <see cref="LeaseId"/>.</summary>
+    public ulong PinId;
+    public ulong Ino;
+    public ulong Offset;
+    public ulong Length;
+    public long GrantedNs;
+    public long DeadlineNs;
+    public int Pid;
+    public ushort Mode;
+    public ushort State;
+
+    public const int Size = 64;
+}
+
+/// <summary>struct pmemfs_lease_list (4096 bytes): a page of PMEMFS_IOC_LEASE_LIST.</summary>
+[StructLayout(LayoutKind.Sequential, Size = Size)]
+public unsafe struct PmemFsLeaseList
+{
+    public uint Version;
+    public uint Flags;
+    public ulong CursorLease;
+    public ulong CursorPin;
+    public uint Count;
+    public uint More;
+    public long NowNs;
+    public ulong Reserved1, Reserved2, Reserved3;
+    private fixed byte _entries[PmemFsLeaseAbi.ListEntries * PmemFsLeaseEntry.Size];
+
+    public const int Size = 4096;
+    public const int HeaderSize = 64;
+
+    /// <summary>The entries (filled: the first <see cref="Count"/>).</summary>
+    [System.Diagnostics.CodeAnalysis.UnscopedRef]
+    public Span<PmemFsLeaseEntry> Entries => MemoryMarshal.Cast<byte, PmemFsLeaseEntry>(
+        MemoryMarshal.CreateSpan(ref _entries[0], PmemFsLeaseAbi.ListEntries * PmemFsLeaseEntry.Size));
+}
+
+/// <summary>
+/// The extent map and prepare-write (struct pmemfs_map in pmemfs.h). Declared for the
+/// direct-access client; the daemon serves them once the engine's Mapping service is merged.
+/// </summary>
+public static class PmemFsMapAbi
+{
+    public const uint GetMap = 0xD0005048;       // _IOWR('P', 0x48, struct pmemfs_map)
+    public const uint PrepareWrite = 0xD0005049; // _IOWR('P', 0x49, struct pmemfs_map)
+
+    public const uint Version = 1;
+    public const int Extents = 126;
+
+    public const uint ExtentHole = 0, ExtentUnwritten = 1, ExtentWritten = 2, ExtentShared = 3;
+
+    /// <summary>PREPARE_WRITE: extend the file size to offset + length.</summary>
+    public const uint PrepareExtendSize = 0x1;
+}
+
+/// <summary>struct pmemfs_extent (32 bytes).</summary>
+[StructLayout(LayoutKind.Sequential, Size = Size)]
+public struct PmemFsExtent
+{
+    public ulong FileOffset;
+    public ulong PhysOffset;
+    public ulong Length;
+    public uint State;
+    public uint Reserved;
+
+    public const int Size = 32;
+}
+
+/// <summary>struct pmemfs_map (4096 bytes): PMEMFS_IOC_GET_MAP and PMEMFS_IOC_PREPARE_WRITE.</summary>
+[StructLayout(LayoutKind.Sequential, Size = Size)]
+public unsafe struct PmemFsMap
+{
+    public uint Version;
+    public uint Flags;
+    public ulong Offset;
+    public ulong Length;
+    public ulong NextOffset;
+    public uint Count;
+    public uint Reserved0;
+    public ulong FileSize;
+    public ulong Reserved1, Reserved2;
+    private fixed byte _extents[PmemFsMapAbi.Extents * PmemFsExtent.Size];
+
+    public const int Size = 4096;
+    public const int HeaderSize = 64;
+
+    [System.Diagnostics.CodeAnalysis.UnscopedRef]
+    public Span<PmemFsExtent> Extents => MemoryMarshal.Cast<byte, PmemFsExtent>(
+        MemoryMarshal.CreateSpan(ref _extents[0], PmemFsMapAbi.Extents * PmemFsExtent.Size));
+}
