@@ -171,8 +171,8 @@ public unsafe struct PmemFsLeaseList
 }
 
 /// <summary>
-/// The extent map and prepare-write (struct pmemfs_map in pmemfs.h). Declared for the
-/// direct-access client; the daemon serves them once the engine's Mapping service is merged.
+/// The extent map and prepare-write (struct pmemfs_map in pmemfs.h), for the direct-access
+/// client: served by the daemon (PmemFsOperations.Mapping.cs) to holders of a lease.
 /// </summary>
 public static class PmemFsMapAbi
 {
@@ -183,6 +183,9 @@ public static class PmemFsMapAbi
     public const int Extents = 126;
 
     public const uint ExtentHole = 0, ExtentUnwritten = 1, ExtentWritten = 2, ExtentShared = 3;
+
+    /// <summary>phys_offset of a hole (PMEMFS_NO_PHYS_OFFSET): it has no place in the region.</summary>
+    public const ulong NoPhysicalOffset = ulong.MaxValue;
 
     /// <summary>PREPARE_WRITE: extend the file size to offset + length.</summary>
     public const uint PrepareExtendSize = 0x1;

@@ -227,11 +227,8 @@ struct pmemfs_lease_list {
 /* ---------------------------------------------------------------------------------------
  * Extent map and prepare-write (direct access; docs/leases.md).
  *
- * DECLARED, NOT SERVED YET: the daemon answers ENOTTY to these two numbers until the
- * engine's Mapping service (GetExtentMap, PrepareWrite) is merged. The layout is the contract.
- *
- * GET_MAP: the extents of [offset, offset + length) of the file, from a lease holder's
- * descriptor: file offset, physical offset in the pmem region (the image file or /dev/dax
+ * GET_MAP: the extents of [offset, offset + length) of the file, from a descriptor that holds
+ * an active lease overlapping the range (EACCES otherwise): file offset, physical offset in the pmem region (the image file or /dev/dax
  * device, which the holder maps itself), length and state. At most
  * PMEMFS_MAP_EXTENTS per call; next_offset says where the next call continues (offset +
  * length when the range is done).
@@ -239,14 +236,18 @@ struct pmemfs_lease_list {
  * zeroes and converts unwritten extents, breaks sharing; with PMEMFS_PREPARE_EXTEND_SIZE it
  * also extends the file size to offset + length) and commits that metadata durably before it
  * answers, with the new map of the range as GET_MAP gives it. From then on a store plus a cache
- * flush is durable, with no fsync or msync. Needs a write lease covering the range.
+ * flush is durable, with no fsync or msync. Needs a write lease of this descriptor covering the
+ * range (EACCES; EBUSY while it is recalled). Other errors: EROFS, EPERM (immutable,
+ * append-only, or a DAX_IMMUTABLE file whose range would need allocation), ENXIO (past EOF's
+ * block without PMEMFS_PREPARE_EXTEND_SIZE), ENOSPC, E2BIG (too fragmented: prepare in parts).
+ * Both check the struct first: version, flags, reserved and output fields 0 (EINVAL).
  * --------------------------------------------------------------------------------------- */
 
 #define PMEMFS_MAP_VERSION 1
 #define PMEMFS_MAP_EXTENTS 126
 
 /* pmemfs_extent.state */
-#define PMEMFS_EXTENT_HOLE      0 /* no blocks: reads as zeros; phys_offset is 0 */
+#define PMEMFS_EXTENT_HOLE      0 /* no blocks: reads as zeros; phys_offset is PMEMFS_NO_PHYS_OFFSET */
 #define PMEMFS_EXTENT_UNWRITTEN 1 /* allocated, reads as zeros until written or prepared */
 #define PMEMFS_EXTENT_WRITTEN   2 /* holds the file's data */
 #define PMEMFS_EXTENT_SHARED    3 /* written, shared with another file: prepare before storing */
@@ -254,9 +255,11 @@ struct pmemfs_lease_list {
 /* pmemfs_map.flags (PREPARE_WRITE only; GET_MAP takes 0) */
 #define PMEMFS_PREPARE_EXTEND_SIZE 0x1 /* extend the file size to offset + length if it is smaller */
 
+#define PMEMFS_NO_PHYS_OFFSET UINT64_MAX
+
 struct pmemfs_extent {
 	uint64_t file_offset; /* bytes into the file */
-	uint64_t phys_offset; /* bytes into the pmem region */
+	uint64_t phys_offset; /* bytes into the pmem region; PMEMFS_NO_PHYS_OFFSET for a hole */
 	uint64_t length;      /* bytes */
 	uint32_t state;       /* PMEMFS_EXTENT_* */
 	uint32_t reserved;    /* 0 */

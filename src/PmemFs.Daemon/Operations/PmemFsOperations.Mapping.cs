@@ -1,0 +1,101 @@
+using System.Runtime.InteropServices;
+using PmemFs.Abi;
+using PmemFs.Engine;
+using PmemFs.Engine.Leases;
+using PmemFs.Engine.Mapping;
+using PmemFs.Fuse;
+using PmemFs.Fuse.Native;
+
+namespace PmemFs.Daemon.Operations;
+
+/// <summary>
+/// The extent map and prepare-write through the mount (PMEMFS_IOC_GET_MAP and
+/// PMEMFS_IOC_PREPARE_WRITE, docs/leases.md): a lease holder learns where its file's bytes live
+/// in the region, and prepare-write makes a range ready for direct stores with its metadata
+/// durable before the reply (MAP_SYNC's guarantee at prepare time). The engine decides; this
+/// file validates and translates, in the order the lease ioctls use: the struct, then the handle.
+/// </summary>
+public sealed unsafe partial class PmemFsOperations
+{
+    private bool TryMappingIoctl(FuseRequest req, ulong ino, uint cmd, FuseFileInfo* fi, uint flags, ReadOnlySpan<byte> input, long outSize)
+    {
+        if (cmd is not (PmemFsMapAbi.GetMap or PmemFsMapAbi.PrepareWrite) || input.Length < PmemFsMap.Size || outSize < PmemFsMap.Size)
+            return false;
+        var args = MemoryMarshal.Read<PmemFsMap>(input);
+        bool prepare = cmd == PmemFsMapAbi.PrepareWrite;
+        var errno = Validate(args, prepare, out var range);
+        if (errno.IsOk) errno = HandleOf(fi, flags, out var handle);
+        if (errno.IsOk) errno = prepare ? PrepareWrite(req, ino, fi, range, args.Flags) : MayReadMap(ino, fi, range);
+        if (errno.Failed) { Reply(req, errno); return true; }
+        ReplyMap(req, ino, range);
+        return true;
+    }
+
+    /// <summary>Version, flags, reserved and output fields (0 on input), and the range, as the lease structs are checked.</summary>
+    private static Errno Validate(in PmemFsMap a, bool prepare, out FileRange range)
+    {
+        range = default;
+        uint allowedFlags = prepare ? PmemFsMapAbi.PrepareExtendSize : 0;
+        if (a.Version != PmemFsMapAbi.Version || (a.Flags & ~allowedFlags) != 0 || a.Reserved0 != 0 || a.Reserved1 != 0 || a.Reserved2 != 0
+            || a.NextOffset != 0 || a.Count != 0 || a.FileSize != 0)
+            return Errno.EINVAL;
+        return ToRange(a.Offset, a.Length, out range);
+    }
+
+    /// <summary>The map is for lease holders (DESIGN.md): the handle must hold an active lease overlapping the range.</summary>
+    private Errno MayReadMap(ulong ino, FuseFileInfo* fi, FileRange range)
+    {
+        ulong handle = fi->Fh;
+        return _fs.Leases.ListOf(ino).Any(l => l.Handle == handle && l.State == LeaseState.Active && l.Range.Overlaps(range))
+            ? Errno.Ok
+            : Errno.EACCES;
+    }
+
+    private Errno PrepareWrite(FuseRequest req, ulong ino, FuseFileInfo* fi, FileRange range, uint flags)
+    {
+        if (MountIsReadOnly?.Invoke() == true) return Errno.EROFS;
+        var prepareFlags = (flags & PmemFsMapAbi.PrepareExtendSize) != 0 ? PrepareWriteFlags.ExtendSize : PrepareWriteFlags.None;
+        var errno = _fs.PrepareWrite(ino, fi->Fh, range.Offset, range.Length, prepareFlags, CallerWithCapabilities(req));
+        // The size and times may have changed behind the kernel's cached attributes.
+        if (errno.IsOk) AttributesChanged(ino);
+        return errno;
+    }
+
+    /// <summary>One page of the map from the range's start; next_offset says where the next page starts (offset + length when done).</summary>
+    private void ReplyMap(FuseRequest req, ulong ino, FileRange range)
+    {
+        Span<MappedExtent> extents = stackalloc MappedExtent[PmemFsMapAbi.Extents];
+        var errno = _fs.GetExtentMap(ino, range.Offset, range.Length, extents, out int count, out long next);
+        InodeAttributes attr = default;
+        if (errno.IsOk) errno = _fs.GetAttr(ino, out attr);
+        if (errno.Failed) { Reply(req, errno); return; }
+        var reply = new PmemFsMap
+        {
+            Version = PmemFsMapAbi.Version,
+            Offset = (ulong)range.Offset,
+            Length = ToAbiLength(range),
+            NextOffset = next < 0 ? (ulong)range.End : (ulong)next,
+            Count = (uint)count,
+            FileSize = (ulong)attr.Size,
+        };
+        var into = reply.Extents;
+        for (int i = 0; i < count; i++)
+        {
+            var e = extents[i];
+            into[i] = new PmemFsExtent
+            {
+                FileOffset = (ulong)e.FileOffset,
+                PhysOffset = e.State == ExtentState.Hole ? PmemFsMapAbi.NoPhysicalOffset : (ulong)e.PhysicalOffset,
+                Length = (ulong)e.Length,
+                State = e.State switch
+                {
+                    ExtentState.Hole => PmemFsMapAbi.ExtentHole,
+                    ExtentState.Unwritten => PmemFsMapAbi.ExtentUnwritten,
+                    ExtentState.Shared => PmemFsMapAbi.ExtentShared,
+                    _ => PmemFsMapAbi.ExtentWritten,
+                },
+            };
+        }
+        req.ReplyIoctl(0, MemoryMarshal.AsBytes(new ReadOnlySpan<PmemFsMap>(in reply)));
+    }
+}
