@@ -67,17 +67,7 @@ public static class InfoCommand
     {
         var file = ImageFile.Inspect(path);
         if (file.UnusableReason is { } reason) throw Fail($"{path}: {reason}");
-        PmemMedia media;
-        try
-        {
-            media = PmemMedia.Open(path, readOnly: true);
-        }
-        catch (MediaException e) when (AccessReport.TryRead(path) is { } refused)
-        {
-            // Most often a user who may not open a private region: say whose it is.
-            throw Fail($"{e.Message} (the region is {refused.ExposureName}: mode {refused.ModeText}, owner {refused.OwnerName}, group {refused.GroupName}; {refused.WhoCanOpenText})");
-        }
-        using var openedMedia = media;
+        using var media = OpenReadOnly(path);
         var opened = ImageReader.ReadSuperblock(media, path);
         var g = opened.Superblock.Geometry;
         var notes = new List<string>();
@@ -108,6 +98,19 @@ public static class InfoCommand
             source = "bitmap";
         }
         return new ImageInfo(path, opened, Durability.Of(media), journal, source, g.InodeCount, usedInodes, g.DataBlocks, freeData, notes, media.Access);
+    }
+
+    /// <summary>The image mapped privately; a refusal says whose the region is (most often a user who may not open a private one).</summary>
+    private static PmemMedia OpenReadOnly(string path)
+    {
+        try
+        {
+            return PmemMedia.Open(path, readOnly: true);
+        }
+        catch (MediaException e) when (AccessReport.TryRead(path) is { } refused)
+        {
+            throw Fail($"{e.Message} (the region is {refused.ExposureName}: mode {refused.ModeText}, owner {refused.OwnerName}, group {refused.GroupName}; {refused.WhoCanOpenText})");
+        }
     }
 
     /// <summary>"clean", "dirty" (committed transactions a read-write mount will replay) or "unreadable".</summary>

@@ -84,8 +84,8 @@ public sealed record PathInfo(
     public const string MmapFlushText = "no for stores through an mmap of this mount: the kernel page cache sits between, so msync or fsync makes them durable";
 
     public static string DirectMappingText(FileFlagReport f) => f.DirectMappingFlushSuffices
-        ? $"yes for a direct mapping of the region ({f.GranularityName} granularity: clwb/clflushopt + fence); layout leases are served, the extent map and prepare-write are not built yet"
-        : "no for a direct mapping of the region (page granularity: persist needs msync); layout leases are served, the extent map and prepare-write are not built yet";
+        ? $"yes for a direct mapping of the region ({f.GranularityName} granularity: clwb/clflushopt + fence); a lease holder gets the map and prepare-write through PmemFs's ioctls (docs/leases.md)"
+        : "no for a direct mapping of the region (page granularity: persist needs msync); a lease holder gets the map and prepare-write through PmemFs's ioctls (docs/leases.md)";
 
     public void WriteText(TextWriter output)
     {

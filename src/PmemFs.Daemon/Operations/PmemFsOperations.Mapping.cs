@@ -24,7 +24,7 @@ public sealed unsafe partial class PmemFsOperations
         var args = MemoryMarshal.Read<PmemFsMap>(input);
         bool prepare = cmd == PmemFsMapAbi.PrepareWrite;
         var errno = Validate(args, prepare, out var range);
-        if (errno.IsOk) errno = HandleOf(fi, flags, out var handle);
+        if (errno.IsOk) errno = HandleOf(fi, flags, out _); // EINVAL through a directory, EBADF if not ours
         if (errno.IsOk) errno = prepare ? PrepareWrite(req, ino, fi, range, args.Flags) : MayReadMap(ino, fi, range);
         if (errno.Failed) { Reply(req, errno); return true; }
         ReplyMap(req, ino, range);

@@ -1,4 +1,3 @@
-using System.Globalization;
 using System.Runtime.InteropServices;
 using Microsoft.Win32.SafeHandles;
 using PmemFs.Media.Native;
@@ -114,13 +113,13 @@ public sealed record RegionAccess(bool IsDevice, uint OwnerUid, uint GroupGid, u
 
     /// <summary>The access of the file or device <paramref name="path"/> names (symbolic links followed).</summary>
     /// <exception cref="IOException">it cannot be examined (no such file, no permission to search its directory).</exception>
-    public static unsafe RegionAccess OfPath(string path)
-    {
-        LibC.statx_t st;
-        if (LibC.statx_path(LibC.AT_FDCWD, path, 0, LibC.STATX_BASIC, &st) != 0)
-            throw new IOException($"{path}: cannot examine: {Marshal.GetPInvokeErrorMessage(Marshal.GetLastPInvokeError())}");
-        return From(st) with { HasExtendedAcl = AclSize(LibC.getxattr(path, AclName, null, 0)) };
-    }
+    public static RegionAccess OfPath(string path) =>
+        Of(PathStatus.Read(path, followSymlinks: true) ?? throw new IOException($"{path}: no such file"), path);
+
+    /// <summary>The access of <paramref name="path"/>, whose status was just read.</summary>
+    public static unsafe RegionAccess Of(in PathStatus status, string path) =>
+        new(status.Kind == UnixFileKind.CharacterDevice, status.OwnerUid, status.GroupGid, status.Mode,
+            AclSize(LibC.getxattr(path, AclName, null, 0)));
 
     /// <summary>The access of an open region file or device.</summary>
     public static unsafe RegionAccess Of(SafeFileHandle handle, string path)
@@ -147,7 +146,4 @@ public sealed record RegionAccess(bool IsDevice, uint OwnerUid, uint GroupGid, u
         path.All(c => char.IsAsciiLetterOrDigit(c) || "/._-+,:@%".Contains(c, StringComparison.Ordinal))
             ? path
             : "'" + path.Replace("'", "'\\''", StringComparison.Ordinal) + "'";
-
-    public override string ToString() =>
-        string.Create(CultureInfo.InvariantCulture, $"{ModeText} {OwnerName}:{GroupName} ({ExposureName})");
 }

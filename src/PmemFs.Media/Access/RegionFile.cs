@@ -94,7 +94,7 @@ public static class RegionFile
     {
         var st = PathStatus.Read(path, followSymlinks: true) ?? throw new MediaException(path, "no such file");
         if (UnusableKind(st.Kind, st.IsDeviceDax) is { } reason) throw new MediaException(path, reason);
-        return RegionAccess.OfPath(path);
+        return RegionAccess.Of(st, path);
     }
 
     /// <summary>Why a file of this kind cannot be a region, or null when it can.</summary>
