@@ -226,3 +226,55 @@ public unsafe struct PmemFsMap
     public Span<PmemFsExtent> Extents => MemoryMarshal.Cast<byte, PmemFsExtent>(
         MemoryMarshal.CreateSpan(ref _extents[0], PmemFsMapAbi.Extents * PmemFsExtent.Size));
 }
+
+/// <summary>
+/// Which region the mount serves (struct pmemfs_region in pmemfs.h): what a direct-access client
+/// needs to map the region itself and to check that it mapped the right one.
+/// </summary>
+public static class PmemFsRegionAbi
+{
+    public const uint Region = 0xD000504A; // _IOWR('P', 0x4A, struct pmemfs_region)
+
+    public const uint Version = 1;
+
+    public const uint KindFile = 1, KindDeviceDax = 2;
+
+    public const int PathBytes = 4032;
+}
+
+/// <summary>struct pmemfs_region (4096 bytes): PMEMFS_IOC_REGION.</summary>
+[StructLayout(LayoutKind.Sequential, Size = Size)]
+public unsafe struct PmemFsRegion
+{
+    public uint Version;
+    public uint Kind;
+    public ulong RegionSize;
+    private fixed byte _uuid[16];
+    public uint UuidOffset;
+    public uint Granularity;
+    public ulong Reserved1, Reserved2, Reserved3;
+    private fixed byte _path[PmemFsRegionAbi.PathBytes];
+
+    public const int Size = 4096;
+
+    [System.Diagnostics.CodeAnalysis.UnscopedRef]
+    public Span<byte> Uuid => MemoryMarshal.CreateSpan(ref _uuid[0], 16);
+
+    /// <summary>The path's bytes up to the capacity (NUL-terminated when it fits).</summary>
+    [System.Diagnostics.CodeAnalysis.UnscopedRef]
+    public Span<byte> PathBytes => MemoryMarshal.CreateSpan(ref _path[0], PmemFsRegionAbi.PathBytes);
+
+    /// <summary>The path up to its NUL (UTF-8).</summary>
+    public readonly string PathString
+    {
+        get
+        {
+            fixed (byte* p = _path)
+            {
+                var bytes = new ReadOnlySpan<byte>(p, PmemFsRegionAbi.PathBytes);
+                int end = bytes.IndexOf((byte)0);
+                return System.Text.Encoding.UTF8.GetString(end < 0 ? bytes : bytes[..end]);
+            }
+        }
+    }
+}

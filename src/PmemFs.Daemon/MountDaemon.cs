@@ -1,6 +1,7 @@
 using System.Runtime.InteropServices;
 using PmemFs.Daemon.Operations;
 using PmemFs.Engine;
+using PmemFs.Format;
 using PmemFs.Fuse;
 using PmemFs.Media;
 using PmemFs.Media.Access;
@@ -69,10 +70,17 @@ public sealed class MountDaemon(MountRequest request, DaemonLog log)
         log.Info($"{image}: mounted on {mountpoint} ({media.Description}); replayed {report.TransactionsReplayed} transactions, freed {report.OrphansFreed} orphans, finished {report.TrimsFinished} truncates"
             + (report.SuperblockProblem is null ? "" : $"; superblock: {report.SuperblockProblem}"));
 
-        var ops = new PmemFsOperations(fs, log) { StoreGranularity = (uint)media.Granularity };
+        var ops = new PmemFsOperations(fs, log)
+        {
+            StoreGranularity = (uint)media.Granularity,
+            Region = new RegionDescription(image, media.IsDeviceDax, media.Size, fs.Superblock.Uuid, (uint)DiskSuperblock.UuidOffset),
+        };
         using var session = FuseSession.Create(ops, FuseOptions(image, request.Options));
         session.Mount(mountpoint);
         ops.Session = session;
+        // Declared after the session: disposed (its queued replies sent) before the session is.
+        using var invalidator = new PageCacheInvalidator(session.InvalidateInode, log);
+        ops.Invalidator = invalidator;
         ops.MountIsReadOnly = () => MountTable.FindServing(mountpoint, image)?.ReadOnly ?? false;
         fs.Mappings = new ProcMapsProbe(mountpoint, image, log);
         // Lease holders: told of recalls through poll() on their descriptor; their deaths end their leases.

@@ -41,8 +41,12 @@ public static class DiskSuperblock
     public const int Size = 512;
     public static ReadOnlySpan<byte> MagicBytes => "PMEMFS\0\u0001"u8;
 
+    /// <summary>Where the UUID is in the superblock, and so in the region (the primary superblock is its first bytes).</summary>
+    public const int UuidOffset = 40;
+    private const int OffUuid = UuidOffset;
+
     private const int OffVersion = 4, OffMagic = 8, OffRegionSize = 16, OffBlockSize = 24, OffFeatures = 28,
-        OffBlockCount = 32, OffUuid = 40, OffCreated = 56, OffJournalStart = 64, OffJournalBlocks = 72,
+        OffBlockCount = 32, OffCreated = 56, OffJournalStart = 64, OffJournalBlocks = 72,
         OffBitmapStart = 80, OffBitmapBlocks = 88, OffInodeStart = 96, OffInodeCount = 104,
         OffDirentStart = 112, OffDirentCount = 120, OffExtentStart = 128, OffExtentCount = 136,
         OffRmapStart = 144, OffRmapCount = 152, OffDataStart = 160, OffDataBlocks = 168, OffRootIno = 176,

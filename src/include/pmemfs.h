@@ -281,6 +281,37 @@ struct pmemfs_map {
 #define PMEMFS_IOC_GET_MAP       _IOWR('P', 0x48, struct pmemfs_map)
 #define PMEMFS_IOC_PREPARE_WRITE _IOWR('P', 0x49, struct pmemfs_map)
 
+/* ---------------------------------------------------------------------------------------
+ * The region (direct access; docs/leases.md, docs/direct.md).
+ *
+ * REGION: which pmem region the mount serves, so that a lease holder can map it itself: its
+ * path as the mount names it, its kind, size and the store granularity the daemon maps it with,
+ * and the file system's UUID with where the region holds it (the holder compares those bytes
+ * after mapping, to be sure it mapped this mount's region and not another at the same path).
+ * Any descriptor of the mount may ask; opening the region needs the caller's own permission on
+ * it (the region is the trust boundary, as a pNFS block device is). EINVAL for a bad version or
+ * nonzero reserved fields.
+ * --------------------------------------------------------------------------------------- */
+
+#define PMEMFS_REGION_VERSION 1
+
+/* pmemfs_region.kind */
+#define PMEMFS_REGION_FILE   1 /* an image file (on a DAX file system, or emulated pmem) */
+#define PMEMFS_REGION_DEVDAX 2 /* a device-DAX character device (/dev/daxX.Y) */
+
+struct pmemfs_region {
+	uint32_t version;     /* in:  PMEMFS_REGION_VERSION */
+	uint32_t kind;        /* out: PMEMFS_REGION_* */
+	uint64_t size;        /* out: bytes of the region */
+	uint8_t  uuid[16];    /* out: the file system's UUID */
+	uint32_t uuid_offset; /* out: byte offset in the region where the same 16 bytes are */
+	uint32_t granularity; /* out: PMEMFS_GRANULARITY_* the daemon maps the region with */
+	uint64_t reserved[3]; /* in: 0; out: 0 */
+	char     path[4032];  /* out: the region's absolute path, NUL-terminated */
+};
+
+#define PMEMFS_IOC_REGION _IOWR('P', 0x4A, struct pmemfs_region)
+
 #ifdef __cplusplus
 #define PMEMFS_STATIC_ASSERT static_assert
 #else
@@ -295,6 +326,7 @@ PMEMFS_STATIC_ASSERT(sizeof(struct pmemfs_lease_entry) == 64, "pmemfs_lease_entr
 PMEMFS_STATIC_ASSERT(sizeof(struct pmemfs_lease_list) == 4096, "pmemfs_lease_list is 4096 bytes");
 PMEMFS_STATIC_ASSERT(sizeof(struct pmemfs_extent) == 32, "pmemfs_extent is 32 bytes");
 PMEMFS_STATIC_ASSERT(sizeof(struct pmemfs_map) == 4096, "pmemfs_map is 4096 bytes");
+PMEMFS_STATIC_ASSERT(sizeof(struct pmemfs_region) == 4096, "pmemfs_region is 4096 bytes");
 #undef PMEMFS_STATIC_ASSERT
 
 #endif /* PMEMFS_H */

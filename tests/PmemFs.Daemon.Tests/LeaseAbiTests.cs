@@ -44,6 +44,10 @@ public sealed class LeaseAbiTests
         yield return N("PMEMFS_EXTENT_WRITTEN", PmemFsMapAbi.ExtentWritten);
         yield return N("PMEMFS_EXTENT_SHARED", PmemFsMapAbi.ExtentShared);
         yield return N("PMEMFS_PREPARE_EXTEND_SIZE", PmemFsMapAbi.PrepareExtendSize);
+        yield return N("PMEMFS_IOC_REGION", PmemFsRegionAbi.Region);
+        yield return N("PMEMFS_REGION_VERSION", PmemFsRegionAbi.Version);
+        yield return N("PMEMFS_REGION_FILE", PmemFsRegionAbi.KindFile);
+        yield return N("PMEMFS_REGION_DEVDAX", PmemFsRegionAbi.KindDeviceDax);
 
         foreach (var f in Layout<PmemFsInodeFlags>("pmemfs_inode_flags", PmemFsInodeFlags.Size,
             "version", "reserved0", "set", "clear", "flags", "state", "dax_mode", "granularity", "reserved:Reserved1")) yield return f;
@@ -61,6 +65,8 @@ public sealed class LeaseAbiTests
         foreach (var f in Layout<PmemFsExtent>("pmemfs_extent", PmemFsExtent.Size, "file_offset", "phys_offset", "length", "state", "reserved")) yield return f;
         foreach (var f in Layout<PmemFsMap>("pmemfs_map", PmemFsMap.Size,
             "version", "flags", "offset", "length", "next_offset", "count", "reserved0", "file_size", "reserved:Reserved1", "extents:_extents")) yield return f;
+        foreach (var f in Layout<PmemFsRegion>("pmemfs_region", PmemFsRegion.Size,
+            "version", "kind", "size:RegionSize", "uuid:_uuid", "uuid_offset", "granularity", "reserved:Reserved1", "path:_path")) yield return f;
     }
 
     /// <summary>
@@ -97,7 +103,7 @@ public sealed class LeaseAbiTests
         // _IOC_SIZE has 14 bits: at most 16383 bytes in and out, and the kernel's FUSE request
         // must fit its max_pages (32 by default): the page-sized lists leave room to spare.
         foreach (uint number in new[] { PmemFsIoctlAbi.GetFlags, PmemFsIoctlAbi.SetFlags, PmemFsLeaseAbi.LeaseAcquire, PmemFsLeaseAbi.LeaseRelease,
-            PmemFsLeaseAbi.Pin, PmemFsLeaseAbi.Unpin, PmemFsLeaseAbi.LeaseStatus, PmemFsLeaseAbi.LeaseList, PmemFsMapAbi.GetMap, PmemFsMapAbi.PrepareWrite })
+            PmemFsLeaseAbi.Pin, PmemFsLeaseAbi.Unpin, PmemFsLeaseAbi.LeaseStatus, PmemFsLeaseAbi.LeaseList, PmemFsMapAbi.GetMap, PmemFsMapAbi.PrepareWrite, PmemFsRegionAbi.Region })
         {
             uint size = (number >> 16) & 0x3FFF;
             Assert.InRange(size, 32u, 4096u);

@@ -46,8 +46,10 @@ public sealed unsafe partial class PmemFsOperations
 
     private void Closed(ulong ino, ulong fh)
     {
+        var stored = WriteLeasedFiles(_fs.Leases.ListOf(ino).Where(l => l.Handle == fh));
         _fs.Closed(ino, fh);
         _handles.Remove(fh);
+        foreach (ulong leased in stored) DropCachedPages(leased);
     }
 
     /// <summary>

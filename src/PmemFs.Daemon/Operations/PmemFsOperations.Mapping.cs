@@ -26,10 +26,17 @@ public sealed unsafe partial class PmemFsOperations
         var errno = Validate(args, prepare, out var range);
         if (errno.IsOk) errno = HandleOf(fi, flags, out _); // EINVAL through a directory, EBADF if not ours
         if (errno.IsOk) errno = prepare ? PrepareWrite(req, ino, fi, range, args.Flags) : MayReadMap(ino, fi, range);
-        if (errno.Failed) { Reply(req, errno); return true; }
-        ReplyMap(req, ino, range);
+        PmemFsMap map = default;
+        if (errno.IsOk) errno = MapOf(ino, range, out map);
+        if (errno.Failed) Reply(req, errno);
+        // The holder is about to store (or has stored) into the range directly: the kernel's
+        // cached copies of it, and the size it caches, go before the reply (docs/direct.md).
+        else if (prepare) DropCachedPages(ino, range.Offset, range.IsToEnd ? 0 : range.Length, () => ReplyMap(req, map));
+        else ReplyMap(req, map);
         return true;
     }
+
+    private static void ReplyMap(FuseRequest req, in PmemFsMap map) => req.ReplyIoctl(0, MemoryMarshal.AsBytes(new ReadOnlySpan<PmemFsMap>(in map)));
 
     /// <summary>Version, flags, reserved and output fields (0 on input), and the range, as the lease structs are checked.</summary>
     private static Errno Validate(in PmemFsMap a, bool prepare, out FileRange range)
@@ -55,21 +62,21 @@ public sealed unsafe partial class PmemFsOperations
     {
         if (MountIsReadOnly?.Invoke() == true) return Errno.EROFS;
         var prepareFlags = (flags & PmemFsMapAbi.PrepareExtendSize) != 0 ? PrepareWriteFlags.ExtendSize : PrepareWriteFlags.None;
-        var errno = _fs.PrepareWrite(ino, fi->Fh, range.Offset, range.Length, prepareFlags, CallerWithCapabilities(req));
-        // The size and times may have changed behind the kernel's cached attributes.
-        if (errno.IsOk) AttributesChanged(ino);
-        return errno;
+        // The size and times may have changed behind the kernel's cached attributes: the
+        // invalidation that follows a successful prepare drops them with the pages.
+        return _fs.PrepareWrite(ino, fi->Fh, range.Offset, range.Length, prepareFlags, CallerWithCapabilities(req));
     }
 
     /// <summary>One page of the map from the range's start; next_offset says where the next page starts (offset + length when done).</summary>
-    private void ReplyMap(FuseRequest req, ulong ino, FileRange range)
+    private Errno MapOf(ulong ino, FileRange range, out PmemFsMap reply)
     {
+        reply = default;
         Span<MappedExtent> extents = stackalloc MappedExtent[PmemFsMapAbi.Extents];
         var errno = _fs.GetExtentMap(ino, range.Offset, range.Length, extents, out int count, out long next);
         InodeAttributes attr = default;
         if (errno.IsOk) errno = _fs.GetAttr(ino, out attr);
-        if (errno.Failed) { Reply(req, errno); return; }
-        var reply = new PmemFsMap
+        if (errno.Failed) return errno;
+        reply = new PmemFsMap
         {
             Version = PmemFsMapAbi.Version,
             Offset = (ulong)range.Offset,
@@ -96,6 +103,6 @@ public sealed unsafe partial class PmemFsOperations
                 },
             };
         }
-        req.ReplyIoctl(0, MemoryMarshal.AsBytes(new ReadOnlySpan<PmemFsMap>(in reply)));
+        return Errno.Ok;
     }
 }

@@ -18,6 +18,11 @@
  *   pmemfs_lease list PATH
  *       PMEMFS_IOC_LEASE_LIST over the whole mount, every page; one line per row:
  *       "lease ID ino INO pid PID MODE STATE OFFSET LENGTH" or "pin ID of LEASE OFFSET LENGTH".
+ *   pmemfs_lease region FILE
+ *       Opens FILE O_RDONLY, asks PMEMFS_IOC_REGION and prints "region PATH kind KIND size SIZE
+ *       granularity G"; then opens the region O_RDWR as a direct-access client must and prints
+ *       "region open ok" or "region open ERRNO"; when open, maps its first page and prints
+ *       "uuid ok" if the UUID is where the reply says.
  * Errors are printed as errno names (EAGAIN, ETXTBSY...), exit 0; usage errors exit 2.
  */
 #include <errno.h>
@@ -27,6 +32,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
+#include <sys/mman.h>
 #include <time.h>
 #include <unistd.h>
 #include "pmemfs.h"
@@ -164,12 +170,33 @@ static int list(int argc, char **argv)
 	return 0;
 }
 
+static int region(int argc, char **argv)
+{
+	if (argc != 3) return 2;
+	int fd = open(argv[2], O_RDONLY);
+	if (fd < 0) { printf("open: %s\n", ename(errno)); return 0; }
+	static struct pmemfs_region r;
+	r.version = PMEMFS_REGION_VERSION;
+	if (ioctl(fd, PMEMFS_IOC_REGION, &r) < 0) { printf("%s\n", ename(errno)); return 0; }
+	printf("region %s kind %s size %llu granularity %u\n", r.path, r.kind == PMEMFS_REGION_DEVDAX ? "devdax" : "file",
+		(unsigned long long)r.size, r.granularity);
+	int rfd = open(r.path, O_RDWR);
+	if (rfd < 0) { printf("region open %s\n", ename(errno)); return 0; }
+	printf("region open ok\n");
+	unsigned char *p = mmap(NULL, 4096, PROT_READ, MAP_SHARED, rfd, 0);
+	if (p == MAP_FAILED) { printf("mmap %s\n", ename(errno)); return 0; }
+	if (r.uuid_offset + 16 <= 4096 && memcmp(p + r.uuid_offset, r.uuid, 16) == 0) printf("uuid ok\n");
+	munmap(p, 4096);
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
 	setvbuf(stdout, NULL, _IOLBF, 0);
 	if (argc >= 2 && strcmp(argv[1], "hold") == 0) return hold(argc - 1, argv + 1);
 	if (argc >= 2 && strcmp(argv[1], "try") == 0) return try_lease(argc, argv);
 	if (argc >= 2 && strcmp(argv[1], "list") == 0) return list(argc, argv);
-	fprintf(stderr, "usage: pmemfs_lease hold|try|list ...\n");
+	if (argc >= 2 && strcmp(argv[1], "region") == 0) return region(argc, argv);
+	fprintf(stderr, "usage: pmemfs_lease hold|try|list|region ...\n");
 	return 2;
 }
