@@ -1,3 +1,4 @@
+using System.Buffers.Binary;
 using System.Runtime.InteropServices;
 
 namespace PmemFs.Mount.Tests;
@@ -101,7 +102,7 @@ public sealed class LeaseIoctlFuzzTest
             int[] seen = new int[8];
             for (int round = 0; round < rounds; round++)
             {
-                int kind = rng.Next(7);
+                int kind = rng.Next(8);
                 seen[kind]++;
                 var (what, errno, expected) = kind switch
                 {
@@ -111,13 +112,14 @@ public sealed class LeaseIoctlFuzzTest
                     3 => BadPin(rng, fd, leaseId),
                     4 => BadStatus(rng, fd, leaseId),
                     5 => BadList(rng, fd),
+                    6 => BadRegion(rng, fd, fs.Image),
                     _ => UnknownNumber(rng, fd),
                 };
                 Assert.True(errno == expected, $"round {round} (seed {seed}): {what}: errno {errno}, expected {expected}");
                 var after = LeaseIoctls.Rows(fd);
                 Assert.True(after.SequenceEqual(before), $"round {round} (seed {seed}): {what} changed the lease list");
             }
-            Assert.All(seen[..7], n => Assert.True(n > 0));
+            Assert.All(seen, n => Assert.True(n > 0));
             var status = new LeaseIoctls.StatusArgs { Version = 1, LeaseId = leaseId };
             Assert.Equal(0, LeaseIoctls.Call(fd, LeaseIoctls.Status, ref status));
             Assert.Equal((1u, 2u, 1u), (status.State, status.Mode, status.Pins));
@@ -270,6 +272,35 @@ public sealed class LeaseIoctlFuzzTest
             default: a.R3 = (ulong)rng.NextInt64(1, long.MaxValue); break;
         }
         return ($"LIST v{a.Version} flags 0x{a.Flags:x} r {a.R1},{a.R3}", LeaseIoctls.Call(fd, LeaseIoctls.List, ref a), EINVAL);
+    }
+
+    /// <summary>
+    /// PMEMFS_IOC_REGION: a bad version or any nonzero out or reserved byte is EINVAL; a clean
+    /// struct names the mount's image (and changes nothing: the loop checks the lease list).
+    /// </summary>
+    private static unsafe (string, int, int) BadRegion(Random rng, int fd, string image)
+    {
+        const uint Region = 0xD000504A;
+        var buffer = new byte[4096];
+        BinaryPrimitives.WriteUInt32LittleEndian(buffer, 1);
+        string what = "REGION clean";
+        if (rng.Next(4) != 0)
+        {
+            int at = rng.Next(2) == 0 ? 0 : rng.Next(4, 4096); // the version, or any out/reserved byte (kind, size, uuid, path...)
+            if (at == 0) BinaryPrimitives.WriteUInt32LittleEndian(buffer, (uint)rng.Next(2, int.MaxValue));
+            else buffer[at] = (byte)rng.Next(1, 256);
+            what = $"REGION with byte {at} set";
+        }
+        fixed (byte* p = buffer)
+        {
+            int rc = Native.ioctl(fd, Region, p);
+            if (what == "REGION clean" && rc == 0)
+            {
+                string path = System.Text.Encoding.UTF8.GetString(buffer.AsSpan(64, 4032)).TrimEnd('\0');
+                if (path != image) return ($"REGION named {path}, not {image}", -1, 0);
+            }
+            return (what, rc < 0 ? Native.Errno : 0, what == "REGION clean" ? 0 : EINVAL);
+        }
     }
 
     /// <summary>
