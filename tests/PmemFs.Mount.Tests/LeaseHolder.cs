@@ -20,9 +20,9 @@ internal sealed class LeaseHolder : IDisposable
 
     public static void SkipUnlessBuilt() => Skip.If(Path is null, "gcc is not installed: the C lease holder cannot be built");
 
-    private LeaseHolder(IEnumerable<string> args)
+    private LeaseHolder(IEnumerable<string> args, string? program = null)
     {
-        var psi = new ProcessStartInfo(Path!) { RedirectStandardInput = true, RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
+        var psi = new ProcessStartInfo(program ?? Path!) { RedirectStandardInput = true, RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
         foreach (var a in args) psi.ArgumentList.Add(a);
         _process = new Process { StartInfo = psi };
         _process.OutputDataReceived += (_, e) =>
@@ -54,6 +54,34 @@ internal sealed class LeaseHolder : IDisposable
             h.Dispose();
             throw;
         }
+    }
+
+    /// <summary>
+    /// The C# holder (tests/PmemFs.Direct.Holder: the client library as an application uses it)
+    /// as a separate process; waits for "ready PID", throws with its output if it did not get there.
+    /// </summary>
+    public static LeaseHolder DirectHolder(params string[] args)
+    {
+        string program = System.IO.Path.Combine(AppContext.BaseDirectory, "PmemFs.Direct.Holder");
+        var h = new LeaseHolder(args, program);
+        try
+        {
+            var line = h.WaitFor(l => l.StartsWith("ready ", StringComparison.Ordinal) || l.StartsWith("error ", StringComparison.Ordinal), TimeSpan.FromSeconds(30));
+            if (line is null || !line.StartsWith("ready ", StringComparison.Ordinal)) throw new InvalidOperationException($"the direct holder did not get ready: {h.Output}");
+            return h;
+        }
+        catch
+        {
+            h.Dispose();
+            throw;
+        }
+    }
+
+    /// <summary>Writes a command line to its stdin.</summary>
+    public void Send(string line)
+    {
+        _process.StandardInput.WriteLine(line);
+        _process.StandardInput.Flush();
     }
 
     /// <summary>Runs the helper to its end (try, list) and returns its output.</summary>
