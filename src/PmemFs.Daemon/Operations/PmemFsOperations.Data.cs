@@ -1,5 +1,6 @@
 using System.Runtime.InteropServices;
 using PmemFs.Engine;
+using PmemFs.Engine.Leases;
 using PmemFs.Fuse;
 using PmemFs.Fuse.Native;
 
@@ -46,10 +47,11 @@ public sealed unsafe partial class PmemFsOperations
 
     private void Closed(ulong ino, ulong fh)
     {
-        var stored = WriteLeasedFiles(_fs.Leases.ListOf(ino).Where(l => l.Handle == fh));
+        // The common case (no lease anywhere) costs one volatile read.
+        bool dropPages = _fs.Leases.HasLeases(ino) && _fs.Leases.ListOf(ino).Any(l => l.Handle == fh && l.Mode == LeaseMode.Write);
         _fs.Closed(ino, fh);
         _handles.Remove(fh);
-        foreach (ulong leased in stored) DropCachedPages(leased);
+        if (dropPages) DropCachedPages(ino);
     }
 
     /// <summary>
