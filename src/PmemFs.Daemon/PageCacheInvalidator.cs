@@ -46,10 +46,14 @@ public sealed class PageCacheInvalidator : IDisposable
         catch (Exception e) when (e is InvalidOperationException or ObjectDisposedException) { then?.Invoke(); } // the session is ending
     }
 
+    /// <summary>Runs <paramref name="then"/> on the invalidation thread once everything queued before it is done.</summary>
+    public void AfterQueued(Action then) => Invalidate(0, 0, 0, then);
+
     private void Run()
     {
         foreach (var w in _queue.GetConsumingEnumerable())
         {
+            if (w.Ino == 0) { Then(w); continue; } // a marker of AfterQueued: no inode is 0
             try
             {
                 int rc = _invalidate(w.Ino, w.Offset, w.Length);
@@ -58,9 +62,14 @@ public sealed class PageCacheInvalidator : IDisposable
                 Interlocked.Increment(ref _done);
             }
             catch (Exception e) { _log?.Error($"inode {w.Ino}: page cache invalidation: {e.Message}"); }
-            try { w.Then?.Invoke(); }
-            catch (Exception e) { _log?.Error($"inode {w.Ino}: reply after invalidation: {e.Message}"); }
+            Then(w);
         }
+    }
+
+    private void Then(in Work w)
+    {
+        try { w.Then?.Invoke(); }
+        catch (Exception e) { _log?.Error($"inode {w.Ino}: reply after invalidation: {e.Message}"); }
     }
 
     /// <summary>Carries out what is queued (replies included), then stops the thread.</summary>

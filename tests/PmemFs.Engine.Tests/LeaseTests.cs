@@ -737,6 +737,38 @@ public sealed class LeaseTests : IDisposable
         Assert.False(Leases.HasLeases(Root));
     }
 
+    /// <summary>
+    /// The host hears of every lease that ends, once, however it ends: the daemon drops the
+    /// kernel's cached pages of a write-leased file then (docs/direct.md, coherence).
+    /// </summary>
+    [Fact]
+    public void TheHostIsToldOnceOfEveryLeaseThatEndsWhateverEndsIt()
+    {
+        ulong ino = Setup();
+        ulong other = _f.CreateFile(Root, "h");
+        Assert.Equal(Errno.Ok, Leases.Acquire(ino, H1, P1, LeaseMode.Write, FileRange.From(32 * Kb), out long released));
+        Assert.Equal(Errno.Ok, Leases.Acquire(ino, H2, P2, LeaseMode.Read, new FileRange(0, 4 * Kb), out long closed));
+        Assert.Equal(Errno.Ok, Leases.Acquire(other, H3, P3, LeaseMode.Write, FileRange.WholeFile, out long died));
+        Assert.Equal(Errno.Ok, Leases.Acquire(ino, H4, P3 + 1, LeaseMode.Read, new FileRange(16 * Kb, 4 * Kb), out long revoked));
+        Assert.Empty(_host.Ended);
+
+        Assert.Equal(Errno.Ok, Leases.Release(H1, released));
+        Assert.Equal(Errno.ENOENT, Leases.Release(H1, released));
+        Fs.Closed(ino, H2);
+        Leases.EndLeasesOfProcess(P3);
+        Assert.Equal([released, closed, died], _host.Ended.Select(l => l.Id));
+        Assert.Equal((ino, LeaseMode.Write), (_host.Ended[0].Ino, _host.Ended[0].Mode));
+        Assert.Equal((other, LeaseMode.Write), (_host.Ended[2].Ino, _host.Ended[2].Mode));
+
+        // Revoked at the deadline: LeaseRevoked, then LeaseEnded.
+        Assert.Equal(Errno.RetryAfterRecall, Do(Change.PunchHole, ino, H1));
+        _clock.Advance(Break);
+        Completes(Leases.WhenBreaksEnd(ino));
+        Assert.Equal(revoked, Assert.Single(_host.Revoked).Id);
+        Assert.Equal([released, closed, died, revoked], _host.Ended.Select(l => l.Id));
+        Assert.Empty(Leases.List());
+    }
+
     // ---- the daemon's shape, on the real clock ----
 
     [Fact]

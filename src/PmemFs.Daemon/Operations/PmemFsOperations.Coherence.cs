@@ -6,8 +6,8 @@ namespace PmemFs.Daemon.Operations;
 /// Coherence of the mount's page cache with direct stores (docs/direct.md): the kernel caches a
 /// file's pages for readers through the mount, and a lease holder's stores go around it. The
 /// daemon drops the cached pages of a range when a holder prepares it (prepare-write doubles as
-/// "publish") and of the whole file when a write lease ends in any way; an open without
-/// FOPEN_KEEP_CACHE drops them too.
+/// "publish") and of the whole file when a write lease ends in any way (the engine's
+/// <see cref="LeaseEnded"/>); an open without FOPEN_KEEP_CACHE drops them too.
 /// </summary>
 public sealed partial class PmemFsOperations
 {
@@ -25,6 +25,16 @@ public sealed partial class PmemFsOperations
         else then?.Invoke();
     }
 
-    private static List<ulong> WriteLeasedFiles(IEnumerable<LeaseInfo> leases) =>
-        leases.Where(l => l.Mode == LeaseMode.Write).Select(l => l.Ino).Distinct().ToList();
+    /// <summary>Runs <paramref name="then"/> after every invalidation queued so far (a reply that must not overtake them).</summary>
+    private void AfterDroppedPages(Action then)
+    {
+        if (Invalidator is { } invalidator) invalidator.AfterQueued(then);
+        else then();
+    }
+
+    /// <summary>From the engine, however a lease ended: a write lease's holder may have stored into the file directly.</summary>
+    public void LeaseEnded(LeaseInfo lease)
+    {
+        if (lease.Mode == LeaseMode.Write) DropCachedPages(lease.Ino);
+    }
 }

@@ -1,6 +1,5 @@
 using System.Runtime.InteropServices;
 using PmemFs.Engine;
-using PmemFs.Engine.Leases;
 using PmemFs.Fuse;
 using PmemFs.Fuse.Native;
 
@@ -47,11 +46,8 @@ public sealed unsafe partial class PmemFsOperations
 
     private void Closed(ulong ino, ulong fh)
     {
-        // The common case (no lease anywhere) costs one volatile read.
-        bool dropPages = _fs.Leases.HasLeases(ino) && _fs.Leases.ListOf(ino).Any(l => l.Handle == fh && l.Mode == LeaseMode.Write);
-        _fs.Closed(ino, fh);
+        _fs.Closed(ino, fh); // its leases end: LeaseEnded drops the pages a write lease's holder may have stored to
         _handles.Remove(fh);
-        if (dropPages) DropCachedPages(ino);
     }
 
     /// <summary>

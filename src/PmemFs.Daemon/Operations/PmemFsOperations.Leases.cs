@@ -32,9 +32,7 @@ public sealed unsafe partial class PmemFsOperations : ILeaseHost
     /// <summary>A holder process exited (from <see cref="Holders"/>): its leases end.</summary>
     public void HolderDied(int pid)
     {
-        var stored = WriteLeasedFiles(_fs.Leases.List().Where(l => l.Pid == pid));
         int n = _fs.Leases.EndLeasesOfProcess(pid);
-        foreach (ulong ino in stored) DropCachedPages(ino);
         if (n > 0) _log.Info($"lease holder {pid} exited: {n} lease(s) ended");
     }
 
@@ -151,21 +149,19 @@ public sealed unsafe partial class PmemFsOperations : ILeaseHost
         if (handle is null) { Reply(req, Errno.EBADF); return; }
         if (a.Id == 0 || a.Id > long.MaxValue) { Reply(req, Errno.ENOENT); return; }
         Errno errno;
-        bool wasWrite = false;
         if (unpin) errno = _fs.Leases.Unpin(handle.Id, (long)a.Id);
         else
         {
-            wasWrite = _fs.Leases.ListOf(handle.Ino).Any(l => l.Id == (long)a.Id && l.Handle == handle.Id && l.Mode == LeaseMode.Write);
             errno = _fs.Leases.Release(handle.Id, (long)a.Id);
             // Giving back a lease that was revoked acknowledges it: it is already gone.
             if (errno == Errno.ENOENT && handle.TakeRevoked((long)a.Id)) errno = Errno.Ok;
         }
         // Success of an ioctl is an ioctl reply (fuse_ioctl_out), never fuse_reply_err(0): the kernel would read that as EIO.
         if (errno.Failed) Reply(req, errno);
-        // The holder's direct stores are the file's data now: once the release returns, every
-        // reader through the mount sees them (docs/direct.md).
-        else if (wasWrite) DropCachedPages(handle.Ino, then: () => req.ReplyIoctl(0, []));
-        else req.ReplyIoctl(0, []);
+        else if (unpin) req.ReplyIoctl(0, []);
+        // The holder's direct stores are the file's data now: the reply waits for the pages the
+        // release dropped (LeaseEnded), so that once it returns every reader sees them (docs/direct.md).
+        else AfterDroppedPages(() => req.ReplyIoctl(0, []));
     }
 
     private void LeasePin(FuseRequest req, FuseFileInfo* fi, PmemFsPin a)
@@ -310,7 +306,6 @@ public sealed unsafe partial class PmemFsOperations : ILeaseHost
 
     public void LeaseRevoked(LeaseInfo lease)
     {
-        if (lease.Mode == LeaseMode.Write) DropCachedPages(lease.Ino);
         if (_handles.Get(lease.Handle) is { } handle)
         {
             handle.Revoked(lease.Id);

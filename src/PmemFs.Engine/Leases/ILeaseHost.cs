@@ -20,4 +20,11 @@ public interface ILeaseHost
     /// freed): its mapping no longer describes the file and must not be used.
     /// </summary>
     void LeaseRevoked(LeaseInfo lease);
+
+    /// <summary>
+    /// The lease ended, however it ended (released, its handle closed, its process dead, revoked;
+    /// after <see cref="LeaseRevoked"/> for a revoked one): a write lease's holder may have stored
+    /// into the file directly, so the kernel's cached pages of it are stale (the daemon drops them).
+    /// </summary>
+    void LeaseEnded(LeaseInfo lease) { }
 }

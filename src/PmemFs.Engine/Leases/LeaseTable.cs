@@ -34,6 +34,7 @@ public sealed class LeaseTable : IDisposable
     private readonly TimeProvider _time;
     private readonly Lock _lock = new();
     private readonly Dictionary<long, Lease> _byId = [];
+    private readonly List<LeaseInfo> _ended = []; // ended under the lock, told to the host after it (NotifyEnded)
     private readonly Dictionary<ulong, List<Lease>> _byInode = [];
     private readonly List<PendingBreak> _breaks = [];
     private long _lastId;
@@ -112,8 +113,9 @@ public sealed class LeaseTable : IDisposable
         {
             if (!_byId.TryGetValue(leaseId, out var lease) || lease.Handle != handle) return Errno.ENOENT;
             EndLocked(lease, revoked: null);
-            return Errno.Ok;
         }
+        NotifyEnded();
+        return Errno.Ok;
     }
 
     /// <summary>
@@ -184,6 +186,7 @@ public sealed class LeaseTable : IDisposable
             }
         }
         Notify(null, notices);
+        NotifyEnded();
         return n;
     }
 
@@ -290,6 +293,7 @@ public sealed class LeaseTable : IDisposable
             result = BreakLocked(ino, touched, breaker, ref recalled, ref revoked);
         }
         Notify(recalled, revoked);
+        NotifyEnded();
         return result;
     }
 
@@ -407,6 +411,7 @@ public sealed class LeaseTable : IDisposable
             }
         }
         Notify(null, revoked);
+        NotifyEnded();
     }
 
     /// <summary>Takes the lease out of the table; a revoked one is reported in <paramref name="revoked"/>.</summary>
@@ -417,7 +422,9 @@ public sealed class LeaseTable : IDisposable
         var leases = _byInode[lease.Ino];
         leases.Remove(lease);
         if (leases.Count == 0) _byInode.Remove(lease.Ino);
-        revoked?.Add(lease.Snapshot());
+        var snapshot = lease.Snapshot();
+        revoked?.Add(snapshot);
+        _ended.Add(snapshot);
         foreach (var b in _breaks)
             if (b.Waiting.Remove(lease) && b.Waiting.Count == 0) b.Done.TrySetResult();
     }
@@ -428,6 +435,19 @@ public sealed class LeaseTable : IDisposable
         if (host is null) return;
         if (recalled is not null) foreach (var l in recalled) host.LeaseRecalled(l);
         if (revoked is not null) foreach (var l in revoked) host.LeaseRevoked(l);
+    }
+
+    /// <summary>Tells the host of every lease that ended since the last call, however it ended (after the revoke notices).</summary>
+    private void NotifyEnded()
+    {
+        List<LeaseInfo> ended;
+        lock (_lock)
+        {
+            if (_ended.Count == 0) return;
+            ended = [.. _ended];
+            _ended.Clear();
+        }
+        if (Host is { } host) foreach (var l in ended) host.LeaseEnded(l);
     }
 
     /// <summary>Unmount: leases live in memory only and end with the mount; waiters are released.</summary>
