@@ -17,6 +17,14 @@ namespace PmemFs.Daemon.Operations;
 /// </summary>
 public sealed unsafe partial class PmemFsOperations
 {
+    /// <summary>
+    /// A prepare-write larger than this runs off the FUSE loop: zeroing is about 4 ms per MiB on
+    /// a loaded machine, and a 1 GiB prepare on the loop would hold every other request of the
+    /// mount for seconds (docs/performance.md). Smaller ones stay on the loop: the hop costs more
+    /// than they do.
+    /// </summary>
+    private const long PrepareOffLoopBytes = 4 << 20;
+
     private bool TryMappingIoctl(FuseRequest req, ulong ino, uint cmd, FuseFileInfo* fi, uint flags, ReadOnlySpan<byte> input, long outSize)
     {
         if (cmd is not (PmemFsMapAbi.GetMap or PmemFsMapAbi.PrepareWrite) || input.Length < PmemFsMap.Size || outSize < PmemFsMap.Size)
@@ -25,24 +33,59 @@ public sealed unsafe partial class PmemFsOperations
         bool prepare = cmd == PmemFsMapAbi.PrepareWrite;
         var errno = Validate(args, prepare, out var range);
         if (errno.IsOk) errno = HandleOf(fi, flags, out _); // EINVAL through a directory, EBADF if not ours
-        long sizeBefore = prepare && errno.IsOk && _fs.GetAttr(ino, out var before).IsOk ? before.Size : long.MaxValue;
-        if (errno.IsOk) errno = prepare ? PrepareWrite(req, ino, fi, range, args.Flags) : MayReadMap(ino, fi, range);
-        PmemFsMap map = default;
-        if (errno.IsOk) errno = MapOf(ino, range, out map);
-        if (errno.Failed) Reply(req, errno);
-        else if (!prepare) ReplyMap(req, map);
-        // The holder is about to store (or has stored) into the range directly: the kernel's
-        // cached copies of it, and the size it caches, go before the reply (docs/direct.md).
-        // Past the page that held the old end of file the kernel caches no page: only the size
-        // goes, which locks no page and so is safe here, on the loop (a third of an idle
-        // prepare-write was the hop to the invalidation thread: docs/performance.md).
-        else if (range.Offset >= RoundUpToPage(sizeBefore))
+        if (errno.Failed) { Reply(req, errno); return true; }
+        ulong fh = fi->Fh;
+        if (!prepare)
         {
-            AttributesChanged(ino);
-            ReplyMap(req, map);
+            errno = MayReadMap(ino, fh, range);
+            PmemFsMap map = default;
+            if (errno.IsOk) errno = MapOf(ino, range, out map);
+            if (errno.Failed) Reply(req, errno);
+            else ReplyMap(req, map);
+            return true;
         }
-        else DropCachedPages(ino, range.Offset, range.IsToEnd ? 0 : range.Length, () => ReplyMap(req, map));
+        var who = CallerWithCapabilities(req); // reads /proc now, while the caller is surely there
+        if (range.IsToEnd || range.Length > PrepareOffLoopBytes)
+        {
+            // Counted with the parked requests: the session waits for it before it ends.
+            Interlocked.Increment(ref _parked);
+            _ = Task.Run(() =>
+            {
+                try { PrepareAndReply(req, ino, fh, range, args.Flags, who); }
+                finally { Interlocked.Decrement(ref _parked); }
+            });
+        }
+        else PrepareAndReply(req, ino, fh, range, args.Flags, who);
         return true;
+    }
+
+    /// <summary>Prepares, then replies with the new map once the kernel's cached pages of the range are gone.</summary>
+    private void PrepareAndReply(FuseRequest req, ulong ino, ulong fh, FileRange range, uint flags, Credentials who)
+    {
+        try
+        {
+            long sizeBefore = _fs.GetAttr(ino, out var before).IsOk ? before.Size : long.MaxValue;
+            var errno = PrepareWrite(ino, fh, range, flags, who);
+            PmemFsMap map = default;
+            if (errno.IsOk) errno = MapOf(ino, range, out map);
+            if (errno.Failed) Reply(req, errno);
+            // The holder is about to store (or has stored) into the range directly: the kernel's
+            // cached copies of it, and the size it caches, go before the reply (docs/direct.md).
+            // Past the page that held the old end of file the kernel caches no page: only the size
+            // goes, which locks no page and so is safe on the loop (a third of an idle
+            // prepare-write was the hop to the invalidation thread: docs/performance.md).
+            else if (range.Offset >= RoundUpToPage(sizeBefore))
+            {
+                AttributesChanged(ino);
+                ReplyMap(req, map);
+            }
+            else DropCachedPages(ino, range.Offset, range.IsToEnd ? 0 : range.Length, () => ReplyMap(req, map));
+        }
+        catch (Exception e)
+        {
+            _log.Error($"inode {ino}: prepare-write: unexpected {e.GetType().Name}: {e.Message} (answered EIO)\n{e.StackTrace}");
+            Reply(req, Errno.EIO);
+        }
     }
 
     private static long RoundUpToPage(long size)
@@ -65,21 +108,20 @@ public sealed unsafe partial class PmemFsOperations
     }
 
     /// <summary>The map is for lease holders (DESIGN.md): the handle must hold an active lease overlapping the range.</summary>
-    private Errno MayReadMap(ulong ino, FuseFileInfo* fi, FileRange range)
+    private Errno MayReadMap(ulong ino, ulong handle, FileRange range)
     {
-        ulong handle = fi->Fh;
         return _fs.Leases.ListOf(ino).Any(l => l.Handle == handle && l.State == LeaseState.Active && l.Range.Overlaps(range))
             ? Errno.Ok
             : Errno.EACCES;
     }
 
-    private Errno PrepareWrite(FuseRequest req, ulong ino, FuseFileInfo* fi, FileRange range, uint flags)
+    private Errno PrepareWrite(ulong ino, ulong fh, FileRange range, uint flags, Credentials who)
     {
         if (MountIsReadOnly?.Invoke() == true) return Errno.EROFS;
         var prepareFlags = (flags & PmemFsMapAbi.PrepareExtendSize) != 0 ? PrepareWriteFlags.ExtendSize : PrepareWriteFlags.None;
         // The size and times may have changed behind the kernel's cached attributes: the
         // invalidation that follows a successful prepare drops them with the pages.
-        return _fs.PrepareWrite(ino, fi->Fh, range.Offset, range.Length, prepareFlags, CallerWithCapabilities(req));
+        return _fs.PrepareWrite(ino, fh, range.Offset, range.Length, prepareFlags, who);
     }
 
     /// <summary>One page of the map from the range's start; next_offset says where the next page starts (offset + length when done).</summary>
