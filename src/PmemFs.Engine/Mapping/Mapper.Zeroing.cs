@@ -1,5 +1,5 @@
-using DiskState = PmemFs.Format.ExtentState;
 using PmemFs.Engine.Inodes;
+using DiskState = PmemFs.Format.ExtentState;
 
 namespace PmemFs.Engine.Mapping;
 
