@@ -38,7 +38,7 @@ public sealed partial class FileSystem : IDisposable
     /// <summary>Layout leases and pins (in memory only); every layout change consults it first.</summary>
     public LeaseTable Leases { get; }
 
-    /// <summary>Maps file ranges for reading and for direct writes (extent map, prepare-write).</summary>
+    /// <summary>The Mapping service: the extent map, and every choice of blocks for a write, prepare-write or fallocate.</summary>
     internal Mapper Mapper { get; }
 
     internal MetadataLog Log { get; }

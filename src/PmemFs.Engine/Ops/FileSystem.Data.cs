@@ -1,6 +1,7 @@
 using PmemFs.Engine.Inodes;
 using PmemFs.Engine.Leases;
 using PmemFs.Format;
+using PmemFs.Media;
 
 namespace PmemFs.Engine;
 
@@ -288,16 +289,7 @@ public sealed partial class FileSystem
     {
         long end = offset + data.Length;
         if (end > inode.Rec.Size) throw new ErrnoException(Errno.EPERM);
-        long b0 = offset / Bs, b1 = (end + Bs - 1) / Bs, cursor = b0;
-        foreach (var e in inode.Extents.Overlapping(b0, b1))
-        {
-            // Rule 2 guarantees written blocks throughout; anything else is damage, not a hole to fill.
-            if (e.FileBlock > cursor || e.State != ExtentState.Written) throw new ErrnoException(Errno.EIO);
-            long stop = Math.Min(e.FileEnd, b1);
-            StoreBlocks(cursor, stop, e.PhysOf(cursor), offset, data, zeroOutside: false);
-            cursor = stop;
-        }
-        if (cursor < b1) throw new ErrnoException(Errno.EIO);
+        Mapper.StoreInPlace(inode, offset / Bs, (end + Bs - 1) / Bs, new WriteData(Media, offset, data));
         Media.Drain();
     }
 
@@ -311,36 +303,9 @@ public sealed partial class FileSystem
     private void WriteLocked(Inode inode, long offset, ReadOnlySpan<byte> data, Credentials who)
     {
         long end = offset + data.Length;
-        long b0 = offset / Bs, b1 = (end + Bs - 1) / Bs;
         using var tx = new Txn(this);
-        ZeroTailBeyondEof(inode, Math.Min(offset, end));
-
-        var pieces = new List<ExtentPiece>();
-        bool mapChanged = false;
-        long cursor = b0;
-        long hint = PhysHint(inode, b0);
-        foreach (var e in inode.Extents.Overlapping(b0, b1).ToList())
-        {
-            if (cursor < e.FileBlock)
-            {
-                FillHole(tx, inode, cursor, e.FileBlock, offset, data, pieces, ref hint);
-                mapChanged = true;
-            }
-            long ps = Math.Max(cursor, e.FileBlock), pe = Math.Min(e.FileEnd, b1);
-            bool convert = e.State == ExtentState.Unwritten;
-            StoreBlocks(ps, pe, e.PhysOf(ps), offset, data, zeroOutside: convert);
-            pieces.Add(new ExtentPiece(ps, e.PhysOf(ps), pe - ps, ExtentState.Written));
-            mapChanged |= convert;
-            hint = e.PhysOf(pe - 1) + 1;
-            cursor = pe;
-        }
-        if (cursor < b1)
-        {
-            FillHole(tx, inode, cursor, b1, offset, data, pieces, ref hint);
-            mapChanged = true;
-        }
-        if (mapChanged) ExtentEdit.Apply(this, tx, inode, b0, b1, pieces);
-
+        Mapper.ZeroTailBeyondEof(inode, offset);
+        Mapper.MapForWrite(tx, inode, offset / Bs, (end + Bs - 1) / Bs, new WriteData(Media, offset, data));
         var rec = inode.Rec;
         rec.Size = Math.Max(rec.Size, end);
         rec.MtimeNs = rec.CtimeNs = Now();
@@ -350,68 +315,23 @@ public sealed partial class FileSystem
         tx.Commit(); // the commit's drain also orders the data flushes above before the commit word
     }
 
-    /// <summary>Where to look for blocks to continue file block <paramref name="fileBlock"/> contiguously.</summary>
-    internal static long PhysHint(Inode inode, long fileBlock)
-    {
-        var map = inode.Extents;
-        int i = map.FirstEndingAfter(fileBlock);
-        var before = i > 0 ? map.All[i - 1] : null;
-        return before is null ? -1 : before.PhysEnd + (fileBlock - before.FileEnd);
-    }
-
-    internal long Alignment(Inode inode, long fileBlock, long count) =>
-        DaxNow(inode) && fileBlock % FormatConstants.HugePageBlocks == 0 && count >= FormatConstants.HugePageBlocks
-            ? FormatConstants.HugePageBlocks : 1;
-
-    /// <summary>Allocates and writes file blocks [fb0, fb1) that are a hole.</summary>
-    private void FillHole(Txn tx, Inode inode, long fb0, long fb1, long offset, ReadOnlySpan<byte> data, List<ExtentPiece> pieces, ref long hint)
-    {
-        long fb = fb0;
-        foreach (var run in tx.AllocateBlocks(fb1 - fb0, hint, Alignment(inode, fb0, fb1 - fb0)))
-        {
-            StoreBlocks(fb, fb + run.Count, run.Start, offset, data, zeroOutside: true);
-            pieces.Add(new ExtentPiece(fb, run.Start, run.Count, ExtentState.Written));
-            fb += run.Count;
-            hint = run.End;
-        }
-    }
-
     /// <summary>
-    /// Stores the part of the write that falls in file blocks [fb0, fb1) (backed by physical
-    /// blocks from <paramref name="phys"/>), and zeros the rest of those blocks when they are
-    /// new or were unwritten, so no stale bytes ever become visible. Flushes, never drains.
+    /// write(2)'s bytes, for <see cref="Mapper.MapForWrite"/> to place: parts of 16 KiB or more
+    /// go non-temporal (no read-for-ownership of lines that are overwritten whole anyway).
     /// </summary>
-    private void StoreBlocks(long fb0, long fb1, long phys, long offset, ReadOnlySpan<byte> data, bool zeroOutside)
+    private readonly ref struct WriteData(IMedia media, long offset, ReadOnlySpan<byte> data) : Mapping.IWriteSource
     {
-        long bs = fb0 * Bs, be = fb1 * Bs;
-        long ds = Math.Max(bs, offset), de = Math.Min(be, offset + data.Length);
-        long physByte = phys * Bs;
-        if (zeroOutside && ds > bs) Media.Fill(physByte, ds - bs, 0);
-        if (de > ds)
-        {
-            var part = data.Slice((int)(ds - offset), (int)(de - ds));
-            long at = physByte + (ds - bs);
-            if (part.Length >= 16 * 1024) Media.WriteNonTemporal(at, part);
-            else Media.Write(at, part);
-        }
-        if (zeroOutside && be > de) Media.Fill(physByte + (de - bs), be - Math.Max(de, bs), 0);
-        Media.Flush(physByte, be - bs);
-    }
+        private readonly ReadOnlySpan<byte> _data = data;
 
-    /// <summary>
-    /// Before the size grows past <paramref name="newDataStart"/>: bytes between the old EOF and
-    /// the end of its block may hold data from before a truncate; zero them in place.
-    /// </summary>
-    internal void ZeroTailBeyondEof(Inode inode, long newDataStart)
-    {
-        long size = inode.Rec.Size;
-        if (newDataStart <= size || size % Bs == 0) return;
-        var e = inode.Extents.Find(size / Bs);
-        if (e is null || e.State != ExtentState.Written) return;
-        long stop = Math.Min(newDataStart, (size / Bs + 1) * Bs);
-        long at = e.PhysOf(size / Bs) * Bs + size % Bs;
-        Media.Fill(at, stop - size, 0);
-        Media.Flush(at, stop - size);
+        public long Start => offset;
+        public long End => offset + _data.Length;
+
+        public void CopyTo(long mediaOffset, long fileOffset, int length)
+        {
+            var part = _data.Slice((int)(fileOffset - offset), length);
+            if (part.Length >= 16 * 1024) media.WriteNonTemporal(mediaOffset, part);
+            else media.Write(mediaOffset, part);
+        }
     }
 
     /// <summary>Writes, truncates and fallocate by anyone but root clear set-user-ID and set-group-ID (with group exec).</summary>
@@ -431,7 +351,7 @@ public sealed partial class FileSystem
         KillPrivileges(ref rec, who);
         if (newSize >= rec.Size)
         {
-            ZeroTailBeyondEof(inode, newSize);
+            Mapper.ZeroTailBeyondEof(inode, newSize);
             rec.Size = newSize;
             return;
         }
@@ -523,14 +443,14 @@ public sealed partial class FileSystem
                 using var tx = new Txn(this);
                 // Bytes past the old EOF in its block (left by a truncate) must be zeros before an
                 // edge copy of that block is taken: the copy is what the file will show.
-                if (oneStep && !keepSize && end > inode.Rec.Size) ZeroTailBeyondEof(inode, end);
-                if (oneStep) ZeroOrPunchInOneStep(tx, inode, op, offset, end);
+                if (oneStep && !keepSize && end > inode.Rec.Size) Mapper.ZeroTailBeyondEof(inode, end);
+                if (oneStep) Mapper.ZeroOrPunchInOneStep(tx, inode, op == FallocateMode.PunchHole, offset, end);
                 else if (windows.Count > 0) FallocateWindow(tx, inode, op, windows[^1]);
                 var rec = inode.Rec;
                 if (!keepSize && end > rec.Size)
                 {
                     // Nothing is written here: all of [old size, end) must read as zeros.
-                    ZeroTailBeyondEof(inode, end);
+                    Mapper.ZeroTailBeyondEof(inode, end);
                     rec.Size = end;
                 }
                 rec.MtimeNs = rec.CtimeNs = Now();
@@ -561,9 +481,9 @@ public sealed partial class FileSystem
     {
         switch (op)
         {
-            case FallocateMode.Default: Preallocate(tx, inode, w.Start * Bs, w.End * Bs); break;
-            case FallocateMode.PunchHole: Punch(tx, inode, w.Start, w.End); break;
-            default: ZeroRange(tx, inode, w.Start, w.End); break;
+            case FallocateMode.Default: Mapper.Preallocate(tx, inode, w.Start, w.End); break;
+            case FallocateMode.PunchHole: Mapper.Punch(tx, inode, w.Start, w.End); break;
+            default: Mapper.ZeroRange(tx, inode, w.Start, w.End); break;
         }
     }
 
@@ -584,131 +504,6 @@ public sealed partial class FileSystem
         }
         windows.Add((ws, end));
         return windows;
-    }
-
-    /// <summary>Holes in the range become unwritten extents (allocated, reading as zeros).</summary>
-    private void Preallocate(Txn tx, Inode inode, long offset, long end)
-    {
-        long b0 = offset / Bs, b1 = (end + Bs - 1) / Bs;
-        var pieces = new List<ExtentPiece>();
-        long cursor = b0, hint = PhysHint(inode, b0);
-        bool changed = false;
-        void Allocate(long from, long to, ref long h)
-        {
-            foreach (var run in tx.AllocateBlocks(to - from, h, Alignment(inode, from, to - from)))
-            {
-                pieces.Add(new ExtentPiece(from, run.Start, run.Count, ExtentState.Unwritten));
-                from += run.Count;
-                h = run.End;
-            }
-        }
-        foreach (var e in inode.Extents.Overlapping(b0, b1).ToList())
-        {
-            if (cursor < e.FileBlock) { Allocate(cursor, e.FileBlock, ref hint); changed = true; }
-            long ps = Math.Max(cursor, e.FileBlock), pe = Math.Min(e.FileEnd, b1);
-            pieces.Add(new ExtentPiece(ps, e.PhysOf(ps), pe - ps, e.State));
-            hint = e.PhysOf(pe - 1) + 1;
-            cursor = pe;
-        }
-        if (cursor < b1) { Allocate(cursor, b1, ref hint); changed = true; }
-        if (changed) ExtentEdit.Apply(this, tx, inode, b0, b1, pieces);
-    }
-
-    /// <summary>Unmaps the whole blocks [full0, full1) (edges were zeroed by the caller).</summary>
-    private void Punch(Txn tx, Inode inode, long full0, long full1)
-    {
-        if (full0 < full1 && inode.Extents.Overlapping(full0, full1).Any())
-            ExtentEdit.Apply(this, tx, inode, full0, full1, []);
-    }
-
-    /// <summary>Whole blocks [full0, full1) become unwritten, holes among them allocated (edges were zeroed by the caller).</summary>
-    private void ZeroRange(Txn tx, Inode inode, long full0, long full1)
-    {
-        if (full0 >= full1) return;
-        var pieces = new List<ExtentPiece>();
-        AddUnwrittenPieces(tx, inode, full0, full1, pieces);
-        ExtentEdit.Apply(this, tx, inode, full0, full1, pieces);
-    }
-
-    /// <summary>
-    /// Punch or zero [offset, end) as one transaction: partial edge blocks holding data are
-    /// copied to new blocks with their part zeroed, and the copies replace them in the same
-    /// extent edit that unmaps (punch) or converts to unwritten (zero range) the whole blocks.
-    /// A crash leaves the file entirely before or entirely after.
-    /// </summary>
-    private void ZeroOrPunchInOneStep(Txn tx, Inode inode, FallocateMode op, long offset, long end)
-    {
-        long b0 = offset / Bs, b1 = (end + Bs - 1) / Bs;
-        long full0 = (offset + Bs - 1) / Bs, full1 = end / Bs;
-        var pieces = new List<ExtentPiece>();
-        bool changed = false;
-        if (full0 > full1)
-        {
-            changed |= AddEdgeCopy(tx, inode, b0, offset - b0 * Bs, end - b0 * Bs, pieces);
-        }
-        else
-        {
-            if (offset % Bs != 0) changed |= AddEdgeCopy(tx, inode, b0, offset % Bs, Bs, pieces);
-            if (full0 < full1)
-            {
-                if (op == FallocateMode.PunchHole) changed |= inode.Extents.Overlapping(full0, full1).Any();
-                else
-                {
-                    AddUnwrittenPieces(tx, inode, full0, full1, pieces);
-                    changed = true;
-                }
-            }
-            if (end % Bs != 0) changed |= AddEdgeCopy(tx, inode, full1, 0, end % Bs, pieces);
-        }
-        if (changed) ExtentEdit.Apply(this, tx, inode, b0, b1, pieces);
-    }
-
-    /// <summary>
-    /// The piece for partial block <paramref name="block"/> after zeroing bytes [from, to) of it:
-    /// written data goes to a fresh copy with that part zeroed (true); an unwritten block stays
-    /// as it is and a hole stays a hole (false).
-    /// </summary>
-    private bool AddEdgeCopy(Txn tx, Inode inode, long block, long from, long to, List<ExtentPiece> pieces)
-    {
-        var e = inode.Extents.Find(block);
-        if (e is null) return false;
-        long old = e.PhysOf(block);
-        if (e.State != ExtentState.Written)
-        {
-            pieces.Add(new ExtentPiece(block, old, 1, e.State));
-            return false;
-        }
-        long copy = tx.AllocateBlocks(1, old + 1, 1)[0].Start;
-        Media.Write(copy * Bs, Media.Read(old * Bs, Bs));
-        Media.Fill(copy * Bs + from, to - from, 0);
-        Media.Flush(copy * Bs, Bs);
-        pieces.Add(new ExtentPiece(block, copy, 1, ExtentState.Written));
-        return true;
-    }
-
-    /// <summary>Pieces making whole blocks [full0, full1) unwritten: mapped blocks keep their place, holes get new blocks.</summary>
-    private void AddUnwrittenPieces(Txn tx, Inode inode, long full0, long full1, List<ExtentPiece> pieces)
-    {
-        long cursor = full0, hint = PhysHint(inode, full0);
-        foreach (var e in inode.Extents.Overlapping(full0, full1).ToList())
-        {
-            if (cursor < e.FileBlock) AllocateUnwritten(tx, inode, cursor, e.FileBlock, pieces, ref hint);
-            long ps = Math.Max(cursor, e.FileBlock), pe = Math.Min(e.FileEnd, full1);
-            pieces.Add(new ExtentPiece(ps, e.PhysOf(ps), pe - ps, ExtentState.Unwritten));
-            hint = e.PhysOf(pe - 1) + 1;
-            cursor = pe;
-        }
-        if (cursor < full1) AllocateUnwritten(tx, inode, cursor, full1, pieces, ref hint);
-    }
-
-    private void AllocateUnwritten(Txn tx, Inode inode, long from, long to, List<ExtentPiece> pieces, ref long hint)
-    {
-        foreach (var run in tx.AllocateBlocks(to - from, hint, Alignment(inode, from, to - from)))
-        {
-            pieces.Add(new ExtentPiece(from, run.Start, run.Count, ExtentState.Unwritten));
-            from += run.Count;
-            hint = run.End;
-        }
     }
 
     /// <summary>Zeroes the bytes of [offset, end) in blocks it covers only partly; returns the whole blocks.</summary>
@@ -774,9 +569,7 @@ public sealed partial class FileSystem
     /// <summary>A new symlink's target is its data: one block, written before the transaction commits.</summary>
     private void WriteSymlinkTarget(Txn tx, Inode child, byte[] target)
     {
-        var runs = tx.AllocateBlocks(1, -1, 1);
-        StoreBlocks(0, 1, runs[0].Start, 0, target, zeroOutside: true);
-        ExtentEdit.Apply(this, tx, child, 0, 1, [new ExtentPiece(0, runs[0].Start, 1, ExtentState.Written)]);
+        Mapper.MapForWrite(tx, child, 0, 1, new WriteData(Media, 0, target));
         child.Rec.Size = target.Length;
         LogInode(tx, child.Rec);
     }
