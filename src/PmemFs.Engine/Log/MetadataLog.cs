@@ -50,9 +50,13 @@ public sealed class MetadataLog
         _media = media;
         _g = sb.Geometry;
         _salt = sb.JournalSalt;
-        _nextSeq = recovered.NextSeq;
+        // Committers persist concurrently, so a crash can leave committed transactions after the
+        // first uncommitted one, where replay stopped. They hold the sequences just past it (at
+        // most one per 64 bytes of ring): numbering resumes beyond all of them, so that no new
+        // transaction takes one of their numbers and lets a later replay run on into them.
+        _nextSeq = recovered.NextSeq + (ulong)(_g.LogBytes / FormatConstants.CacheLine);
         _ring = new LogRing(_g.LogBytes, recovered.NextOffset);
-        _window = new CommitWindow(recovered.NextSeq);
+        _window = new CommitWindow(_nextSeq);
         _headerGeneration = recovered.HeaderGeneration;
         MaxTransactionBytes = (int)Math.Min(_g.LogBytes / 4, 4 << 20);
         _scratch = new byte[MaxTransactionBytes];
