@@ -12,10 +12,10 @@ namespace PmemFs.Engine.Log;
 /// Commit, so that no committer waits behind another's persists:
 /// <code>
 /// under _appendLock  reserve ring space, take the next sequence, store header (commit word 0) + body
-/// outside          flush + drain the body; store the commit word, flush + drain   (own thread: its
-///                  drain also orders the data the caller flushed before committing)
-///                  wait for the durable watermark to pass this sequence (CommitWindow)
-///                  apply in place (stores + flushes), drain, mark applied
+/// outside it         flush + drain the body; store the commit word, flush + drain (on the
+///                    committer's thread: that drain also orders the data it flushed before)
+///                    wait for the durable watermark to pass this sequence (CommitWindow)
+///                    apply in place (stores + flushes), drain, mark applied
 /// </code>
 /// Replay stops at the first sequence without a committed transaction, so a committer whose
 /// persist finished early must not apply or return before every earlier one is durable: a
