@@ -130,6 +130,69 @@ public class ConcurrentCommitTests
         AssertFsckClean(memory);
     }
 
+    [Fact]
+    public void AFullRingMovesItsTailToTheOldestUnappliedTransactionAndWaitsOnlyForThatOne()
+    {
+        using var memory = new MemoryMedia(32L << 20);
+        Mkfs.Format(memory, new MkfsOptions());
+        using var gated = new GatedMedia(memory);
+        using var fs = FileSystem.Mount(gated);
+        var g = fs.Geometry;
+        Assert.Equal(Errno.Ok, fs.MakeDirectory(Root, N("a"), DirMode, Credentials.Root, out var a)); // applied: the tail may pass it
+
+        // A, the oldest in flight, stalls before its flush; three quarter-ring fillers queue behind it.
+        long atA = fs.LogHeadOffset;
+        using var first = gated.HoldFirstLogFlushOfNextThread();
+        var earlier = Call.Start(() => fs.Create(a.Ino, N("x"), RegularMode, Credentials.Root, out _));
+        Assert.True(first.Held.Wait(TimeSpan.FromSeconds(10)));
+        ulong seqA = BinaryPrimitives.ReadUInt64LittleEndian(memory.Read(g.LogOffset + atA + 8, 8));
+        var filler = QuarterRingFiller(fs);
+        var fillers = new List<Call>();
+        for (int i = 0; i < 3; i++)
+        {
+            long head = fs.LogHeadOffset;
+            fillers.Add(Call.Start(() => { fs.Log.Commit(filler); return Errno.Ok; }));
+            Assert.True(SpinWait.SpinUntil(() => fs.LogHeadOffset != head, TimeSpan.FromSeconds(10)), $"filler {i} never reserved");
+        }
+
+        // The fourth does not fit: the header moves the tail to A (past the applied mkdir), and
+        // since that frees too little, the reserver waits for A alone.
+        var fourth = Call.Start(() => { fs.Log.Commit(filler); return Errno.Ok; });
+        Assert.True(SpinWait.SpinUntil(() => TailSequence(memory, g) == seqA, TimeSpan.FromSeconds(10)), "the tail did not move to the oldest unapplied transaction");
+        Assert.Equal(atA, TailOffset(memory, g));
+        Assert.False(fourth.Done.Wait(TimeSpan.FromMilliseconds(200)), "the fourth filler found room while A held the tail");
+
+        first.Release();
+        Assert.Equal(Errno.Ok, earlier.Result());
+        foreach (var c in fillers) Assert.Equal(Errno.Ok, c.Result());
+        Assert.Equal(Errno.Ok, fourth.Result());
+        Assert.True(TailSequence(memory, g) > seqA, "A's apply should have let the tail move on");
+        using (var copy = MemoryMedia.CopyOf(memory))
+        {
+            using (var crashed = FileSystem.Mount(copy))
+                Assert.Equal(Errno.Ok, crashed.Lookup(a.Ino, N("x"), out _));
+            AssertFsckClean(copy);
+        }
+    }
+
+    /// <summary>A transaction of a quarter of the ring (the largest the log takes) that changes nothing: zeros over rmap slots no test uses.</summary>
+    private static LogTransaction QuarterRingFiller(FileSystem fs)
+    {
+        var g = fs.Geometry;
+        int bytes = fs.Log.MaxTransactionBytes - LogTransaction.HeaderSize - 16;
+        var tx = new LogTransaction();
+        tx.Write(g.RmapOffset(g.RmapCount) - bytes, new byte[bytes]);
+        Assert.Equal(fs.Log.MaxTransactionBytes, tx.EncodedLength);
+        return tx;
+    }
+
+    private static JournalHeader Header(MemoryMedia media, Geometry g) =>
+        DiskJournalHeader.ReadNewest(media.Read(g.JournalHeaderOffset, DiskJournalHeader.Size * 2), g.LogBytes, out _)!.Value;
+
+    private static ulong TailSequence(MemoryMedia media, Geometry g) => Header(media, g).TailSeq;
+
+    private static long TailOffset(MemoryMedia media, Geometry g) => Header(media, g).TailOffset;
+
     /// <summary>
     /// Power loss at points across a run where 4 threads commit concurrently (creates in their own
     /// directories, with 4 KiB fillers so the ring laps twice and its tail moves mid-ring), under
