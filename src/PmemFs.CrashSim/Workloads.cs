@@ -35,6 +35,7 @@ public static class Workloads
         new("xattr", "xattr set, replace, create-exclusive, remove; small and multi-block; on files and directories", Xattr),
         new("flags", "chattr: DAX on a directory and inheritance, immutable, append, DAX_IMMUTABLE set and cleared, mapped writeback in place, refusals", Flags),
         new("prepare-write", "prepare-write of holes, unwritten blocks, written blocks, with and without ExtendSize, then direct stores + flush through the media; refusals", PrepareWrite),
+        new("log-wrap", "operations that cross the end of the log ring: the commit that does not fit moves the tail (header write) and goes to offset 0", LogWrap),
         new("mix", "a seeded random mix of every operation", d => Mix(d, 40)),
     ];
 
@@ -272,6 +273,44 @@ public static class Workloads
         d.StoreDirect(g, Bs + 5, 2 * Bs);
         d.PrepareWrite(g, H2, 16 * Bs, 20 * Bs, PrepareWriteFlags.ExtendSize); // a gap stays a hole
         d.StoreDirect(g, 16 * Bs, 20 * Bs);
+    }
+
+    /// <summary>
+    /// The log ring's end: setup (no crash points) fills the ring with create+unlink pairs until
+    /// the head is a few transactions short of the end; the crash-tested operations then cross
+    /// it, so one commit finds no room, the header moves the tail, and it is written at offset 0.
+    /// </summary>
+    private static void LogWrap(WorkloadDriver d)
+    {
+        ulong dir = d.Mkdir(d.Root, "d");
+        long logBytes = d.Fs.Geometry.LogBytes;
+        d.Do("fill the log ring with create+unlink of d/tmp", fs =>
+        {
+            var name = WorkloadDriver.N("tmp");
+            while (fs.LogHeadOffset < logBytes - 5 * 1024)
+            {
+                var e = fs.Create(dir, name, 0x81A4, PmemFs.Engine.Credentials.Root, out _);
+                if (e == Errno.Ok) e = fs.Unlink(dir, name);
+                if (e != Errno.Ok) return e;
+            }
+            return Errno.Ok;
+        }, null);
+        d.StartCrashTesting();
+        long checkpoints = d.Fs.LogCheckpoints;
+        ulong f = d.Create(dir, "f");
+        d.Write(f, 0, 3000);
+        d.SetXattr(f, "user.a", 600);
+        ulong g = d.Create(d.Root, "g");
+        d.Rename(d.Root, "g", dir, "g2");
+        d.Write(g, 0, 9000);
+        d.SetXattr(dir, "user.d", 900);
+        d.Link(f, d.Root, "f2");
+        d.Unlink(dir, "f");
+        d.Truncate(g, 100);
+        ulong h = d.Create(dir, "h");
+        d.Write(h, 0, 5000);
+        if (d.Fs.LogCheckpoints == checkpoints || d.Fs.LogHeadOffset > logBytes / 2)
+            throw new WorkloadException($"log-wrap did not cross the end of the ring (head at {d.Fs.LogHeadOffset} of {logBytes})");
     }
 
     /// <summary>Random operations chosen from the model (seeded); errors are allowed when the model says so.</summary>

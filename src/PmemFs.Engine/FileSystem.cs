@@ -53,8 +53,11 @@ public sealed partial class FileSystem : IDisposable
 
     public long CommittedTransactions => Log.CommittedCount;
 
-    /// <summary>Times the metadata log has checkpointed since mount (benchmarks: each one waits for in-flight applies).</summary>
+    /// <summary>Journal header writes since mount: each moves the log ring's tail (to the oldest transaction still being applied, or past all of them).</summary>
     public long LogCheckpoints => Log.CheckpointCount;
+
+    /// <summary>Log offset where the next transaction would start if it fits (crash workloads that cross the end of the ring).</summary>
+    public long LogHeadOffset => Log.HeadOffset;
 
     internal void CommitLog(LogTransaction tx)
     {

@@ -32,8 +32,9 @@ public enum LogEntryKind : byte
 ///   0 u8 kind   1..3 zero   4 u32 length (bytes, or blocks for bit kinds)   8 i64 target   16 payload (Write)
 /// </code>
 /// Ordering (the commit protocol): write header (commit word 0) and body, flush, drain; write
-/// the commit word, flush, drain. Only then apply the entries in place. A transaction counts as
-/// committed only when magic, sequence, checksum and commit word all match.
+/// the commit word, flush, drain. Only then, and only once every earlier sequence is committed
+/// too (replay stops at the first one that is not), apply the entries in place. A transaction
+/// counts as committed only when magic, sequence, checksum and commit word all match.
 ///
 /// Entries of concurrent transactions must commute: a record image is only logged by the holder
 /// of the lock that owns that record, and bitmap changes are bit ranges (set/clear), never

@@ -1,3 +1,4 @@
+using System.Buffers.Binary;
 using PmemFs.Format;
 using PmemFs.Media;
 
@@ -8,15 +9,26 @@ namespace PmemFs.Engine.Log;
 /// becomes durable. See <see cref="LogTransaction"/> for the on-media protocol.
 /// </summary>
 /// <remarks>
-/// Commit = append under <see cref="_appendLock"/> (header+body, flush, drain, commit word,
-/// flush, drain), then apply outside it (stores + flushes, no drain: replay would redo them).
-/// Callers hold the locks of every record they log until <see cref="Commit"/> returns, so
-/// transactions that touch the same record are applied in sequence order.
+/// Commit, so that no committer waits behind another's persists:
+/// <code>
+/// under _appendLock  reserve ring space, take the next sequence, store header (commit word 0) + body
+/// outside it         flush + drain the body; store the commit word, flush + drain (on the
+///                    committer's thread: that drain also orders the data it flushed before)
+///                    wait for the durable watermark to pass this sequence (CommitWindow)
+///                    apply in place (stores + flushes), drain, mark applied
+/// </code>
+/// Replay stops at the first sequence without a committed transaction, so a committer whose
+/// persist finished early must not apply or return before every earlier one is durable: a
+/// commit word that is durable behind a hole is never replayed, so its transaction must not
+/// be visible anywhere. Callers hold the locks of every record they log until
+/// <see cref="Commit"/> returns, so transactions that touch the same record are applied in
+/// sequence order.
 ///
-/// The log is a ring; [tail, head) holds transactions that replay may still need. When the
-/// next transaction does not fit, a checkpoint waits for in-flight applies, drains, and
-/// persists the journal header with tail := head, which frees the whole ring.
-/// Lock order: _appendLock, then _inflightLock.
+/// The ring's tail moves instead of emptying the ring: when the next transaction does not fit,
+/// the header is persisted naming the oldest transaction not yet applied (applies are drained
+/// by their own threads before they count), and if that frees too little, the reserver waits
+/// for that one transaction's apply, not for every apply in flight.
+/// Lock order: _appendLock, then the window's lock.
 /// </remarks>
 public sealed class MetadataLog
 {
@@ -24,15 +36,12 @@ public sealed class MetadataLog
     private readonly Geometry _g;
     private readonly ulong _salt;
     private readonly Lock _appendLock = new();
-    private readonly object _inflightLock = new(); // Monitor.Wait needs an object lock
     private readonly byte[] _scratch;
+    private readonly LogRing _ring;
+    private readonly CommitWindow _window;
 
     private ulong _nextSeq;
-    private long _head;
-    private long _tail;
-    private bool _wrapped;        // head has wrapped past the end and sits before tail
     private ulong _headerGeneration;
-    private int _inflight;        // committed but not yet applied
     private long _committed;
     private long _checkpoints;
 
@@ -41,9 +50,13 @@ public sealed class MetadataLog
         _media = media;
         _g = sb.Geometry;
         _salt = sb.JournalSalt;
-        _nextSeq = recovered.NextSeq;
-        _head = recovered.NextOffset;
-        _tail = recovered.NextOffset;
+        // Committers persist concurrently, so a crash can leave committed transactions after the
+        // first uncommitted one, where replay stopped. They hold the sequences just past it (at
+        // most one per 64 bytes of ring): numbering resumes beyond all of them, so that no new
+        // transaction takes one of their numbers and lets a later replay run on into them.
+        _nextSeq = recovered.NextSeq + (ulong)(_g.LogBytes / FormatConstants.CacheLine);
+        _ring = new LogRing(_g.LogBytes, recovered.NextOffset);
+        _window = new CommitWindow(_nextSeq);
         _headerGeneration = recovered.HeaderGeneration;
         MaxTransactionBytes = (int)Math.Min(_g.LogBytes / 4, 4 << 20);
         _scratch = new byte[MaxTransactionBytes];
@@ -57,13 +70,16 @@ public sealed class MetadataLog
     /// <summary>Where the next transaction would start if it fits (for tests of the ring).</summary>
     public long HeadOffset
     {
-        get { lock (_appendLock) return _head; }
+        get { lock (_appendLock) return _ring.Head; }
     }
 
     public long CommittedCount => Interlocked.Read(ref _committed);
+
+    /// <summary>Journal header writes since mount: each one moved the ring's tail.</summary>
     public long CheckpointCount => Interlocked.Read(ref _checkpoints);
 
     /// <summary>Makes <paramref name="tx"/> durable and applies it in place.</summary>
+    /// <exception cref="IOException">A persist failed (this one, or an earlier one this one cannot be replayed without).</exception>
     public void Commit(LogTransaction tx)
     {
         if (tx.IsEmpty) return;
@@ -71,23 +87,43 @@ public sealed class MetadataLog
         if (length > MaxTransactionBytes)
             throw new InvalidOperationException($"transaction of {length} bytes exceeds the log limit of {MaxTransactionBytes}");
 
+        CommitWindow.Entry entry;
+        long abs;
         lock (_appendLock)
         {
             long at = Reserve(length);
-            ulong seq = _nextSeq++;
-            var buf = _scratch.AsSpan(0, length);
-            tx.EncodeUncommitted(seq, buf);
-            long abs = _g.LogOffset + at;
-            _media.Write(abs, buf);
+            entry = _window.Add(_nextSeq, at); // throws once a persist has failed: nothing is written then
+            _nextSeq++;
+            abs = _g.LogOffset + at;
+            try
+            {
+                var buf = _scratch.AsSpan(0, length);
+                tx.EncodeUncommitted(entry.Seq, buf);
+                _media.Write(abs, buf);
+            }
+            catch
+            {
+                _window.Fail(entry);
+                throw;
+            }
+        }
+
+        try
+        {
             _media.Flush(abs, length);
             _media.Drain();
             Span<byte> commit = stackalloc byte[8];
-            System.Buffers.Binary.BinaryPrimitives.WriteUInt64LittleEndian(commit, LogTransaction.CommitWord(seq, _salt));
+            BinaryPrimitives.WriteUInt64LittleEndian(commit, LogTransaction.CommitWord(entry.Seq, _salt));
             _media.Write(abs + LogTransaction.CommitWordOffset, commit);
             _media.Flush(abs + LogTransaction.CommitWordOffset, 8);
             _media.Drain();
-            lock (_inflightLock) _inflight++;
         }
+        catch
+        {
+            _window.Fail(entry);
+            throw;
+        }
+        _window.WaitDurable(entry);
 
         try
         {
@@ -96,69 +132,54 @@ public sealed class MetadataLog
         }
         finally
         {
-            lock (_inflightLock)
-            {
-                _inflight--;
-                if (_inflight == 0) Monitor.PulseAll(_inflightLock);
-            }
+            // Drained on this thread (a fence orders only its own thread's flushes) before the
+            // tail may move past it.
+            _media.Drain();
+            _window.Applied(entry);
             Interlocked.Increment(ref _committed);
         }
     }
 
-    /// <summary>Persists the header so that replay starts after everything applied so far.</summary>
+    /// <summary>
+    /// Waits until every transaction in flight is applied, then persists the header so that
+    /// replay starts after all of them (the ring is empty). Does nothing once a persist has
+    /// failed: the durable header still names everything replay needs.
+    /// </summary>
     public void Checkpoint()
     {
-        lock (_appendLock) CheckpointLocked();
-    }
-
-    private void CheckpointLocked()
-    {
-        lock (_inflightLock)
+        lock (_appendLock)
         {
-            while (_inflight > 0) Monitor.Wait(_inflightLock);
+            if (!_window.WaitEmpty()) return;
+            WriteTail(_nextSeq, _ring.Head, empty: true);
         }
-        _media.Drain(); // applied stores are durable before the header says replay may skip them
-        _headerGeneration++;
-        JournalReplay.WriteHeader(_media, _g, _headerGeneration, _nextSeq, _head);
-        _tail = _head;
-        _wrapped = false;
-        Interlocked.Increment(ref _checkpoints);
     }
 
-    /// <summary>Finds room for <paramref name="length"/> bytes; returns the log offset and advances head.</summary>
+    /// <summary>Finds room for <paramref name="length"/> bytes (under the append lock); returns the log offset.</summary>
     private long Reserve(long length)
     {
-        for (int attempt = 0; attempt < 2; attempt++)
+        long at;
+        while (!_ring.TryTake(length, out at))
         {
-            if (!_wrapped)
-            {
-                if (_head + length <= _g.LogBytes) return Take(_head, length);
-                if (length < _tail)
-                {
-                    _wrapped = true;
-                    return Take(0, length);
-                }
-            }
-            else if (_head + length < _tail)
-            {
-                return Take(_head, length);
-            }
-            CheckpointLocked();
+            // Free what is applied: the tail moves to the oldest transaction still in flight.
+            var oldest = _window.OldestUnapplied();
+            if (oldest is null)
+                WriteTail(_nextSeq, _ring.Head, empty: true);
+            else if (oldest.Offset != _ring.Tail)
+                WriteTail(oldest.Seq, oldest.Offset, empty: false);
+            else
+                _window.WaitApplied(oldest); // it holds the tail: only its apply frees space
         }
-        // After a checkpoint the ring is empty and length <= LogBytes / 4: one of the cases fits.
-        throw new InvalidOperationException("journal space could not be reserved");
+        // An empty ring always fits a transaction (length <= LogBytes / 4), so the loop ends.
+        return at;
     }
 
-    private long Take(long at, long length)
+    /// <summary>Persists a header naming (<paramref name="seq"/>, <paramref name="offset"/>) as the tail, then frees the ring up to it.</summary>
+    private void WriteTail(ulong seq, long offset, bool empty)
     {
-        // A transaction that ends exactly at the end of the log wraps head to 0, as replay does;
-        // a checkpoint then names offset 0, never LogBytes (which no header may hold).
-        _head = at + length;
-        if (_head == _g.LogBytes)
-        {
-            _head = 0;
-            _wrapped = true;
-        }
-        return at;
+        _media.Drain(); // applied stores are durable before the header says replay may skip them
+        _headerGeneration++;
+        JournalReplay.WriteHeader(_media, _g, _headerGeneration, seq, offset);
+        _ring.MoveTail(offset, empty);
+        Interlocked.Increment(ref _checkpoints);
     }
 }
