@@ -127,6 +127,17 @@ internal static unsafe partial class DirectBench
             $"{map.Pieces} piece(s); region {file.Region.Path}, granularity {file.Region.Granularity} (daemon {file.Region.DaemonGranularity}), alignment {file.Region.Alignment}");
         byte* dp = map.Pointer;
         var dm = map;
+        // The very pages the library maps, mapped here by hand (one MAP_SHARED of the image at the
+        // extent's physical offset): tells the library's cost from the pages' own.
+        var extents = lease.GetMap(0, size);
+        byte* samePages = null;
+        int imageFd = -1;
+        if (extents.Count == 1)
+        {
+            imageFd = Native.open(file.Region.Path, Native.O_RDWR, 0);
+            samePages = (byte*)Native.mmap(null, (nuint)size, Native.PROT_READ | Native.PROT_WRITE, Native.MAP_SHARED | Native.MAP_POPULATE, imageFd, (long)extents[0].PhysOffset);
+            if (samePages == (byte*)-1) throw new InvalidOperationException($"mmap image: errno {Marshal.GetLastPInvokeError()}");
+        }
         // First touch of the fresh mapping (page faults on the region's tmpfs pages), measured once.
         var (ftWall, ftCpu) = Time(() => { for (long o = 0; o < size; o += Chunk) dm.Store(o, new ReadOnlySpan<byte>(buf, Chunk)); });
         Console.WriteLine($"first Store pass over the fresh mapping (page faults): {Mib(size, ftWall),8:F0} MiB/s wall, {Mib(size, ftCpu),8:F0} MiB/s per CPU second (not in the table below: every row there is pre-faulted)");
@@ -138,6 +149,7 @@ internal static unsafe partial class DirectBench
             ("memcpy -> MAP_SHARED /dev/shm file", "store", () => { for (long o = 0; o < size; o += Chunk) Native.memcpy(shm + o, buf, Chunk); }),
             ("memcpy + pmem2 persist -> /dev/shm file", "persist", () => { for (long o = 0; o < size; o += Chunk) { Native.memcpy(shm + o, buf, Chunk); pmem2.Persist(shm + o, Chunk); } }),
             ("pmem2 memcpy (nt+drain) -> /dev/shm file", "persist", () => { for (long o = 0; o < size; o += Chunk) pmem2.MemcpyPersist(shm + o, buf, Chunk, 0); }),
+            ("pmem2 memcpy (nt+drain) -> same image pages", "persist", () => { if (samePages != null) for (long o = 0; o < size; o += Chunk) pmem2.MemcpyPersist(samePages + o, buf, Chunk, 0); }),
             ("direct: map.Store", "persist", () => { for (long o = 0; o < size; o += Chunk) dm.Store(o, new ReadOnlySpan<byte>(buf, Chunk)); }),
             ("direct: memcpy to Pointer + Persist", "persist", () => { for (long o = 0; o < size; o += Chunk) { Native.memcpy(dp + o, buf, Chunk); dm.Persist(o, Chunk); } }),
             ("memcpy <- anonymous mapping", "load", () => { for (long o = 0; o < size; o += Chunk) Native.memcpy(buf, anon + o, Chunk); }),
@@ -164,6 +176,8 @@ internal static unsafe partial class DirectBench
         Native.munmap(anon, (nuint)size);
         Native.munmap(shm, (nuint)size);
         Native.close(shmFd);
+        if (samePages != null) Native.munmap(samePages, (nuint)size);
+        if (imageFd >= 0) Native.close(imageFd);
         File.Delete(shmPath);
 
         double Med(List<double>[] xs, string name) => Median(xs[rows.FindIndex(r => r.Name == name)]);
