@@ -84,8 +84,8 @@ public sealed record PathInfo(
     public const string MmapFlushText = "no for stores through an mmap of this mount: the kernel page cache sits between, so msync or fsync makes them durable";
 
     public static string DirectMappingText(FileFlagReport f) => f.DirectMappingFlushSuffices
-        ? $"yes for a direct mapping of the region ({f.GranularityName} granularity: clwb/clflushopt + fence); a lease holder gets the map and prepare-write through PmemFs's ioctls (docs/leases.md)"
-        : "no for a direct mapping of the region (page granularity: persist needs msync); a lease holder gets the map and prepare-write through PmemFs's ioctls (docs/leases.md)";
+        ? $"yes for a direct mapping of the region ({f.GranularityName} granularity: clwb/clflushopt + fence); the client library PmemFs.Direct maps it for lease holders (docs/direct.md)"
+        : "no for a direct mapping of the region (page granularity: persist needs msync); the client library PmemFs.Direct maps it for lease holders (docs/direct.md)";
 
     public void WriteText(TextWriter output)
     {
