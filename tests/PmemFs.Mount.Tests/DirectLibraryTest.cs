@@ -16,8 +16,6 @@ public sealed partial class DirectLibraryTest(ITestOutputHelper output)
 {
     private const int ETXTBSY = 26;
 
-    [LibraryImport("libc", EntryPoint = "truncate", SetLastError = true, StringMarshalling = StringMarshalling.Utf8)]
-    private static partial int truncate(string path, long length);
 
     private static string DaxFile(MountedFileSystem fs, string name, int size = 0)
     {
@@ -165,7 +163,7 @@ public sealed partial class DirectLibraryTest(ITestOutputHelper output)
             e.Lease.Dispose(); // what a well-behaved holder does: stop, give it back
         };
         var sw = Stopwatch.StartNew();
-        var truncating = Task.Run(() => truncate(path, 4096) == 0 ? 0 : Marshal.GetLastPInvokeError());
+        var truncating = Task.Run(() => Native.truncate(path, 4096) == 0 ? 0 : Marshal.GetLastPInvokeError());
         var e = await recalled.Task.WaitAsync(TimeSpan.FromSeconds(10));
         output.WriteLine($"recall seen after {sw.ElapsedMilliseconds} ms; deadline in {(e.Deadline - DateTimeOffset.UtcNow).TotalSeconds:0.0} s");
         // The loop answers others meanwhile.
@@ -190,7 +188,7 @@ public sealed partial class DirectLibraryTest(ITestOutputHelper output)
         var revoked = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
         lease.Revoked += (_, _) => revoked.TrySetResult();
         var sw = Stopwatch.StartNew();
-        var truncating = Task.Run(() => truncate(path, 0) == 0 ? 0 : Marshal.GetLastPInvokeError());
+        var truncating = Task.Run(() => Native.truncate(path, 0) == 0 ? 0 : Marshal.GetLastPInvokeError());
         await revoked.Task.WaitAsync(TimeSpan.FromSeconds(10));
         var cutOff = sw.Elapsed;
         Assert.True(lease.RecallToken.IsCancellationRequested);

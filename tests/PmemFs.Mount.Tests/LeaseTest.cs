@@ -16,8 +16,6 @@ public sealed partial class LeaseTest(ITestOutputHelper output)
 {
     private const int ETXTBSY = 26;
 
-    [LibraryImport("libc", EntryPoint = "truncate", SetLastError = true, StringMarshalling = StringMarshalling.Utf8)]
-    private static partial int truncate(string path, long length);
 
     private static MountedFileSystem Mount(string options)
     {
@@ -109,7 +107,7 @@ public sealed partial class LeaseTest(ITestOutputHelper output)
 
         long startNs = NowNs();
         var sw = Stopwatch.StartNew();
-        var truncating = Task.Run(() => truncate(fs["f"], 4096) == 0 ? 0 : Marshal.GetLastPInvokeError());
+        var truncating = Task.Run(() => Native.truncate(fs["f"], 4096) == 0 ? 0 : Marshal.GetLastPInvokeError());
         // While the truncate waits (the daemon's loop is single-threaded: threads=1), other
         // requests must be answered: stat, read, create, write, unlink.
         int answered = 0;
@@ -163,7 +161,7 @@ public sealed partial class LeaseTest(ITestOutputHelper output)
         using var other = LeaseHolder.Hold("-R", "-r", fs["g"], "read", "0", "end");
 
         var sw = Stopwatch.StartNew();
-        int errno = await Task.Run(() => truncate(fs["f"], 0) == 0 ? 0 : Marshal.GetLastPInvokeError());
+        int errno = await Task.Run(() => Native.truncate(fs["f"], 0) == 0 ? 0 : Marshal.GetLastPInvokeError());
         var truncateTook = sw.Elapsed;
         Assert.Equal(0, errno);
         Assert.Equal(0, new FileInfo(fs["f"]).Length);
@@ -216,8 +214,8 @@ public sealed partial class LeaseTest(ITestOutputHelper output)
                 + $"within {plainGone!.Value.TotalMilliseconds:0.0} ms when the kill closes it (FUSE release), from the kill to the first PMEMFS_IOC_LEASE_LIST without it");
             Assert.Empty(ListLeases(fs));
             // The pins died with the leases: a truncate goes ahead at once.
-            Assert.Equal(0, truncate(fs["f"], 0));
-            Assert.Equal(0, truncate(fs["g"], 0));
+            Assert.Equal(0, Native.truncate(fs["f"], 0));
+            Assert.Equal(0, Native.truncate(fs["g"], 0));
         }
         finally
         {

@@ -91,6 +91,9 @@ internal static unsafe partial class Native
     [LibraryImport(Libc, EntryPoint = "write", SetLastError = true)]
     public static partial nint write(int fd, byte* buf, nuint count);
 
+    [LibraryImport(Libc, EntryPoint = "truncate", SetLastError = true, StringMarshalling = StringMarshalling.Utf8)]
+    public static partial int truncate(string path, long length);
+
     [LibraryImport(Libc, EntryPoint = "ftruncate", SetLastError = true)]
     public static partial int ftruncate(int fd, long length);
 
