@@ -31,7 +31,7 @@ internal static unsafe partial class DirectBench
         long size = (long)sizeMiB << 20;
         if (size < Chunk || size % Chunk != 0) throw new ArgumentException($"SIZE_MIB must be a positive multiple of {Chunk >> 20}");
         PrintMachine(rounds);
-        using var mount = new BenchMount($"{sizeMiB * 2 + 2048}M"); // prepare-write samples allocate 4 KiB each: ~1 GiB for both mounts
+        using var mount = new BenchMount($"{sizeMiB * 2 + (int.TryParse(Environment.GetEnvironmentVariable("PMEMFS_BENCH_EXTRA_MIB"), out int extra) ? extra : 2048)}M"); // prepare-write samples allocate 4 KiB each: ~1 GiB for both mounts; PMEMFS_BENCH_EXTRA_MIB changes that headroom (a small one fills the image: ENOSPC)
         // Ctrl-C and SIGTERM do not unwind this thread: clean up from the handlers too.
         ConsoleCancelEventHandler onCancel = (_, _) => mount.Dispose();
         EventHandler onExit = (_, _) => mount.Dispose();
