@@ -178,6 +178,7 @@ public static class PmemFsMapAbi
 {
     public const uint GetMap = 0xD0005048;       // _IOWR('P', 0x48, struct pmemfs_map)
     public const uint PrepareWrite = 0xD0005049; // _IOWR('P', 0x49, struct pmemfs_map)
+    public const uint Bmap = 0xD000504B;         // _IOWR('P', 0x4B, struct pmemfs_map): the map for any descriptor, no lease
 
     public const uint Version = 1;
     public const int Extents = 126;

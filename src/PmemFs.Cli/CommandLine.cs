@@ -64,6 +64,7 @@ public static class CommandLine
             LsattrCommand.Build(console),
             CrashTestCommand.Build(console),
             LeaseCommand.Build(console),
+            BmapCommand.Build(console),
         };
         return root;
     }

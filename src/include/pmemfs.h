@@ -281,6 +281,11 @@ struct pmemfs_map {
 #define PMEMFS_IOC_GET_MAP       _IOWR('P', 0x48, struct pmemfs_map)
 #define PMEMFS_IOC_PREPARE_WRITE _IOWR('P', 0x49, struct pmemfs_map)
 
+/* BMAP: the extent map of a range, as GET_MAP gives it, for any descriptor of the file (no lease:
+ * like FIEMAP, which does not reach a FUSE daemon). `pmemfs bmap FILE` uses it. The struct is
+ * checked as for GET_MAP (EINVAL); a directory is EINVAL. */
+#define PMEMFS_IOC_BMAP          _IOWR('P', 0x4B, struct pmemfs_map)
+
 /* ---------------------------------------------------------------------------------------
  * The region (direct access; docs/leases.md, docs/direct.md).
  *

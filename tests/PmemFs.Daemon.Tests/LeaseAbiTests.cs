@@ -45,6 +45,7 @@ public sealed class LeaseAbiTests
         yield return N("PMEMFS_EXTENT_SHARED", PmemFsMapAbi.ExtentShared);
         yield return N("PMEMFS_PREPARE_EXTEND_SIZE", PmemFsMapAbi.PrepareExtendSize);
         yield return N("PMEMFS_IOC_REGION", PmemFsRegionAbi.Region);
+        yield return N("PMEMFS_IOC_BMAP", PmemFsMapAbi.Bmap);
         yield return N("PMEMFS_REGION_VERSION", PmemFsRegionAbi.Version);
         yield return N("PMEMFS_REGION_FILE", PmemFsRegionAbi.KindFile);
         yield return N("PMEMFS_REGION_DEVDAX", PmemFsRegionAbi.KindDeviceDax);
@@ -103,7 +104,7 @@ public sealed class LeaseAbiTests
         // _IOC_SIZE has 14 bits: at most 16383 bytes in and out, and the kernel's FUSE request
         // must fit its max_pages (32 by default): the page-sized lists leave room to spare.
         foreach (uint number in new[] { PmemFsIoctlAbi.GetFlags, PmemFsIoctlAbi.SetFlags, PmemFsLeaseAbi.LeaseAcquire, PmemFsLeaseAbi.LeaseRelease,
-            PmemFsLeaseAbi.Pin, PmemFsLeaseAbi.Unpin, PmemFsLeaseAbi.LeaseStatus, PmemFsLeaseAbi.LeaseList, PmemFsMapAbi.GetMap, PmemFsMapAbi.PrepareWrite, PmemFsRegionAbi.Region })
+            PmemFsLeaseAbi.Pin, PmemFsLeaseAbi.Unpin, PmemFsLeaseAbi.LeaseStatus, PmemFsLeaseAbi.LeaseList, PmemFsMapAbi.GetMap, PmemFsMapAbi.PrepareWrite, PmemFsRegionAbi.Region, PmemFsMapAbi.Bmap })
         {
             uint size = (number >> 16) & 0x3FFF;
             Assert.InRange(size, 32u, 4096u);

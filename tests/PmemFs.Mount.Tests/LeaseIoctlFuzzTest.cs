@@ -305,17 +305,19 @@ public sealed class LeaseIoctlFuzzTest
 
     /// <summary>
     /// Numbers of the 'P' family that the daemon does not serve (ENOTTY), and GET_MAP and
-    /// PREPARE_WRITE with a zeroed struct (version 0: EINVAL before anything is looked at).
+    /// PREPARE_WRITE and BMAP with a zeroed struct (version 0: EINVAL before anything is looked at).
     /// </summary>
+    private const uint Bmap = 0xD000504B; // PMEMFS_IOC_BMAP
+
     private static unsafe (string, int, int) UnknownNumber(Random rng, int fd)
     {
-        uint[] numbers = [LeaseIoctls.GetMap, LeaseIoctls.PrepareWrite, 0xC040504A, 0xC0405042 ^ (1u << 16) /* ACQUIRE's number with another size */, 0x8004504F];
+        uint[] numbers = [LeaseIoctls.GetMap, LeaseIoctls.PrepareWrite, Bmap, 0xC040504A, 0xC0405042 ^ (1u << 16) /* ACQUIRE's number with another size */, 0x8004504F];
         uint n = numbers[rng.Next(numbers.Length)];
         var buffer = new byte[4096];
         fixed (byte* p = buffer)
         {
             int rc = Native.ioctl(fd, n, p);
-            int expected = n is LeaseIoctls.GetMap or LeaseIoctls.PrepareWrite ? EINVAL : ENOTTY;
+            int expected = n is LeaseIoctls.GetMap or LeaseIoctls.PrepareWrite or Bmap ? EINVAL : ENOTTY;
             return ($"ioctl 0x{n:X8}", rc < 0 ? Native.Errno : 0, expected);
         }
     }

@@ -51,7 +51,7 @@ public sealed unsafe partial class PmemFsOperations
             case FsIocFsSetXattr when input.Length >= FsxattrSize:
                 SetFromFsxattr(req, ino, fi, input);
                 break;
-            case PmemFsMapAbi.GetMap or PmemFsMapAbi.PrepareWrite when TryMappingIoctl(req, ino, cmd, fi, flags, input, outSize):
+            case PmemFsMapAbi.GetMap or PmemFsMapAbi.PrepareWrite or PmemFsMapAbi.Bmap when TryMappingIoctl(req, ino, cmd, fi, flags, input, outSize):
                 break;
             case PmemFsRegionAbi.Region when TryRegionIoctl(req, input, outSize):
                 break;

@@ -27,7 +27,7 @@ public sealed unsafe partial class PmemFsOperations
 
     private bool TryMappingIoctl(FuseRequest req, ulong ino, uint cmd, FuseFileInfo* fi, uint flags, ReadOnlySpan<byte> input, long outSize)
     {
-        if (cmd is not (PmemFsMapAbi.GetMap or PmemFsMapAbi.PrepareWrite) || input.Length < PmemFsMap.Size || outSize < PmemFsMap.Size)
+        if (cmd is not (PmemFsMapAbi.GetMap or PmemFsMapAbi.PrepareWrite or PmemFsMapAbi.Bmap) || input.Length < PmemFsMap.Size || outSize < PmemFsMap.Size)
             return false;
         var args = MemoryMarshal.Read<PmemFsMap>(input);
         bool prepare = cmd == PmemFsMapAbi.PrepareWrite;
@@ -37,7 +37,8 @@ public sealed unsafe partial class PmemFsOperations
         ulong fh = fi->Fh;
         if (!prepare)
         {
-            errno = MayReadMap(ino, fh, range);
+            // BMAP (pmemfs bmap) is for anyone with the file open, as FIEMAP is; GET_MAP for lease holders.
+            if (cmd == PmemFsMapAbi.GetMap) errno = MayReadMap(ino, fh, range);
             PmemFsMap map = default;
             if (errno.IsOk) errno = MapOf(ino, range, out map);
             if (errno.Failed) Reply(req, errno);

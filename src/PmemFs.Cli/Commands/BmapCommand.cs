@@ -1,0 +1,132 @@
+using System.CommandLine;
+using System.Globalization;
+using System.Runtime.InteropServices;
+using System.Text.Json;
+using PmemFs.Abi;
+using PmemFs.Cli.Native;
+using PmemFs.Cli.Output;
+using static PmemFs.Cli.Commands.CommandGuard;
+
+namespace PmemFs.Cli.Commands;
+
+/// <summary>
+/// <c>pmemfs bmap FILE [--json]</c>: where a file on a mount lives in the region, extent by
+/// extent, in the spirit of <c>xfs_bmap -v</c> and <c>filefrag -v</c> (FIEMAP does not reach a
+/// FUSE daemon, so this asks PMEMFS_IOC_BMAP). Any user who can open the file may ask.
+/// </summary>
+public static unsafe class BmapCommand
+{
+    public const string Name = "bmap";
+
+    private const ulong TwoMiB = 2 << 20;
+
+    /// <summary>One piece of the forward map, in bytes; <see cref="Physical"/> null for a hole.</summary>
+    public sealed record Extent(ulong Logical, ulong? Physical, ulong Length, IReadOnlyList<string> Flags);
+
+    public static Command Build(CliConsole console)
+    {
+        var file = new Argument<string>("FILE") { Description = "A regular file on a PmemFs mount." };
+        var json = new Option<bool>("--json") { Description = "Print one JSON object: path, size and an extents array (logical, physical, length in bytes; flags)." };
+        var command = new Command(Name, "Show where a file's bytes are in the pmem region: logical offset, physical offset, length, flags (hole, unwritten, shared, 2mib-aligned).") { file, json };
+        command.SetAction(parsed => CommandGuard.Run(console, Name, ExitCodes.Failure, () =>
+        {
+            string path = parsed.GetValue(file)!;
+            int errno = Read(path, out var extents, out ulong size);
+            if (errno != 0)
+            {
+                throw Fail(errno switch
+                {
+                    LibC.ENOTTY => $"{path}: not a file of a PmemFs mount (or its daemon is older than pmemfs bmap)",
+                    22 => $"{path}: not a regular file",
+                    _ => $"{path}: {Flags.FlagIoctl.Message(errno)}",
+                });
+            }
+            if (parsed.GetValue(json)) Json.Write(console.Out, w => WriteJson(w, path, size, extents));
+            else WriteText(console.Out, path, extents);
+            return ExitCodes.Ok;
+        }));
+        return command;
+    }
+
+    /// <summary>The whole map of <paramref name="path"/> (every page of PMEMFS_IOC_BMAP). Returns an errno, 0 on success.</summary>
+    public static int Read(string path, out List<Extent> extents, out ulong size)
+    {
+        extents = [];
+        size = 0;
+        int fd = LibC.open(path, LibC.O_RDONLY | LibC.O_NONBLOCK | LibC.O_CLOEXEC);
+        if (fd < 0) return Marshal.GetLastPInvokeError();
+        try
+        {
+            ulong at = 0;
+            for (;;)
+            {
+                var map = new PmemFsMap { Version = PmemFsMapAbi.Version, Offset = at, Length = PmemFsLeaseAbi.LengthToEnd };
+                if (LibC.ioctl(fd, PmemFsMapAbi.Bmap, &map) < 0) return Marshal.GetLastPInvokeError();
+                size = map.FileSize;
+                var page = map.Extents[..(int)Math.Min(map.Count, (uint)PmemFsMapAbi.Extents)];
+                foreach (var e in page) extents.Add(ToExtent(e));
+                // Done when the daemon says so, or the page ended the file (a to-the-end range never reaches its end).
+                if (map.Count == 0 || map.NextOffset <= at || map.NextOffset >= RoundUp(size) || map.NextOffset == PmemFsLeaseAbi.LengthToEnd) return 0;
+                at = map.NextOffset;
+            }
+        }
+        finally { LibC.close(fd); }
+    }
+
+    private static ulong RoundUp(ulong size) => (size + 4095) / 4096 * 4096;
+
+    private static Extent ToExtent(in PmemFsExtent e)
+    {
+        var flags = new List<string>();
+        bool hole = e.State == PmemFsMapAbi.ExtentHole;
+        if (hole) flags.Add("hole");
+        if (e.State == PmemFsMapAbi.ExtentUnwritten) flags.Add("unwritten");
+        if (e.State == PmemFsMapAbi.ExtentShared) flags.Add("shared");
+        if (!hole && e.PhysOffset % TwoMiB == 0 && e.FileOffset % TwoMiB == 0 && e.Length >= TwoMiB) flags.Add("2mib-aligned");
+        return new Extent(e.FileOffset, hole ? null : e.PhysOffset, e.Length, flags);
+    }
+
+    private static readonly string[] Header = ["EXT", "FILE-OFFSET", "PHYS-OFFSET", "LENGTH", "FLAGS"];
+
+    public static void WriteText(TextWriter output, string path, IReadOnlyList<Extent> extents)
+    {
+        output.WriteLine($"{path}:");
+        if (extents.Count == 0)
+        {
+            output.WriteLine("  no extents (empty file)");
+            return;
+        }
+        string N(ulong v) => v.ToString(CultureInfo.InvariantCulture);
+        var rows = new List<string[]> { Header };
+        for (int i = 0; i < extents.Count; i++)
+        {
+            var e = extents[i];
+            rows.Add([N((ulong)i), $"{N(e.Logical)}-{N(e.Logical + e.Length - 1)}",
+                e.Physical is ulong p ? $"{N(p)}-{N(p + e.Length - 1)}" : "hole", N(e.Length), e.Flags.Count == 0 ? "-" : string.Join(',', e.Flags)]);
+        }
+        var widths = Enumerable.Range(0, Header.Length).Select(c => rows.Max(r => r[c].Length)).ToArray();
+        foreach (var r in rows)
+            output.WriteLine("  " + string.Join("  ", r.Select((cell, c) => c == r.Length - 1 ? cell : cell.PadRight(widths[c]))).TrimEnd());
+    }
+
+    public static void WriteJson(Utf8JsonWriter w, string path, ulong size, IReadOnlyList<Extent> extents)
+    {
+        w.WriteStartObject();
+        w.WriteString("path", path);
+        w.WriteNumber("size", size);
+        w.WriteStartArray("extents");
+        foreach (var e in extents)
+        {
+            w.WriteStartObject();
+            w.WriteNumber("logical", e.Logical);
+            if (e.Physical is ulong p) w.WriteNumber("physical", p); else w.WriteNull("physical");
+            w.WriteNumber("length", e.Length);
+            w.WriteStartArray("flags");
+            foreach (var f in e.Flags) w.WriteStringValue(f);
+            w.WriteEndArray();
+            w.WriteEndObject();
+        }
+        w.WriteEndArray();
+        w.WriteEndObject();
+    }
+}
