@@ -5,7 +5,8 @@ namespace PmemFs.Mount.Tests;
 /// <summary>
 /// `pmemfs bmap FILE` on a real mount: the forward map covers the file in order, with holes,
 /// unwritten and written pieces where xfs_io put them, and the physical offsets are true: the
-/// image holds the file's bytes there. Any user who can open the file may ask.
+/// image holds the file's bytes there. Any user who can open the file may ask. Offline on the
+/// unmounted image (--path) it gives the same map.
 /// </summary>
 public sealed class BmapTest
 {
@@ -62,5 +63,20 @@ public sealed class BmapTest
         var dir = Proc.Run(fs.Cli, "bmap", fs.Path);
         Assert.False(dir.Ok);
         Assert.Contains("not a regular file", dir.Err, StringComparison.Ordinal);
+
+        // Offline, on the unmounted image: the same extents.
+        var mounted = doc.RootElement.GetProperty("extents").GetRawText();
+        var whileMounted = Proc.Run(fs.Cli, "bmap", fs.Image, "--path", "/f");
+        Assert.False(whileMounted.Ok);
+        Assert.Contains("in use by a mounted PmemFs daemon", whileMounted.Err, StringComparison.Ordinal);
+        fs.Unmount();
+        using (var offline = JsonDocument.Parse(Proc.Check(fs.Cli, "bmap", fs.Image, "--path", "/f", "--json").Out))
+        {
+            Assert.Equal(7 << 20, offline.RootElement.GetProperty("size").GetInt64());
+            Assert.Equal(mounted, offline.RootElement.GetProperty("extents").GetRawText());
+        }
+        var missing = Proc.Run(fs.Cli, "bmap", fs.Image, "--path", "/nope");
+        Assert.False(missing.Ok);
+        Assert.Contains("no such file in the image", missing.Err, StringComparison.Ordinal);
     }
 }

@@ -5,6 +5,9 @@ using System.Text.Json;
 using PmemFs.Abi;
 using PmemFs.Cli.Native;
 using PmemFs.Cli.Output;
+using PmemFs.Engine;
+using PmemFs.Engine.Mapping;
+using PmemFs.Media;
 using static PmemFs.Cli.Commands.CommandGuard;
 
 namespace PmemFs.Cli.Commands;
@@ -13,6 +16,7 @@ namespace PmemFs.Cli.Commands;
 /// <c>pmemfs bmap FILE [--json]</c>: where a file on a mount lives in the region, extent by
 /// extent, in the spirit of <c>xfs_bmap -v</c> and <c>filefrag -v</c> (FIEMAP does not reach a
 /// FUSE daemon, so this asks PMEMFS_IOC_BMAP). Any user who can open the file may ask.
+/// <c>pmemfs bmap IMAGE --path /P</c>: the same offline, from a read-only view of an unmounted image.
 /// </summary>
 public static unsafe class BmapCommand
 {
@@ -27,11 +31,22 @@ public static unsafe class BmapCommand
     {
         var file = new Argument<string>("FILE") { Description = "A regular file on a PmemFs mount." };
         var json = new Option<bool>("--json") { Description = "Print one JSON object: path, size and an extents array (logical, physical, length in bytes; flags)." };
-        var command = new Command(Name, "Show where a file's bytes are in the pmem region: logical offset, physical offset, length, flags (hole, unwritten, shared, 2mib-aligned).") { file, json };
+        var inside = new Option<string?>("--path") { Description = "FILE is an unmounted image: show the file at this path inside it (from the image's root, e.g. /dir/file).", HelpName = "PATH" };
+        var command = new Command(Name, "Show where a file's bytes are in the pmem region: logical offset, physical offset, length, flags (hole, unwritten, shared, 2mib-aligned).") { file, json, inside };
         command.SetAction(parsed => CommandGuard.Run(console, Name, ExitCodes.Failure, () =>
         {
             string path = parsed.GetValue(file)!;
-            int errno = Read(path, out var extents, out ulong size);
+            List<Extent> extents;
+            ulong size;
+            if (parsed.GetValue(inside) is { } innerPath)
+            {
+                extents = ReadOffline(path, innerPath, out size);
+                path = $"{path}:{innerPath}";
+                if (parsed.GetValue(json)) Json.Write(console.Out, w => WriteJson(w, path, size, extents));
+                else WriteText(console.Out, path, extents);
+                return ExitCodes.Ok;
+            }
+            int errno = Read(path, out extents, out size);
             if (errno != 0)
             {
                 throw Fail(errno switch
@@ -71,6 +86,56 @@ public static unsafe class BmapCommand
             }
         }
         finally { LibC.close(fd); }
+    }
+
+    /// <summary>The map of <paramref name="innerPath"/> inside the unmounted <paramref name="image"/>, from a read-only view.</summary>
+    public static List<Extent> ReadOffline(string image, string innerPath, out ulong size)
+    {
+        using var inUse = ImageUse.LockForReading(image);
+        using var media = PmemMedia.Open(image, readOnly: true);
+        FileSystem fs;
+        try { fs = FileSystem.Mount(media, new FileSystemOptions { ReadOnly = true, Name = image }); }
+        catch (Format.ImageFormatException e)
+        {
+            throw Fail($"{image}: cannot read it ({e.Message}); if the journal holds transactions, mount and unmount it, or run pmemfs fsck {image}");
+        }
+        using (fs)
+        {
+            ulong ino = Format.FormatConstants.RootIno;
+            InodeAttributes attr = default;
+            var errno = fs.GetAttr(ino, out attr);
+            foreach (var name in innerPath.Split('/', StringSplitOptions.RemoveEmptyEntries))
+            {
+                if (errno.Failed) break;
+                errno = fs.Lookup(ino, System.Text.Encoding.UTF8.GetBytes(name), out attr);
+                ino = attr.Ino;
+            }
+            if (errno.Failed) throw Fail($"{image}: {innerPath}: {(errno == Errno.ENOENT ? "no such file in the image" : errno.ToString())}");
+            if ((attr.Mode & 0xF000) != 0x8000) throw Fail($"{image}: {innerPath}: not a regular file");
+            size = (ulong)attr.Size;
+            var extents = new List<Extent>();
+            Span<MappedExtent> page = new MappedExtent[256];
+            long at = 0;
+            while (size > 0)
+            {
+                errno = fs.GetExtentMap(ino, at, long.MaxValue - at, page, out int count, out long next);
+                if (errno.Failed) throw Fail($"{image}: {innerPath}: extent map: {errno}");
+                foreach (var e in page[..count])
+                {
+                    var abi = new PmemFsExtent
+                    {
+                        FileOffset = (ulong)e.FileOffset,
+                        PhysOffset = e.State == ExtentState.Hole ? PmemFsMapAbi.NoPhysicalOffset : (ulong)e.PhysicalOffset,
+                        Length = (ulong)e.Length,
+                        State = (uint)e.State,
+                    };
+                    extents.Add(ToExtent(abi));
+                }
+                if (next < 0 || count == 0) break;
+                at = next;
+            }
+            return extents;
+        }
     }
 
     private static ulong RoundUp(ulong size) => (size + 4095) / 4096 * 4096;
