@@ -65,6 +65,7 @@ public static class CommandLine
             CrashTestCommand.Build(console),
             LeaseCommand.Build(console),
             BmapCommand.Build(console),
+            RmapCommand.Build(console),
         };
         return root;
     }

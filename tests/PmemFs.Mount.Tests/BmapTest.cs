@@ -6,7 +6,8 @@ namespace PmemFs.Mount.Tests;
 /// `pmemfs bmap FILE` on a real mount: the forward map covers the file in order, with holes,
 /// unwritten and written pieces where xfs_io put them, and the physical offsets are true: the
 /// image holds the file's bytes there. Any user who can open the file may ask. Offline on the
-/// unmounted image (--path) it gives the same map.
+/// unmounted image (--path) it gives the same map, and `pmemfs rmap IMAGE` names /f as the owner
+/// of exactly those pieces.
 /// </summary>
 public sealed class BmapTest
 {
@@ -78,5 +79,22 @@ public sealed class BmapTest
         var missing = Proc.Run(fs.Cli, "bmap", fs.Image, "--path", "/nope");
         Assert.False(missing.Ok);
         Assert.Contains("no such file in the image", missing.Err, StringComparison.Ordinal);
+
+        // The reverse map names /f as the owner of exactly its allocated pieces, at their file offsets.
+        using var rmap = JsonDocument.Parse(Proc.Check(fs.Cli, "rmap", fs.Image, "--json").Out);
+        var owners = rmap.RootElement.GetProperty("owners").EnumerateArray().ToList();
+        var ofF = owners.Where(o => o.GetProperty("path").ValueKind == JsonValueKind.String && o.GetProperty("path").GetString() == "/f")
+            .Select(o => (o.GetProperty("physical").GetInt64(), o.GetProperty("length").GetInt64(), o.GetProperty("file_offset").GetInt64())).ToList();
+        var allocated = extents.Where(e => e.GetProperty("physical").ValueKind == JsonValueKind.Number)
+            .Select(e => (e.GetProperty("physical").GetInt64(), e.GetProperty("length").GetInt64(), e.GetProperty("logical").GetInt64())).ToList();
+        Assert.Equal(allocated.Sum(a => a.Item2), ofF.Sum(o => o.Item2));
+        foreach (var (phys, len, logical) in ofF)
+            Assert.Contains(allocated, a => a.Item1 <= phys && phys + len <= a.Item1 + a.Item2 && logical - a.Item3 == phys - a.Item1);
+        Assert.Contains(owners, o => o.GetProperty("kind").GetString() == "superblock" && o.GetProperty("physical").GetInt64() == 0);
+        long firstData = allocated[0].Item1;
+        using var one = JsonDocument.Parse(Proc.Check(fs.Cli, "rmap", fs.Image, "--range", $"{firstData}:1", "--json").Out);
+        var only = Assert.Single(one.RootElement.GetProperty("owners").EnumerateArray());
+        Assert.Equal("/f", only.GetProperty("path").GetString());
+        Assert.Equal("data", only.GetProperty("kind").GetString());
     }
 }
