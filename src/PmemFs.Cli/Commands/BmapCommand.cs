@@ -7,7 +7,6 @@ using PmemFs.Cli.Native;
 using PmemFs.Cli.Output;
 using PmemFs.Engine;
 using PmemFs.Engine.Mapping;
-using PmemFs.Media;
 using static PmemFs.Cli.Commands.CommandGuard;
 
 namespace PmemFs.Cli.Commands;
@@ -79,9 +78,9 @@ public static unsafe class BmapCommand
                 if (LibC.ioctl(fd, PmemFsMapAbi.Bmap, &map) < 0) return Marshal.GetLastPInvokeError();
                 size = map.FileSize;
                 var page = map.Extents[..(int)Math.Min(map.Count, (uint)PmemFsMapAbi.Extents)];
-                foreach (var e in page) extents.Add(ToExtent(e));
-                // Done when the daemon says so, or the page ended the file (a to-the-end range never reaches its end).
-                if (map.Count == 0 || map.NextOffset <= at || map.NextOffset >= RoundUp(size) || map.NextOffset == PmemFsLeaseAbi.LengthToEnd) return 0;
+                foreach (var e in page) extents.Add(ToExtent(e.FileOffset, e.State == PmemFsMapAbi.ExtentHole ? null : e.PhysOffset, e.Length, e.State));
+                // Done once a page reaches the file's last block (the daemon's "done" for a to-the-end range is INT64_MAX).
+                if (map.Count == 0 || map.NextOffset <= at || map.NextOffset >= RoundUp(size)) return 0;
                 at = map.NextOffset;
             }
         }
@@ -91,64 +90,44 @@ public static unsafe class BmapCommand
     /// <summary>The map of <paramref name="innerPath"/> inside the unmounted <paramref name="image"/>, from a read-only view.</summary>
     public static List<Extent> ReadOffline(string image, string innerPath, out ulong size)
     {
-        using var inUse = ImageUse.LockForReading(image);
-        using var media = PmemMedia.Open(image, readOnly: true);
-        FileSystem fs;
-        try { fs = FileSystem.Mount(media, new FileSystemOptions { ReadOnly = true, Name = image }); }
-        catch (Format.ImageFormatException e)
+        using var offline = OfflineImage.Open(image);
+        var fs = offline.Fs;
+        ulong ino = Format.FormatConstants.RootIno;
+        var errno = fs.GetAttr(ino, out var attr);
+        foreach (var name in innerPath.Split('/', StringSplitOptions.RemoveEmptyEntries))
         {
-            throw Fail($"{image}: cannot read it ({e.Message}); if the journal holds transactions, mount and unmount it, or run pmemfs fsck {image}");
+            if (errno.Failed) break;
+            errno = fs.Lookup(ino, System.Text.Encoding.UTF8.GetBytes(name), out attr);
+            ino = attr.Ino;
         }
-        using (fs)
+        if (errno.Failed) throw Fail($"{image}: {innerPath}: {(errno == Errno.ENOENT ? "no such file in the image" : errno.ToString())}");
+        if ((attr.Mode & 0xF000) != 0x8000) throw Fail($"{image}: {innerPath}: not a regular file");
+        size = (ulong)attr.Size;
+        var extents = new List<Extent>();
+        Span<MappedExtent> page = new MappedExtent[256];
+        for (long at = 0; size > 0;)
         {
-            ulong ino = Format.FormatConstants.RootIno;
-            InodeAttributes attr = default;
-            var errno = fs.GetAttr(ino, out attr);
-            foreach (var name in innerPath.Split('/', StringSplitOptions.RemoveEmptyEntries))
-            {
-                if (errno.Failed) break;
-                errno = fs.Lookup(ino, System.Text.Encoding.UTF8.GetBytes(name), out attr);
-                ino = attr.Ino;
-            }
-            if (errno.Failed) throw Fail($"{image}: {innerPath}: {(errno == Errno.ENOENT ? "no such file in the image" : errno.ToString())}");
-            if ((attr.Mode & 0xF000) != 0x8000) throw Fail($"{image}: {innerPath}: not a regular file");
-            size = (ulong)attr.Size;
-            var extents = new List<Extent>();
-            Span<MappedExtent> page = new MappedExtent[256];
-            long at = 0;
-            while (size > 0)
-            {
-                errno = fs.GetExtentMap(ino, at, long.MaxValue - at, page, out int count, out long next);
-                if (errno.Failed) throw Fail($"{image}: {innerPath}: extent map: {errno}");
-                foreach (var e in page[..count])
-                {
-                    var abi = new PmemFsExtent
-                    {
-                        FileOffset = (ulong)e.FileOffset,
-                        PhysOffset = e.State == ExtentState.Hole ? PmemFsMapAbi.NoPhysicalOffset : (ulong)e.PhysicalOffset,
-                        Length = (ulong)e.Length,
-                        State = (uint)e.State,
-                    };
-                    extents.Add(ToExtent(abi));
-                }
-                if (next < 0 || count == 0) break;
-                at = next;
-            }
-            return extents;
+            errno = fs.GetExtentMap(ino, at, long.MaxValue - at, page, out int count, out long next);
+            if (errno.Failed) throw Fail($"{image}: {innerPath}: extent map: {errno}");
+            foreach (var e in page[..count])
+                extents.Add(ToExtent((ulong)e.FileOffset, e.State == ExtentState.Hole ? null : (ulong)e.PhysicalOffset, (ulong)e.Length, (uint)e.State));
+            if (next < 0 || count == 0) break;
+            at = next;
         }
+        return extents;
     }
 
     private static ulong RoundUp(ulong size) => (size + 4095) / 4096 * 4096;
 
-    private static Extent ToExtent(in PmemFsExtent e)
+    /// <summary>One piece with its flags; <paramref name="state"/> is a PMEMFS_EXTENT_* value (the engine's ExtentState has the same numbers).</summary>
+    private static Extent ToExtent(ulong logical, ulong? physical, ulong length, uint state)
     {
         var flags = new List<string>();
-        bool hole = e.State == PmemFsMapAbi.ExtentHole;
-        if (hole) flags.Add("hole");
-        if (e.State == PmemFsMapAbi.ExtentUnwritten) flags.Add("unwritten");
-        if (e.State == PmemFsMapAbi.ExtentShared) flags.Add("shared");
-        if (!hole && e.PhysOffset % TwoMiB == 0 && e.FileOffset % TwoMiB == 0 && e.Length >= TwoMiB) flags.Add("2mib-aligned");
-        return new Extent(e.FileOffset, hole ? null : e.PhysOffset, e.Length, flags);
+        if (physical is null) flags.Add("hole");
+        if (state == PmemFsMapAbi.ExtentUnwritten) flags.Add("unwritten");
+        if (state == PmemFsMapAbi.ExtentShared) flags.Add("shared");
+        if (physical is ulong p && p % TwoMiB == 0 && logical % TwoMiB == 0 && length >= TwoMiB) flags.Add("2mib-aligned");
+        return new Extent(logical, physical, length, flags);
     }
 
     private static readonly string[] Header = ["EXT", "FILE-OFFSET", "PHYS-OFFSET", "LENGTH", "FLAGS"];

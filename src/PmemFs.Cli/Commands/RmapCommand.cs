@@ -3,9 +3,7 @@ using System.Globalization;
 using System.Text;
 using System.Text.Json;
 using PmemFs.Cli.Output;
-using PmemFs.Engine;
 using PmemFs.Format;
-using PmemFs.Media;
 using static PmemFs.Cli.Commands.CommandGuard;
 
 namespace PmemFs.Cli.Commands;
@@ -58,15 +56,9 @@ public static class RmapCommand
     /// <summary>Every reverse-map record of <paramref name="image"/>, by physical offset, with paths where a name leads to the inode.</summary>
     public static List<Owner> Read(string image)
     {
-        using var inUse = ImageUse.LockForReading(image);
-        using var media = PmemMedia.Open(image, readOnly: true);
-        // A read-only mount refuses a journal that still holds transactions: the tables would be stale.
-        try { using var fs = FileSystem.Mount(media, new FileSystemOptions { ReadOnly = true, Name = image }); }
-        catch (ImageFormatException e)
-        {
-            throw Fail($"{image}: cannot read it ({e.Message}); if the journal holds transactions, mount and unmount it, or run pmemfs fsck {image}");
-        }
-        var g = ImageReader.ReadSuperblock(media, image).Superblock.Geometry;
+        using var offline = OfflineImage.Open(image);
+        var media = offline.Media;
+        var g = offline.Fs.Geometry;
         var names = new Dictionary<ulong, (ulong Parent, string Name)>();
         for (long slot = 0; slot < g.DirentCount; slot++)
             if (DiskDirent.VerifyRead(media.Read(g.DirentOffset(slot), DiskDirent.Size), slot, out var d).IsOk)
