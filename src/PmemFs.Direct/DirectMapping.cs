@@ -139,22 +139,18 @@ public sealed unsafe class DirectMapping : IDisposable
     }
 
     /// <summary>Makes stores to [<paramref name="offset"/>, +<paramref name="length"/>) durable: flush and fence (or msync at page granularity).</summary>
-    public void Persist(long offset, long length)
-    {
-        CheckRange(offset, length);
-        if (length == 0) return;
-        Enter();
-        try { _region.Persist(Pointer + offset, (nuint)length); }
-        finally { Exit(); }
-    }
+    public void Persist(long offset, long length) => OverRange(offset, length, _region.Persist);
 
     /// <summary>Flushes without the fence; <see cref="Drain"/> once after several flushes is one persist.</summary>
-    public void Flush(long offset, long length)
+    public void Flush(long offset, long length) => OverRange(offset, length, _region.Flush);
+
+    /// <summary>Runs a libpmem2 range function over part of the mapping while it is surely mapped.</summary>
+    private void OverRange(long offset, long length, delegate* unmanaged<void*, nuint, void> fn)
     {
         CheckRange(offset, length);
         if (length == 0) return;
         Enter();
-        try { _region.Flush(Pointer + offset, (nuint)length); }
+        try { fn(Pointer + offset, (nuint)length); }
         finally { Exit(); }
     }
 
