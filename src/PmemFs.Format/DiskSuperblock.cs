@@ -13,6 +13,8 @@ public sealed record Superblock
     public required ulong JournalSalt { get; init; }
     public ulong UnsafeShutdownCount { get; init; }
     public string Label { get; init; } = "";
+    /// <summary>Format version of the image: 1 (no shared extents) or 2 (reference-count records may exist).</summary>
+    public uint Version { get; init; } = FormatConstants.FormatVersion;
 }
 
 /// <summary>
@@ -21,7 +23,7 @@ public sealed record Superblock
 /// <remarks>
 /// <code>
 /// 0   u32 crc32c of bytes [4, 512)     96  u64 inode table start block
-/// 4   u32 format version (1)           104 u64 inode count
+/// 4   u32 format version (1 or 2)      104 u64 inode count
 /// 8   u64 magic "PMEMFS\0\x01"        112 u64 dirent table start block
 /// 16  u64 region size in bytes         120 u64 dirent count
 /// 24  u32 block size (4096)            128 u64 extent table start block
@@ -57,7 +59,7 @@ public static class DiskSuperblock
         dst = dst[..Size];
         dst.Clear();
         var g = sb.Geometry;
-        BinaryPrimitives.WriteUInt32LittleEndian(dst[OffVersion..], FormatConstants.FormatVersion);
+        BinaryPrimitives.WriteUInt32LittleEndian(dst[OffVersion..], sb.Version);
         MagicBytes.CopyTo(dst[OffMagic..]);
         W(dst, OffRegionSize, g.RegionSize);
         BinaryPrimitives.WriteUInt32LittleEndian(dst[OffBlockSize..], FormatConstants.BlockSize);
@@ -99,7 +101,8 @@ public static class DiskSuperblock
         if (!HasMagic(src)) return src.IndexOfAnyExcept((byte)0) < 0 ? VerifyResult.Blank : VerifyResult.Corruption("no PmemFs magic");
         if (!Checksum.RecordChecksumMatches(src)) return VerifyResult.Checksum("superblock");
         uint version = BinaryPrimitives.ReadUInt32LittleEndian(src[OffVersion..]);
-        if (version != FormatConstants.FormatVersion) return VerifyResult.Corruption($"format version {version} is not supported (this build reads {FormatConstants.FormatVersion})");
+        if (version < FormatConstants.OldestFormatVersion || version > FormatConstants.FormatVersion)
+            return VerifyResult.Corruption($"format version {version} is not supported (this build reads versions {FormatConstants.OldestFormatVersion} to {FormatConstants.FormatVersion})");
         uint blockSize = BinaryPrimitives.ReadUInt32LittleEndian(src[OffBlockSize..]);
         if (blockSize != FormatConstants.BlockSize) return VerifyResult.Corruption($"block size {blockSize} is not {FormatConstants.BlockSize}");
         uint features = BinaryPrimitives.ReadUInt32LittleEndian(src[OffFeatures..]);
@@ -139,6 +142,7 @@ public static class DiskSuperblock
             JournalSalt = BinaryPrimitives.ReadUInt64LittleEndian(src[OffSalt..]),
             UnsafeShutdownCount = BinaryPrimitives.ReadUInt64LittleEndian(src[OffUsc..]),
             Label = Encoding.UTF8.GetString(nul < 0 ? labelBytes : labelBytes[..nul]),
+            Version = version,
         };
         return VerifyResult.Good;
     }

@@ -14,7 +14,15 @@ public static class FormatConstants
     /// <summary>The persistence-domain unit that flushes work in; journal records are aligned to it.</summary>
     public const int CacheLine = 64;
 
-    public const uint FormatVersion = 1;
+    /// <summary>
+    /// The newest format this build writes: 2 adds reference-count records (shared extents) in
+    /// the rmap table. A version 1 image mounts as it is and becomes version 2 when a file first
+    /// shares blocks (<see cref="OldestFormatVersion"/> .. <see cref="FormatVersion"/> are read).
+    /// </summary>
+    public const uint FormatVersion = 2;
+
+    /// <summary>The oldest format version this build reads: version 1 images have no shared extents.</summary>
+    public const uint OldestFormatVersion = 1;
 
     /// <summary>Smallest region mkfs accepts.</summary>
     public const long MinimumRegionSize = 16L * 1024 * 1024;

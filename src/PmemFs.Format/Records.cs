@@ -97,3 +97,12 @@ public record struct RmapRecord(long PhysBlock, long BlockCount, RmapOwnerKind K
     public readonly long PhysEnd => PhysBlock + BlockCount;
     public readonly bool IsMetadata => Kind >= RmapOwnerKind.Superblock;
 }
+
+/// <summary>
+/// A reference count: physical blocks [PhysBlock, +BlockCount) are mapped by <see cref="Refs"/>
+/// data extents (at least 2: blocks with one owner have no record). Records never overlap.
+/// </summary>
+public record struct RefcountRecord(long PhysBlock, long BlockCount, ulong Refs)
+{
+    public readonly long PhysEnd => PhysBlock + BlockCount;
+}
