@@ -129,9 +129,22 @@ public sealed partial class FileSystem
         // Rmap first: every data extent must have its twin there.
         var dataRmap = new Dictionary<(ulong Ino, long FileBlock), (long Slot, RmapRecord Rec)>();
         var metadataAreas = g.MetadataAreas().ToHashSet();
+        var refcounts = new List<RefcountRecord>();
         for (long slot = 0; slot < g.RmapCount; slot++)
         {
-            var v = DiskRmap.VerifyRead(media.Read(g.RmapOffset(slot), DiskRmap.Size), slot, out var r);
+            var bytes = media.Read(g.RmapOffset(slot), DiskRmap.Size);
+            if (DiskRefcount.IsRefcountSlot(bytes))
+            {
+                var rv = DiskRefcount.VerifyRead(bytes, slot, out var rc);
+                if (!rv.IsOk) throw Damaged(rv.Problem!);
+                if (Superblock.Version < 2) throw Damaged($"refcount slot {slot} in a version {Superblock.Version} image, which has no shared extents");
+                if (!g.IsDataBlockRange(rc.PhysBlock, rc.BlockCount)) throw Damaged($"refcount slot {slot} counts blocks outside the data area");
+                RmapSlots.MarkUsed(slot);
+                Sharing.AddLoaded(rc, slot);
+                refcounts.Add(rc);
+                continue;
+            }
+            var v = DiskRmap.VerifyRead(bytes, slot, out var r);
             if (v.Verdict == Verdict.Empty) continue;
             if (!v.IsOk) throw Damaged(v.Problem!);
             RmapSlots.MarkUsed(slot);
@@ -185,22 +198,20 @@ public sealed partial class FileSystem
             }
         }
 
-        // No block may belong to two owners (extents of two files, twice in one file, or an xattr
-        // blob): freeing one owner's blocks would hand the other's out again.
-        var owned = new List<(long Start, long End, ulong Ino)>();
+        // A block owned by several data extents (of two files, or twice in one) must be counted by
+        // reference-count records, exactly; an xattr blob is never shared. Otherwise freeing one
+        // owner's blocks would hand the other's out again (SharedBlocks: the rule fsck uses too).
+        foreach (var (a, b) in SharedBlocks.Overlapping(refcounts).Take(1))
+            throw Damaged($"reference-count records for blocks {a.PhysBlock} (+{a.BlockCount}) and {b.PhysBlock} (+{b.BlockCount}) overlap");
+        var owners = new List<SharedBlocks.Owner>();
         foreach (var inode in _inodes)
         {
             if (inode is null) continue;
-            foreach (var e in inode.Extents.All) owned.Add((e.PhysBlock, e.PhysEnd, inode.Ino));
-            if (inode.Rec.XattrBlock != 0) owned.Add((inode.Rec.XattrBlock, inode.Rec.XattrBlock + inode.Rec.XattrBlocks, inode.Ino));
+            foreach (var e in inode.Extents.All) owners.Add(new SharedBlocks.Owner(e.PhysBlock, e.Count, inode.Ino, e.FileBlock, IsData: true));
+            if (inode.Rec.XattrBlock != 0) owners.Add(new SharedBlocks.Owner(inode.Rec.XattrBlock, inode.Rec.XattrBlocks, inode.Ino, 0, IsData: false));
         }
-        owned.Sort((a, b) => a.Start.CompareTo(b.Start));
-        for (int i = 1, holder = 0; i < owned.Count; i++)
-        {
-            if (owned[i].Start < owned[holder].End)
-                throw Damaged($"blocks {owned[i].Start}..{Math.Min(owned[i].End, owned[holder].End) - 1} belong to inode {owned[holder].Ino} and to inode {owned[i].Ino}");
-            if (owned[i].End > owned[holder].End) holder = i;
-        }
+        foreach (var mismatch in SharedBlocks.Compare(owners, refcounts).Take(1))
+            throw Damaged(mismatch.Describe());
 
         // Free space: bitmap runs inside the data area. Blocks used by the maps must be marked in use.
         FreeSpaceBitmap.ForEachRun(media, g, set: false, (start, count) =>

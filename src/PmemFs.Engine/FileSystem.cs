@@ -3,6 +3,7 @@ using PmemFs.Engine.Inodes;
 using PmemFs.Engine.Leases;
 using PmemFs.Engine.Log;
 using PmemFs.Engine.Mapping;
+using PmemFs.Engine.Sharing;
 using PmemFs.Format;
 using PmemFs.Media;
 
@@ -31,7 +32,7 @@ public sealed partial class FileSystem : IDisposable
     private bool _disposed;
 
     public IMedia Media { get; }
-    public Superblock Superblock { get; }
+    public Superblock Superblock { get; private set; }
     public Geometry Geometry => Superblock.Geometry;
     public FileSystemOptions Options { get; }
 
@@ -40,6 +41,9 @@ public sealed partial class FileSystem : IDisposable
 
     /// <summary>The Mapping service: the extent map, and every choice of blocks for a write, prepare-write or fallocate.</summary>
     internal Mapper Mapper { get; }
+
+    /// <summary>Reference counts of shared blocks; "may these blocks be freed" is its decision.</summary>
+    internal ReferenceCounts Sharing { get; } = new();
 
     internal MetadataLog Log { get; }
     internal BlockAllocator Blocks { get; } = new();
@@ -107,6 +111,27 @@ public sealed partial class FileSystem : IDisposable
     /// </returns>
     public Errno PrepareWrite(ulong ino, ulong handle, long offset, long length, PrepareWriteFlags flags, Credentials who) =>
         Mapper.PrepareWrite(ino, handle, offset, length, flags, who);
+
+    private readonly Lock _formatLock = new();
+
+    /// <summary>
+    /// Before the first reference-count record is committed on a version 1 image: records version
+    /// 2 in both superblocks (secondary first, the primary last, as mkfs does), so a build that
+    /// knows only version 1 refuses the image instead of misreading its records. A crash before
+    /// the commit leaves a version 2 image with no record, which is fine.
+    /// </summary>
+    internal void EnsureSharingFormat()
+    {
+        if (Superblock.Version >= FormatConstants.FormatVersion) return;
+        lock (_formatLock)
+        {
+            if (Superblock.Version >= FormatConstants.FormatVersion) return;
+            var upgraded = Superblock with { Version = FormatConstants.FormatVersion };
+            ImageReader.WriteSuperblock(Media, upgraded, SuperblockCopy.Secondary);
+            ImageReader.WriteSuperblock(Media, upgraded, SuperblockCopy.Primary);
+            Superblock = upgraded;
+        }
+    }
 
     internal Inode? InodeAt(ulong ino) => Geometry.IsValidIno(ino) ? Volatile.Read(ref _inodes[Geometry.SlotOfIno(ino)]) : null;
 

@@ -1,4 +1,5 @@
 using PmemFs.Engine.Alloc;
+using PmemFs.Engine.Sharing;
 using PmemFs.Format;
 
 namespace PmemFs.Engine;
@@ -17,6 +18,7 @@ internal sealed class Txn : IDisposable
     private readonly List<(SlotAllocator Table, long Slot)> _slotsToFree = [];
     private readonly List<Action> _onCommit = [];
     private readonly HashSet<ulong> _editedMaps = [];
+    private SharingChanges? _sharing;
     private bool _done;
 
     public Txn(FileSystem fs)
@@ -26,6 +28,9 @@ internal sealed class Txn : IDisposable
     }
 
     public LogTransaction Log { get; }
+
+    /// <summary>This transaction's view of the reference counts, and its changes to them (shared blocks).</summary>
+    internal SharingChanges Sharing => _sharing ??= new SharingChanges(_fs, this);
 
     /// <summary>Allocates blocks for data; logs them as in use. Throws ENOSPC (nothing taken).</summary>
     public List<BlockRun> AllocateBlocks(long count, long hint, long alignment)
@@ -80,16 +85,23 @@ internal sealed class Txn : IDisposable
     public void Commit()
     {
         if (_done) throw new InvalidOperationException("transaction already finished");
+        // Reference-count records are logged last (they may need slots: ENOSPC still gives all back).
+        _sharing?.LogRecords();
         _done = true;
-        _fs.CommitLog(Log);
-        foreach (var a in _onCommit) a();
-        foreach (var r in _blocksToFree) _fs.Blocks.Free(r.Start, r.Count);
-        foreach (var (t, s) in _slotsToFree) t.Release(s);
+        try
+        {
+            _fs.CommitLog(Log);
+            foreach (var a in _onCommit) a();
+            foreach (var r in _blocksToFree) _fs.Blocks.Free(r.Start, r.Count);
+            foreach (var (t, s) in _slotsToFree) t.Release(s);
+        }
+        finally { _sharing?.Complete(); }
     }
 
     /// <summary>Without a commit: gives back everything allocated; nothing reached the media's metadata.</summary>
     public void Dispose()
     {
+        _sharing?.Complete();
         if (_done) return;
         _done = true;
         foreach (var r in _allocatedBlocks) _fs.Blocks.Free(r.Start, r.Count);

@@ -16,8 +16,11 @@ internal static class ExtentEdit
     public const long MaxExtentBlocks = 1L << 30;
 
     /// <param name="pieces">New mappings inside [start, end), sorted, non-overlapping. Physical
-    /// blocks that are new to the file must already be allocated (and logged) by the caller.</param>
-    public static void Apply(FileSystem fs, Txn tx, Inode inode, long start, long end, IReadOnlyList<ExtentPiece> pieces)
+    /// blocks that are new to the file must already be allocated (and logged) by the caller,
+    /// unless <paramref name="sharesBlocks"/>.</param>
+    /// <param name="sharesBlocks">The pieces map blocks that other extents map already (a clone):
+    /// each mapping they add is counted as one more reference.</param>
+    public static void Apply(FileSystem fs, Txn tx, Inode inode, long start, long end, IReadOnlyList<ExtentPiece> pieces, bool sharesBlocks = false)
     {
         tx.ClaimExtentMap(inode.Ino);
         var map = inode.Extents;
@@ -66,9 +69,12 @@ internal static class ExtentEdit
             merged.Add(m);
         }
 
-        // Physical blocks that leave the file: dropped ones not reused by a piece.
-        foreach (var (phys, count) in Subtract(dropped, pieces.Select(p => (p.PhysBlock, p.Count))))
-            tx.FreeBlocks(phys, count);
+        // Mappings that leave the window lose a reference (freed when it was the last: Sharing
+        // decides); with sharesBlocks, mappings the pieces add gain one. Counted as multisets, so
+        // a block mapped twice in the window (a file sharing with itself) is counted twice.
+        var (lost, gained) = MappingDifference(dropped, pieces.Select(p => (p.PhysBlock, p.Count)));
+        foreach (var (phys, count) in lost) tx.Sharing.Release(phys, count);
+        if (sharesBlocks) foreach (var (phys, count) in gained) tx.Sharing.Share(phys, count);
 
         // Records: reuse old slots in order, allocate more if needed, zero the leftovers.
         var result = new List<Extent>(merged.Count);
@@ -99,24 +105,39 @@ internal static class ExtentEdit
         tx.OnCommit(() => map.Replace(lo, removeCount, result));
     }
 
-    /// <summary>Ranges of <paramref name="a"/> not covered by any range of <paramref name="b"/>.</summary>
-    internal static List<(long Start, long Count)> Subtract(IEnumerable<(long Start, long Count)> a, IEnumerable<(long Start, long Count)> b)
+    /// <summary>
+    /// Physical mappings before (<paramref name="before"/>) and after (<paramref name="after"/>) an
+    /// edit, as multisets of blocks: each block once per mapping lost (<c>Lost</c>) or gained
+    /// (<c>Gained</c>); a range lost twice appears twice.
+    /// </summary>
+    internal static (List<(long Start, long Count)> Lost, List<(long Start, long Count)> Gained) MappingDifference(
+        IEnumerable<(long Start, long Count)> before, IEnumerable<(long Start, long Count)> after)
     {
-        var cut = b.Where(r => r.Count > 0).OrderBy(r => r.Start).ToList();
-        var result = new List<(long, long)>();
-        foreach (var (s0, c0) in a)
+        var events = new List<(long At, int Before, int After)>();
+        foreach (var (s, c) in before) if (c > 0) { events.Add((s, 1, 0)); events.Add((s + c, -1, 0)); }
+        foreach (var (s, c) in after) if (c > 0) { events.Add((s, 0, 1)); events.Add((s + c, 0, -1)); }
+        events.Sort((a, b) => a.At.CompareTo(b.At));
+        var lost = new List<(long, long)>();
+        var gained = new List<(long, long)>();
+        int nb = 0, na = 0;
+        for (int k = 0; k < events.Count;)
         {
-            long s = s0, e = s0 + c0;
-            foreach (var (bs, bc) in cut)
-            {
-                long be = bs + bc;
-                if (be <= s || bs >= e) continue;
-                if (bs > s) result.Add((s, bs - s));
-                s = Math.Max(s, be);
-                if (s >= e) break;
-            }
-            if (s < e) result.Add((s, e - s));
+            long at = events[k].At;
+            for (; k < events.Count && events[k].At == at; k++) { nb += events[k].Before; na += events[k].After; }
+            if (k == events.Count) break;
+            long next = events[k].At;
+            for (int i = 0; i < nb - na; i++) Append(lost, at, next - at);
+            for (int i = 0; i < na - nb; i++) Append(gained, at, next - at);
         }
-        return result;
+        return (lost, gained);
+
+        static void Append(List<(long Start, long Count)> list, long start, long count)
+        {
+            // Merge with the run it continues (the common case: one contiguous range).
+            for (int i = list.Count - 1; i >= 0 && i >= list.Count - 2; i--)
+                if (list[i].Start + list[i].Count == start) { list[i] = (list[i].Start, list[i].Count + count); return; }
+            list.Add((start, count));
+        }
     }
+
 }

@@ -14,6 +14,9 @@ public enum ExtentState
     Unwritten = 1,
     /// <summary>Blocks holding the file's data: loads see the file; a write-lease holder's stores plus a flush are durable.</summary>
     Written = 2,
-    /// <summary>Reserved for shared (reflinked, copy-on-write) extents; nothing produces it yet.</summary>
+    /// <summary>
+    /// Written blocks that other extents map too (reflinked): loads see the file; stores must not
+    /// go there (the other files would see them): prepare-write gives the range its own copy first.
+    /// </summary>
     Shared = 3,
 }

@@ -1,3 +1,4 @@
+using PmemFs.Engine.Inodes;
 using PmemFs.Engine.Leases;
 using DiskState = PmemFs.Format.ExtentState;
 
@@ -34,8 +35,20 @@ internal sealed partial class Mapper
                 long es = e.FileBlock * Bs, ee = Math.Min(e.FileEnd * Bs, stop);
                 if (es > pos && !list.Add(new MappedExtent(pos, -1, es - pos, ExtentState.Hole))) break;
                 pos = Math.Max(pos, es);
-                var state = e.State == DiskState.Written ? ExtentState.Written : ExtentState.Unwritten;
-                if (!list.Add(new MappedExtent(pos, e.PhysOf(pos / Bs) * Bs, ee - pos, state))) break;
+                if (e.State != DiskState.Written)
+                {
+                    if (!list.Add(new MappedExtent(pos, e.PhysOf(pos / Bs) * Bs, ee - pos, ExtentState.Unwritten))) break;
+                    pos = ee;
+                    continue;
+                }
+                // Written blocks, cut where other files share them (stores there need prepare-write: it copies).
+                bool full = false;
+                foreach (var (rs, re, shared) in SharedParts(e.PhysOf(pos / Bs), (ee - pos) / Bs))
+                {
+                    long fs0 = pos + (rs - e.PhysOf(pos / Bs)) * Bs;
+                    if (!list.Add(new MappedExtent(fs0, rs * Bs, (re - rs) * Bs, shared ? ExtentState.Shared : ExtentState.Written))) { full = true; break; }
+                }
+                if (full) break;
                 pos = ee;
             }
             if (!list.Full && pos < stop && list.Add(new MappedExtent(pos, -1, stop - pos, ExtentState.Hole))) pos = stop;
@@ -44,6 +57,34 @@ internal sealed partial class Mapper
             return Errno.Ok;
         }
         finally { inode.Lock.ExitReadLock(); }
+    }
+
+    /// <summary>Physical blocks [phys, +count) cut into runs that other extents share or not (a lock-free snapshot: for reporting).</summary>
+    internal List<(long Start, long End, bool Shared)> SharedParts(long phys, long count)
+    {
+        var parts = new List<(long, long, bool)>();
+        long cursor = phys, end = phys + count;
+        foreach (var r in fs.Sharing.Overlapping(phys, count))
+        {
+            long s = Math.Max(r.Start, phys), e = Math.Min(r.End, end);
+            if (s > cursor) parts.Add((cursor, s, false));
+            parts.Add((s, e, true));
+            cursor = e;
+        }
+        if (cursor < end) parts.Add((cursor, end, false));
+        return parts;
+    }
+
+    /// <summary>Whether any written block of file blocks [b0, b1) is shared with another extent (lock-free: "no" is exact for the lock holder).</summary>
+    internal bool AnyShared(Inode inode, long b0, long b1)
+    {
+        if (fs.Sharing.RecordCount == 0) return false;
+        foreach (var e in inode.Extents.Overlapping(b0, b1))
+        {
+            long ps = Math.Max(b0, e.FileBlock), pe = Math.Min(b1, e.FileEnd);
+            if (fs.Sharing.AnyOverlap(e.PhysOf(ps), pe - ps)) return true;
+        }
+        return false;
     }
 
     /// <summary>Fills a caller's span; remembers where the first piece that did not fit starts.</summary>

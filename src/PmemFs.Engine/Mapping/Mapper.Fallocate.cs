@@ -98,7 +98,11 @@ internal sealed partial class Mapper
         return true;
     }
 
-    /// <summary>Pieces making whole blocks [full0, full1) unwritten: mapped blocks keep their place, holes get new blocks.</summary>
+    /// <summary>
+    /// Pieces making whole blocks [full0, full1) unwritten: mapped blocks keep their place, holes
+    /// get new blocks, and so do shared blocks (unwritten blocks are never shared: a later write
+    /// zeroes around its data in place).
+    /// </summary>
     private void AddUnwrittenPieces(Txn tx, Inode inode, long full0, long full1, List<ExtentPiece> pieces)
     {
         long cursor = full0, hint = PhysHint(inode, full0);
@@ -106,7 +110,12 @@ internal sealed partial class Mapper
         {
             if (cursor < e.FileBlock) AllocateUnwritten(tx, inode, cursor, e.FileBlock, pieces, ref hint);
             long ps = Math.Max(cursor, e.FileBlock), pe = Math.Min(e.FileEnd, full1);
-            pieces.Add(new ExtentPiece(ps, e.PhysOf(ps), pe - ps, DiskState.Unwritten));
+            foreach (var run in e.State == DiskState.Written ? tx.Sharing.Runs(e.PhysOf(ps), pe - ps) : [new(e.PhysOf(ps), pe - ps, 1)])
+            {
+                long rs = e.FileBlock + (run.Start - e.PhysBlock);
+                if (run.Shared) AllocateUnwritten(tx, inode, rs, rs + run.Count, pieces, ref hint);
+                else pieces.Add(new ExtentPiece(rs, run.Start, run.Count, DiskState.Unwritten));
+            }
             hint = e.PhysOf(pe - 1) + 1;
             cursor = pe;
         }

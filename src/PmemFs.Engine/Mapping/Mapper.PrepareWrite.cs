@@ -41,7 +41,8 @@ internal sealed partial class Mapper
             bool extend = flags.HasFlag(PrepareWriteFlags.ExtendSize) && end > size;
             if (!extend && end > RoundUp(size)) return Errno.ENXIO;
             long b0 = offset / Bs, b1 = (end + Bs - 1) / Bs;
-            bool mapWork = !FullyWritten(inode, b0, b1);
+            // Shared blocks are copied first (a holder's stores must reach this file only).
+            bool mapWork = !FullyWritten(inode, b0, b1) || AnyShared(inode, b0, b1);
             var rec = inode.Rec;
             FileSystem.KillPrivileges(ref rec, who);
             bool privileges = rec.Mode != inode.Rec.Mode;

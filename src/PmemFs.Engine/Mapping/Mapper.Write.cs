@@ -4,7 +4,8 @@ using DiskState = PmemFs.Format.ExtentState;
 namespace PmemFs.Engine.Mapping;
 
 // Map for write: write(2), prepare-write, and mapped writeback of a DAX_IMMUTABLE file.
-// (Copy-on-write of shared extents and its break-layouts belong here, once sharing exists.)
+// Copy on write: written blocks that other extents share are never stored into; the range
+// gets new blocks holding the old bytes around the new ones, and the old blocks lose a reference.
 internal sealed partial class Mapper
 {
     /// <summary>
@@ -34,9 +35,28 @@ internal sealed partial class Mapper
             }
             long ps = Math.Max(cursor, e.FileBlock), pe = Math.Min(e.FileEnd, b1);
             bool convert = e.State == DiskState.Unwritten;
-            Place(ps, pe, e.PhysOf(ps), convert, ref source);
-            pieces.Add(new ExtentPiece(ps, e.PhysOf(ps), pe - ps, DiskState.Written));
-            mapChanged |= convert;
+            if (convert)
+            {
+                // Unwritten blocks are never shared (clones leave holes for them).
+                Place(ps, pe, e.PhysOf(ps), fresh: true, ref source);
+                pieces.Add(new ExtentPiece(ps, e.PhysOf(ps), pe - ps, DiskState.Written));
+                mapChanged = true;
+            }
+            else
+            {
+                foreach (var run in tx.Sharing.Runs(e.PhysOf(ps), pe - ps))
+                {
+                    long rs = e.FileBlock + (run.Start - e.PhysBlock);
+                    if (!run.Shared)
+                    {
+                        Place(rs, rs + run.Count, run.Start, fresh: false, ref source);
+                        pieces.Add(new ExtentPiece(rs, run.Start, run.Count, DiskState.Written));
+                        continue;
+                    }
+                    CopyOnWrite(tx, inode, rs, rs + run.Count, run.Start, pieces, ref source);
+                    mapChanged = true;
+                }
+            }
             hint = e.PhysOf(pe - 1) + 1;
             cursor = pe;
         }
@@ -66,6 +86,42 @@ internal sealed partial class Mapper
             cursor = stop;
         }
         if (cursor < b1) throw new ErrnoException(Errno.EIO);
+    }
+
+    /// <summary>
+    /// Copy on write of shared file blocks [from, to), backed by <paramref name="oldPhys"/>: new
+    /// blocks get the old bytes the source does not cover and the source's bytes; the extent
+    /// edit then drops the old blocks (one reference fewer: the other owners keep them).
+    /// </summary>
+    private void CopyOnWrite<TSource>(Txn tx, Inode inode, long from, long to, long oldPhys, List<ExtentPiece> pieces, ref TSource source)
+        where TSource : IWriteSource, allows ref struct
+    {
+        foreach (var run in tx.AllocateBlocks(to - from, oldPhys + (to - from), Alignment(inode, from, to - from)))
+        {
+            long bs = from * Bs, be = (from + run.Count) * Bs;
+            long ds = Math.Clamp(source.Start, bs, be), de = Math.Clamp(source.End, ds, be);
+            long newByte = run.Start * Bs, oldByte = oldPhys * Bs;
+            if (ds > bs) CopyMedia(oldByte, newByte, ds - bs);
+            if (de > ds) source.CopyTo(newByte + (ds - bs), ds, (int)(de - ds));
+            if (be > de) CopyMedia(oldByte + (de - bs), newByte + (de - bs), be - de);
+            fs.Media.Flush(newByte, be - bs);
+            pieces.Add(new ExtentPiece(from, run.Start, run.Count, DiskState.Written));
+            from += run.Count;
+            oldPhys += run.Count;
+        }
+    }
+
+    /// <summary>Copies bytes inside the region (old blocks to their copy), in pieces a span can hold.</summary>
+    private void CopyMedia(long from, long to, long length)
+    {
+        const int Chunk = 1 << 20;
+        for (long done = 0; done < length; done += Chunk)
+        {
+            int n = (int)Math.Min(Chunk, length - done);
+            var part = fs.Media.Read(from + done, n);
+            if (n >= 16 * 1024) fs.Media.WriteNonTemporal(to + done, part);
+            else fs.Media.Write(to + done, part);
+        }
     }
 
     /// <summary>New blocks for the hole [from, to), with the source's bytes and zeros around them.</summary>

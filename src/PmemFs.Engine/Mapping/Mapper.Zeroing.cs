@@ -18,6 +18,9 @@ internal sealed partial class Mapper
         if (newDataStart <= size || size % Bs == 0) return;
         var e = inode.Extents.Find(size / Bs);
         if (e is null || e.State != DiskState.Written) return;
+        // The block holding a file's end is never shared (truncate unshares it, clones copy it);
+        // zeroing a shared one in place would change the other owners' data.
+        if (fs.Sharing.AnyOverlap(e.PhysOf(size / Bs), 1)) throw new InvalidOperationException($"inode {inode.Ino}: the block holding the end of file is shared");
         long stop = Math.Min(newDataStart, (size / Bs + 1) * Bs);
         long at = e.PhysOf(size / Bs) * Bs + size % Bs;
         fs.Media.Fill(at, stop - size, 0);

@@ -303,6 +303,12 @@ public sealed partial class FileSystem
     private void WriteLocked(Inode inode, long offset, ReadOnlySpan<byte> data, Credentials who)
     {
         long end = offset + data.Length;
+        // Copy on write moves the range to new blocks: a layout change for lease holders.
+        if (Mapper.AnyShared(inode, offset / Bs, (end + Bs - 1) / Bs))
+        {
+            var broken = Leases.BreakLayouts(inode.Ino, FileRange.Between(offset / Bs * Bs, (end + Bs - 1) / Bs * Bs), 0);
+            if (!broken.MayProceed) throw new ErrnoException(broken.Errno);
+        }
         using var tx = new Txn(this);
         Mapper.ZeroTailBeyondEof(inode, offset);
         Mapper.MapForWrite(tx, inode, offset / Bs, (end + Bs - 1) / Bs, new WriteData(Media, offset, data));
@@ -359,14 +365,38 @@ public sealed partial class FileSystem
         long keep = (newSize + Bs - 1) / Bs;
         var map = inode.Extents;
         int beyond = map.Count - map.FirstEndingAfter(keep);
-        if (beyond == 0) return;
-        if (beyond <= TrimBatch)
+        // The block that now holds the end of file gets its own copy if it is shared: the bytes past
+        // the new end are zeroed in place when the file grows again, which the other owners must not see.
+        var eofCopy = UnshareEndOfFileBlock(tx, inode, newSize);
+        if (beyond == 0 || beyond > TrimBatch)
         {
-            ExtentEdit.Apply(this, tx, inode, keep, map.Last!.FileEnd, []);
+            if (eofCopy is { } only) ExtentEdit.Apply(this, tx, inode, only.FileBlock, only.FileEnd, [only]);
+            // Too many for one transaction: record the intent; the caller finishes with TrimLocked.
+            if (beyond > TrimBatch) rec.PendingTrim = keep + 1;
             return;
         }
-        // Too many for one transaction: record the intent; the caller finishes with TrimLocked.
-        rec.PendingTrim = keep + 1;
+        long from = eofCopy?.FileBlock ?? keep;
+        ExtentEdit.Apply(this, tx, inode, from, map.Last!.FileEnd, eofCopy is { } copy ? [copy] : []);
+    }
+
+    /// <summary>
+    /// When <paramref name="newSize"/> ends inside a written block that other files share: a
+    /// fresh copy of that block with the bytes past the end zeroed (flushed; the caller's edit
+    /// maps it), else null.
+    /// </summary>
+    private ExtentPiece? UnshareEndOfFileBlock(Txn tx, Inode inode, long newSize)
+    {
+        if (newSize % Bs == 0) return null;
+        long block = newSize / Bs;
+        var e = inode.Extents.Find(block);
+        if (e is null || e.State != ExtentState.Written || !tx.Sharing.AnyShared(e.PhysOf(block), 1)) return null;
+        long old = e.PhysOf(block);
+        long copy = tx.AllocateBlocks(1, old + 1, 1)[0].Start;
+        int keepBytes = (int)(newSize % Bs);
+        Media.Write(copy * Bs, Media.Read(old * Bs, keepBytes));
+        Media.Fill(copy * Bs + keepBytes, Bs - keepBytes, 0);
+        Media.Flush(copy * Bs, Bs);
+        return new ExtentPiece(block, copy, 1, ExtentState.Written);
     }
 
     /// <summary>Frees every extent at or after <paramref name="fromBlock"/>, a batch per transaction, then clears the intent.</summary>
@@ -524,6 +554,14 @@ public sealed partial class FileSystem
     {
         var e = inode.Extents.Find(start / Bs);
         if (e is null || e.State != ExtentState.Written || end <= start) return;
+        if (Mapper.AnyShared(inode, start / Bs, start / Bs + 1))
+        {
+            // A shared edge block gets its own copy, zeroed there, in a transaction of its own.
+            using var tx = new Txn(this);
+            Mapper.ZeroOrPunchInOneStep(tx, inode, punch: false, start, end);
+            tx.Commit();
+            return;
+        }
         long at = e.PhysOf(start / Bs) * Bs + start % Bs;
         Media.Fill(at, end - start, 0);
         Media.Flush(at, end - start);

@@ -134,7 +134,7 @@ public sealed partial class FileSystem
         // append-only file, need CAP_LINUX_IMMUTABLE (as XFS decides it).
         bool guarded = ((old ^ now) & GuardedFlags) != 0 || (old & (InodeFlags.Immutable | InodeFlags.Append)) != 0;
         if (guarded && !who.Has(Capabilities.LinuxImmutable)) return Errno.EPERM;
-        if (added.HasFlag(InodeFlags.DaxImmutable) && FlagRules.WhyNotFullyWritten(inode, Bs) is not null) return Errno.EINVAL; // rule 2
+        if (added.HasFlag(InodeFlags.DaxImmutable) && (FlagRules.WhyNotFullyWritten(inode, Bs) is not null || FirstSharedBlock(inode) is not null)) return Errno.EINVAL; // rule 2
         return Errno.Ok;
     }
 
@@ -153,7 +153,7 @@ public sealed partial class FileSystem
     {
         var inode = Get(ino);
         inode.Lock.EnterReadLock();
-        try { return FlagRules.WhyNotFullyWritten(inode, Bs); }
+        try { return FlagRules.WhyNotFullyWritten(inode, Bs) ?? (FirstSharedBlock(inode) is { } b ? $"shared blocks at block {b}" : null); }
         finally { inode.Lock.ExitReadLock(); }
     }
 
