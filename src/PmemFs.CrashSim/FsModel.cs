@@ -143,6 +143,8 @@ public sealed class FsModel
         accountingProblem = null;
         long inodesUsed = sf.TotalInodes - sf.FreeInodes;
         long blocksUsed = sf.TotalBlocks - sf.FreeBlocks;
+        // A shared block is in use once but held by every file that maps it.
+        blocksHeld -= fs.SharingUsage.ExtraReferences;
         if (inodesUsed != m.Nodes.Count) accountingProblem = $"{inodesUsed} inodes in use, {m.Nodes.Count} reachable (leaked inode)";
         else if (blocksUsed != blocksHeld) accountingProblem = $"{blocksUsed} data blocks in use, reachable inodes hold {blocksHeld} (leaked or doubly used space)";
         foreach (var (ino, links) in dirLinks)

@@ -172,6 +172,19 @@ public sealed class WorkloadDriver : IDisposable
         }, expect, inPlaceIno: ino);
     }
 
+    /// <summary>Reflink of [srcOffset, +length) (0: to the source's end) onto dst at dstOffset.</summary>
+    public void Clone(ulong src, long srcOffset, ulong dst, long dstOffset, long length, Errno? expect = null) =>
+        Do($"clone {Describe(src)} [{srcOffset}, +{length}) -> {Describe(dst)} at {dstOffset}", fs => fs.CloneRange(src, srcOffset, dst, dstOffset, length, _who, 0, out _), m =>
+        {
+            var s = m.Nodes[src].Data;
+            long n = length == 0 ? s.Length - srcOffset : Math.Min(length, s.Length - srcOffset);
+            var d = m.Nodes[dst];
+            var c = new byte[Math.Max(d.Data.Length, dstOffset + n)];
+            d.Data.CopyTo(c, 0);
+            s.AsSpan((int)srcOffset, (int)n).CopyTo(c.AsSpan((int)dstOffset));
+            d.Data = c;
+        }, expect);
+
     public void Truncate(ulong ino, long size, Errno? expect = null) =>
         Do($"truncate {Describe(ino)} to {size}", fs => fs.SetAttr(ino, new SetAttrRequest { Fields = SetAttrFields.Size, Size = size }, _who, out _), m =>
         {

@@ -35,6 +35,8 @@ public static class Workloads
         new("xattr", "xattr set, replace, create-exclusive, remove; small and multi-block; on files and directories", Xattr),
         new("flags", "chattr: DAX on a directory and inheritance, immutable, append, DAX_IMMUTABLE set and cleared, mapped writeback in place, refusals", Flags),
         new("prepare-write", "prepare-write of holes, unwritten blocks, written blocks, with and without ExtendSize, then direct stores + flush through the media; refusals", PrepareWrite),
+        new("clone", "reflink: whole files, ranges, onto existing data, past EOF, an unaligned tail at the source's end, within one file, a third owner; unlink of owners", Clone),
+        new("copy-on-write", "every change of shared blocks: writes (middle, edges, across EOF), truncate into a shared block and grow, punch, zero range, preallocate, prepare-write", CopyOnWrite),
         new("log-wrap", "operations that cross the end of the log ring: the commit that does not fit moves the tail (header write) and goes to offset 0", LogWrap),
         new("mix", "a seeded random mix of every operation", d => Mix(d, 40)),
     ];
@@ -314,6 +316,44 @@ public static class Workloads
     }
 
     /// <summary>Random operations chosen from the model (seeded); errors are allowed when the model says so.</summary>
+    private static void Clone(WorkloadDriver d)
+    {
+        ulong a = d.Create(d.Root, "a");
+        d.Write(a, 0, 12 * Bs + 300);
+        ulong b = d.Create(d.Root, "b");
+        d.Clone(a, 0, b, 0, 0);                        // whole file, unaligned tail copied
+        ulong c = d.Create(d.Root, "c");
+        d.Write(c, 0, 6 * Bs);
+        d.Clone(a, 2 * Bs, c, Bs, 4 * Bs);             // onto existing data
+        d.Clone(b, 0, c, 20 * Bs, 3 * Bs);             // past EOF: a hole between, a third owner
+        d.Clone(a, 0, a, 16 * Bs, 4 * Bs);             // within one file
+        d.Clone(a, 0, a, 2 * Bs, 4 * Bs, expect: Errno.EINVAL); // overlapping
+        d.Clone(a, 100, b, 0, Bs, expect: Errno.EINVAL);         // unaligned
+        d.Unlink(d.Root, "a");
+        d.Unlink(d.Root, "b");
+        d.Truncate(c, 0);
+    }
+
+    private static void CopyOnWrite(WorkloadDriver d)
+    {
+        ulong a = d.Create(d.Root, "a");
+        d.Write(a, 0, 24 * Bs);
+        ulong b = d.Create(d.Root, "b");
+        d.Clone(a, 0, b, 0, 0);
+        d.Write(b, 3 * Bs, 2 * Bs);                    // whole blocks
+        d.Write(a, 6 * Bs + 100, 300);                 // inside one block
+        d.Write(b, 8 * Bs - 50, 100);                  // across a block boundary
+        d.Write(a, 23 * Bs + 10, 2 * Bs);              // across EOF
+        d.Truncate(b, 10 * Bs + 77);                   // into a shared block
+        d.Truncate(b, 12 * Bs);                        // grow: the old tail reads as zeros
+        d.Fallocate(a, FallocateMode.PunchHole | FallocateMode.KeepSize, 9 * Bs + 5, 2 * Bs);
+        d.Fallocate(b, FallocateMode.ZeroRange, Bs, 2 * Bs);
+        d.Write(b, Bs + 10, 20);                       // into the zeroed (unwritten) blocks
+        d.Fallocate(a, FallocateMode.ZeroRange | FallocateMode.KeepSize, 12 * Bs + 1, 3 * Bs);
+        d.Fallocate(b, FallocateMode.Default, 0, 16 * Bs);
+        d.Unlink(d.Root, "a");
+    }
+
     public static void Mix(WorkloadDriver d, int steps)
     {
         var rng = d.Rng;

@@ -112,6 +112,26 @@ public sealed partial class FileSystem : IDisposable
     public Errno PrepareWrite(ulong ino, ulong handle, long offset, long length, PrepareWriteFlags flags, Credentials who) =>
         Mapper.PrepareWrite(ino, handle, offset, length, flags, who);
 
+    /// <summary>
+    /// Shared space: blocks mapped by two or more extents (each counted once), and how many
+    /// mappings more than blocks there are (what the files' sizes add up to beyond the space
+    /// they use), from the reference-count records. A snapshot; exact when nothing runs.
+    /// </summary>
+    public SharingUsage SharingUsage
+    {
+        get
+        {
+            long blocks = 0, extra = 0;
+            var all = Sharing.All;
+            foreach (var r in all)
+            {
+                blocks += r.Count;
+                extra += r.Count * (long)(r.Refs - 1);
+            }
+            return new SharingUsage(all.Count, blocks, extra);
+        }
+    }
+
     private readonly Lock _formatLock = new();
 
     /// <summary>
@@ -170,5 +190,8 @@ public sealed partial class FileSystem : IDisposable
 
     internal static long Now() => Time.NowNs();
 }
+
+/// <summary>Reference-count records, blocks they cover, and mappings beyond one per block (<see cref="FileSystem.SharingUsage"/>).</summary>
+public readonly record struct SharingUsage(int Records, long SharedBlocks, long ExtraReferences);
 
 public sealed record MountReport(SuperblockCopy SuperblockUsed, string? SuperblockProblem, int TransactionsReplayed, int OrphansFreed, int TrimsFinished);

@@ -18,6 +18,9 @@ public sealed record Extent(long FileBlock, long PhysBlock, long Count, ExtentSt
 /// <summary>An extent before it has slots: what an edit wants the map to hold.</summary>
 public readonly record struct ExtentPiece(long FileBlock, long PhysBlock, long Count, ExtentState State)
 {
+    /// <summary>The piece maps blocks another extent maps already (a clone): one more reference, not a new allocation.</summary>
+    public bool Shares { get; init; }
+
     public long FileEnd => FileBlock + Count;
     public long PhysEnd => PhysBlock + Count;
 }

@@ -17,10 +17,9 @@ internal static class ExtentEdit
 
     /// <param name="pieces">New mappings inside [start, end), sorted, non-overlapping. Physical
     /// blocks that are new to the file must already be allocated (and logged) by the caller,
-    /// unless <paramref name="sharesBlocks"/>.</param>
-    /// <param name="sharesBlocks">The pieces map blocks that other extents map already (a clone):
-    /// each mapping they add is counted as one more reference.</param>
-    public static void Apply(FileSystem fs, Txn tx, Inode inode, long start, long end, IReadOnlyList<ExtentPiece> pieces, bool sharesBlocks = false)
+    /// except pieces marked <see cref="ExtentPiece.Shares"/> (a clone): each mapping those add
+    /// is counted as one more reference to blocks other extents map.</param>
+    public static void Apply(FileSystem fs, Txn tx, Inode inode, long start, long end, IReadOnlyList<ExtentPiece> pieces)
     {
         tx.ClaimExtentMap(inode.Ino);
         var map = inode.Extents;
@@ -72,9 +71,13 @@ internal static class ExtentEdit
         // Mappings that leave the window lose a reference (freed when it was the last: Sharing
         // decides); with sharesBlocks, mappings the pieces add gain one. Counted as multisets, so
         // a block mapped twice in the window (a file sharing with itself) is counted twice.
-        var (lost, gained) = MappingDifference(dropped, pieces.Select(p => (p.PhysBlock, p.Count)));
+        var (lost, _) = MappingDifference(dropped, pieces.Select(p => (p.PhysBlock, p.Count)));
         foreach (var (phys, count) in lost) tx.Sharing.Release(phys, count);
-        if (sharesBlocks) foreach (var (phys, count) in gained) tx.Sharing.Share(phys, count);
+        if (pieces.Any(p => p.Shares))
+        {
+            var (_, gained) = MappingDifference(dropped, pieces.Where(p => p.Shares).Select(p => (p.PhysBlock, p.Count)));
+            foreach (var (phys, count) in gained) tx.Sharing.Share(phys, count);
+        }
 
         // Records: reuse old slots in order, allocate more if needed, zero the leftovers.
         var result = new List<Extent>(merged.Count);

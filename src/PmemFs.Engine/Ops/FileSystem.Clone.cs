@@ -75,14 +75,10 @@ public sealed partial class FileSystem
                     if (!broken.MayProceed) return broken.Errno;
                 }
 
-                ShareWholeBlocks(src, srcOffset / Bs, dst, dstOffset / Bs, whole / Bs, who);
-                if (whole < length)
-                {
-                    // The source's last partial block: copied (never shared, see above).
-                    var tail = new byte[length - whole];
-                    ReadLocked(src, srcOffset + whole, tail);
-                    WriteLocked(dst, dstOffset + whole, tail, who);
-                }
+                // The source's last partial block is copied, in the last transaction (never shared, see above).
+                var tail = new byte[length - whole];
+                if (tail.Length > 0) ReadLocked(src, srcOffset + whole, tail);
+                ShareWholeBlocks(src, srcOffset / Bs, dst, dstOffset / Bs, whole / Bs, tail, who);
                 cloned = length;
                 return Errno.Ok;
             }
@@ -110,9 +106,10 @@ public sealed partial class FileSystem
     /// <summary>
     /// Maps file blocks [d0, d0 + count) of <paramref name="dst"/> to the blocks that back
     /// [s0, s0 + count) of <paramref name="src"/>, in windows of at most <see cref="CloneBatch"/>
-    /// extents, each one transaction; the last also grows the size and sets the times.
+    /// extents, each one transaction; the last also maps a fresh block holding
+    /// <paramref name="tail"/> (if any) right after them, grows the size and sets the times.
     /// </summary>
-    private void ShareWholeBlocks(Inode src, long s0, Inode dst, long d0, long count, Credentials who)
+    private void ShareWholeBlocks(Inode src, long s0, Inode dst, long d0, long count, byte[] tail, Credentials who)
     {
         var windows = CloneWindows(src, s0, dst, d0, count);
         for (int w = 0; w < windows.Count; w++)
@@ -125,18 +122,29 @@ public sealed partial class FileSystem
             {
                 if (e.State != DiskState.Written) continue; // unwritten: a hole reads as zeros just the same
                 long ps = Math.Max(e.FileBlock, ws + shift), pe = Math.Min(e.FileEnd, we + shift);
-                pieces.Add(new ExtentPiece(ps - shift, e.PhysOf(ps), pe - ps, DiskState.Written));
+                pieces.Add(new ExtentPiece(ps - shift, e.PhysOf(ps), pe - ps, DiskState.Written) { Shares = true });
             }
             bool last = w == windows.Count - 1;
-            if (pieces.Count > 0 || dst.Extents.Overlapping(ws, we).Any())
-                ExtentEdit.Apply(this, tx, dst, ws, we, pieces, sharesBlocks: true);
+            long editEnd = we, newSize = we * Bs;
+            if (last && tail.Length > 0)
+            {
+                long copy = tx.AllocateBlocks(1, PhysHintAfter(pieces), 1)[0].Start;
+                Media.Write(copy * Bs, tail);
+                Media.Fill(copy * Bs + tail.Length, Bs - tail.Length, 0);
+                Media.Flush(copy * Bs, Bs);
+                pieces.Add(new ExtentPiece(we, copy, 1, DiskState.Written));
+                editEnd = we + 1;
+                newSize = we * Bs + tail.Length;
+            }
+            if (pieces.Count > 0 || dst.Extents.Overlapping(ws, editEnd).Any())
+                ExtentEdit.Apply(this, tx, dst, ws, editEnd, pieces);
             var rec = dst.Rec;
             // Each window that reaches past the end of file grows it, so what is committed is visible.
-            if (we * Bs > rec.Size)
+            if (newSize > rec.Size)
             {
                 // Bytes between the old end of file and the end of its block become the file's: zeros.
                 Mapper.ZeroTailBeyondEof(dst, d0 * Bs);
-                rec.Size = we * Bs;
+                rec.Size = newSize;
             }
             if (last)
             {
@@ -148,6 +156,8 @@ public sealed partial class FileSystem
             tx.Commit();
         }
     }
+
+    private static long PhysHintAfter(List<ExtentPiece> pieces) => pieces.Count > 0 ? pieces[^1].PhysEnd : -1;
 
     /// <summary>Destination windows [start, end) such that each overlaps at most <see cref="CloneBatch"/> extents of both files together.</summary>
     private static List<(long Start, long End)> CloneWindows(Inode src, long s0, Inode dst, long d0, long count)
