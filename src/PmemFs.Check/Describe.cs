@@ -14,6 +14,9 @@ internal static class Describe
     public static string Range(long start, long count) =>
         count >= 1 && start <= long.MaxValue - count ? Blocks(start, count) : $"physical block {start} (+{count})";
 
+    /// <summary>"count 2 for blocks 7..9", as a reference-count record says.</summary>
+    public static string Refcount(RefcountRecord r) => $"count {r.Refs} for {Range(r.PhysBlock, r.BlockCount)}";
+
     public static string Owner(RmapOwnerKind kind, ulong owner) => kind switch
     {
         RmapOwnerKind.InodeData => $"inode {owner}",

@@ -10,11 +10,11 @@ namespace PmemFs.Check;
 /// <item><c>dax</c> only on regular files and directories;</item>
 /// <item><c>dax_immutable</c> only on a regular file that also has <c>dax</c>, fully allocated
 /// and written: every file block in [0, ceil(size / 4096)) mapped, no unwritten extent anywhere
-/// (beyond EOF included), no shared extent.</item>
+/// (beyond EOF included), no shared block.</item>
 /// </list>
-/// Format version 1 has no shared (reflinked) extent state (an extent's flags byte must be 0,
-/// which its verifier enforces), so "no shared extent" has nothing to look at here; a block
-/// owned twice is the overlap check's finding. Unknown flag bits are the inode verifier's; the
+/// A block is shared when a reference-count record covers it or another data extent maps it
+/// too (<see cref="SharedBlocks"/>; whether the counts are right is phase 5's refcount finding).
+/// Unknown flag bits are the inode verifier's; the
 /// other flags (immutable, append, noatime, sync, nodump) are valid on every inode type.
 /// Repair only ever clears the offending flag: it never moves, allocates or converts data
 /// (fsck never relocates a DAX_IMMUTABLE file's blocks).
@@ -25,7 +25,7 @@ internal static class FlagInvariants
     internal readonly record struct Violation(InodeFlags Flag, string Problem, string Cause);
 
     /// <summary>Phase 5: every live inode's flags against its type and its map (<paramref name="files"/>: extents by inode).</summary>
-    public static void Check(FsckContext ctx, Dictionary<ulong, List<(long Slot, ExtentRecord Rec)>> files)
+    public static void Check(FsckContext ctx, Dictionary<ulong, List<(long Slot, ExtentRecord Rec)>> files, IReadOnlyList<(long Start, long End)> shared)
     {
         // ctx.Inodes holds only records that verified: a damaged inode gets no flag findings on top.
         foreach (var ino in ctx.Inodes.Keys.Order())
@@ -33,7 +33,7 @@ internal static class FlagInvariants
             var rec = ctx.Inodes[ino];
             if (!Concerned(rec)) continue;
             var extents = files.TryGetValue(ino, out var list) ? list : [];
-            foreach (var v in Find(rec, extents)) ctx.Problem($"inode {ino}", v.Problem);
+            foreach (var v in Find(rec, extents, shared)) ctx.Problem($"inode {ino}", v.Problem);
         }
     }
 
@@ -42,9 +42,10 @@ internal static class FlagInvariants
 
     /// <summary>
     /// The rules <paramref name="rec"/> breaks, given its extents (in any order; records as read,
-    /// overlapping ones included). Costs O(n log n) in the extents, never anything in the size.
+    /// overlapping ones included) and the image's shared physical ranges (sorted, disjoint).
+    /// Costs O(n log m) in the extents and shared ranges, never anything in the size.
     /// </summary>
-    public static List<Violation> Find(InodeRecord rec, IReadOnlyList<(long Slot, ExtentRecord Rec)> extents)
+    public static List<Violation> Find(InodeRecord rec, IReadOnlyList<(long Slot, ExtentRecord Rec)> extents, IReadOnlyList<(long Start, long End)> shared)
     {
         var found = new List<Violation>();
         var flags = (InodeFlags)rec.Flags;
@@ -100,16 +101,44 @@ internal static class FlagInvariants
             found.Add(new Violation(InodeFlags.DaxImmutable, $"dax_immutable but has an unwritten extent at {where} ({detail}{more})",
                 $"an unwritten extent at {where} ({detail}{more})"));
         }
+
+        // Shared blocks anywhere in the map (a DAX_IMMUTABLE file's blocks are its own: flag rule 2).
+        var sharing = new List<(long Slot, ExtentRecord Rec, long Start, long End)>();
+        foreach (var (slot, e) in sorted)
+            if (FirstSharedIn(shared, e.PhysBlock, e.PhysEnd) is { } part) sharing.Add((slot, e, part.Start, part.End));
+        if (sharing.Count > 0)
+        {
+            var (slot, e, start, end) = sharing[0];
+            string where = $"file block {e.FileBlock + (start - e.PhysBlock)}";
+            string detail = $"extent slot {slot}, {Describe.Blocks(start, end - start)}";
+            string more = sharing.Count > 1 ? $"; and {sharing.Count - 1} more extent{(sharing.Count == 2 ? "" : "s")} with shared blocks" : "";
+            found.Add(new Violation(InodeFlags.DaxImmutable, $"dax_immutable but has shared blocks at {where} ({detail}{more})",
+                $"shared blocks at {where} ({detail}{more})"));
+        }
         return found;
+    }
+
+    /// <summary>The first part of [start, end) inside one of the <paramref name="shared"/> ranges (sorted, disjoint), or null.</summary>
+    private static (long Start, long End)? FirstSharedIn(IReadOnlyList<(long Start, long End)> shared, long start, long end)
+    {
+        int lo = 0, hi = shared.Count;
+        while (lo < hi)
+        {
+            int mid = (lo + hi) >>> 1;
+            if (shared[mid].End <= start) lo = mid + 1;
+            else hi = mid;
+        }
+        if (lo == shared.Count || shared[lo].Start >= end) return null;
+        return (Math.Max(start, shared[lo].Start), Math.Min(end, shared[lo].End));
     }
 
     /// <summary>
     /// What the repair makes of <paramref name="rec"/>: the flags that break a rule cleared, one
     /// change line per flag (nothing else about the inode or its data changes).
     /// </summary>
-    public static InodeRecord Repair(InodeRecord rec, IReadOnlyList<(long Slot, ExtentRecord Rec)> extents, Action<string> change)
+    public static InodeRecord Repair(InodeRecord rec, IReadOnlyList<(long Slot, ExtentRecord Rec)> extents, IReadOnlyList<(long Start, long End)> shared, Action<string> change)
     {
-        var found = Find(rec, extents);
+        var found = Find(rec, extents, shared);
         if (found.Count == 0) return rec;
         var flags = (InodeFlags)rec.Flags;
         var dax = found.Where(v => v.Flag == InodeFlags.Dax).ToList();

@@ -46,6 +46,8 @@ internal sealed class FsckContext(IMedia media, FsckOptions options, IProgress<F
     // Phase 5: every verified extent and rmap record, and the physical ranges something claims.
     public List<(long Slot, ExtentRecord Rec)> Extents { get; } = [];
     public List<(long Slot, RmapRecord Rec)> Rmaps { get; } = [];
+    /// <summary>Reference-count records (rmap-table slots with the "RC" magic) that verified and lie in the data area.</summary>
+    public List<(long Slot, RefcountRecord Rec)> Refcounts { get; } = [];
     public List<Claim> Claims { get; } = [];
 
     public long DirentCount { get; set; }

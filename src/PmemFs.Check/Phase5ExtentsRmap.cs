@@ -9,7 +9,9 @@ namespace PmemFs.Check;
 /// <item>only regular files and symlinks have extents; one inode's extents never overlap in file space;</item>
 /// <item>each InodeData rmap record has exactly one twin extent (ino, file block, phys, count) and vice versa;</item>
 /// <item>InodeXattr records match their inode's blob, and every blob has one;</item>
-/// <item>metadata records are exactly <see cref="Geometry.MetadataAreas"/>; no block is owned twice;</item>
+/// <item>metadata records are exactly <see cref="Geometry.MetadataAreas"/>; no block is owned twice, except by data extents (shared);</item>
+/// <item>reference-count records (rmap-table slots with the "RC" magic, format version 2) verify, lie in the data area,
+/// never overlap, and agree with the forward maps (<see cref="SharedBlocks"/>);</item>
 /// <item>written blocks beyond EOF only under a pending trim; a symlink's target is in written blocks;</item>
 /// <item>xattr blobs verify;</item>
 /// <item>the per-inode flag rules that depend on type and map (<see cref="FlagInvariants"/>).</item>
@@ -26,9 +28,10 @@ internal static class Phase5ExtentsRmap
         var blobOwned = CheckXattrRecords(ctx);
         CheckMetadataRecords(ctx);
         CheckPhysicalOverlap(ctx);
+        var shared = CheckSharedBlocks(ctx);
         foreach (var (ino, extents) in files) CheckFileMap(ctx, ino, extents);
         CheckXattrBlobs(ctx);
-        FlagInvariants.Check(ctx, files);
+        FlagInvariants.Check(ctx, files, shared);
         CollectClaims(ctx, twinless, blobOwned);
     }
 
@@ -46,7 +49,14 @@ internal static class Phase5ExtentsRmap
         ctx.Report("rmap", 0, g.RmapCount);
         for (long slot = 0; slot < g.RmapCount; slot++)
         {
-            var v = DiskRmap.VerifyRead(ctx.Media.Read(g.RmapOffset(slot), DiskRmap.Size), slot, out var r);
+            var bytes = ctx.Media.Read(g.RmapOffset(slot), DiskRmap.Size);
+            if (DiskRefcount.IsRefcountSlot(bytes))
+            {
+                ReadRefcount(ctx, slot, bytes);
+                ctx.Tick("rmap", slot + 1, g.RmapCount);
+                continue;
+            }
+            var v = DiskRmap.VerifyRead(bytes, slot, out var r);
             if (v.IsOk)
             {
                 ctx.Rmaps.Add((slot, r));
@@ -56,6 +66,27 @@ internal static class Phase5ExtentsRmap
             else if (v.Verdict != Verdict.Empty) ctx.Problem($"rmap slot {slot}", Describe.Verdict(v, $"rmap slot {slot}"));
             ctx.Tick("rmap", slot + 1, g.RmapCount);
         }
+    }
+
+    /// <summary>A reference-count record in an rmap-table slot: it verifies, lies in the data area, and the format has them (version 2).</summary>
+    private static void ReadRefcount(FsckContext ctx, long slot, ReadOnlySpan<byte> bytes)
+    {
+        var g = ctx.Geometry;
+        string where = $"rmap slot {slot}";
+        var v = DiskRefcount.VerifyRead(bytes, slot, out var rc);
+        if (!v.IsOk)
+        {
+            ctx.Problem(where, v.Verdict == Verdict.BadChecksum ? "reference-count record: checksum mismatch" : Describe.Verdict(v, $"refcount slot {slot}"));
+            return;
+        }
+        if (ctx.Superblock.Version < 2)
+            ctx.Problem(where, $"reference-count record ({Describe.Refcount(rc)}) in a format version {ctx.Superblock.Version} image (version 1 has no shared blocks)");
+        if (!g.IsDataBlockRange(rc.PhysBlock, rc.BlockCount))
+        {
+            ctx.Problem(where, $"reference count {rc.Refs} for {Describe.Range(rc.PhysBlock, rc.BlockCount)}, outside the data area ({Describe.Blocks(g.DataStart, g.DataBlocks)})");
+            return;
+        }
+        ctx.Refcounts.Add((slot, rc));
     }
 
     /// <summary>
@@ -209,7 +240,11 @@ internal static class Phase5ExtentsRmap
                 ctx.Problem("rmap", $"no record owns {Describe.Owner(expected[i].Kind, 0)} ({Describe.Blocks(expected[i].Start, expected[i].Blocks)})");
     }
 
-    /// <summary>Sweeps the rmap by physical block: nothing may be owned twice.</summary>
+    /// <summary>
+    /// Sweeps the rmap by physical block: nothing may be owned twice, except by data extents
+    /// (shared blocks: whether their reference counts agree is <see cref="CheckSharedBlocks"/>'s
+    /// question). A metadata area or an xattr blob never shares a block with anything.
+    /// </summary>
     private static void CheckPhysicalOverlap(FsckContext ctx)
     {
         long blocks = ctx.Geometry.BlockCount;
@@ -220,13 +255,52 @@ internal static class Phase5ExtentsRmap
         foreach (var x in inRegion)
         {
             var r = x.Rec;
-            if (r.PhysBlock < maxEnd)
+            if (r.PhysBlock < maxEnd && !(r.Kind == RmapOwnerKind.InodeData && holder.Rec.Kind == RmapOwnerKind.InodeData))
             {
                 long end = Math.Min(maxEnd, r.PhysEnd);
                 ctx.Problem($"rmap slot {x.Slot}", $"{Describe.Blocks(r.PhysBlock, end - r.PhysBlock)} owned twice: by {Describe.Owner(r.Kind, r.Owner)} here and by {Describe.Owner(holder.Rec.Kind, holder.Rec.Owner)} in rmap slot {holder.Slot}");
             }
             if (r.PhysEnd > maxEnd) (maxEnd, holder) = (r.PhysEnd, x);
         }
+    }
+
+    /// <summary>
+    /// The reference counts against the forward maps (<see cref="SharedBlocks"/>, the rule mount
+    /// keeps too): every block mapped by n >= 2 data extents is covered by records totalling n,
+    /// no other block is covered, and records never overlap. Returns the shared physical ranges
+    /// (sorted, disjoint: what records cover or two extents map), for the flag rules.
+    /// </summary>
+    private static List<(long Start, long End)> CheckSharedBlocks(FsckContext ctx)
+    {
+        var g = ctx.Geometry;
+        var records = ctx.Refcounts.Select(x => x.Rec).ToList();
+        // Records never overlap (the sweep of SharedBlocks.Overlapping, with the slots kept for the message).
+        var sorted = ctx.Refcounts.OrderBy(x => x.Rec.PhysBlock).ThenBy(x => x.Slot).ToList();
+        for (int i = 1, holder = 0; i < sorted.Count; i++)
+        {
+            var (a, b) = (sorted[holder], sorted[i]);
+            if (b.Rec.PhysBlock < a.Rec.PhysEnd)
+            {
+                long e = Math.Min(a.Rec.PhysEnd, b.Rec.PhysEnd);
+                ctx.Problem($"rmap slot {b.Slot}", $"reference-count record ({Describe.Refcount(b.Rec)}) overlaps the one in rmap slot {a.Slot} ({Describe.Refcount(a.Rec)}) at {Describe.Blocks(b.Rec.PhysBlock, e - b.Rec.PhysBlock)}");
+            }
+            if (b.Rec.PhysEnd > a.Rec.PhysEnd) holder = i;
+        }
+
+        // Owners from the forward maps: every extent that verified and lies in the data area, whoever it belongs to.
+        var owners = ctx.Extents.Where(x => g.IsDataBlockRange(x.Rec.PhysBlock, x.Rec.BlockCount))
+            .Select(x => new SharedBlocks.Owner(x.Rec.PhysBlock, x.Rec.BlockCount, x.Rec.Ino, x.Rec.FileBlock, IsData: true)).ToList();
+        foreach (var m in SharedBlocks.Compare(owners, records))
+            ctx.Problem("refcount", m.Describe());
+
+        var shared = new List<(long Start, long End)>();
+        foreach (var r in records.Concat(SharedBlocks.Expected(owners)).OrderBy(r => r.PhysBlock))
+        {
+            if (shared.Count > 0 && r.PhysBlock <= shared[^1].End) shared[^1] = (shared[^1].Start, Math.Max(shared[^1].End, r.PhysEnd));
+            else shared.Add((r.PhysBlock, r.PhysEnd));
+        }
+        ctx.Verbose($"refcount: {records.Count} reference-count record(s), {shared.Sum(x => x.End - x.Start)} shared block(s)");
+        return shared;
     }
 
     private static void CheckXattrBlobs(FsckContext ctx)

@@ -5,7 +5,8 @@ namespace PmemFs.Check;
 /// <summary>
 /// Phase 6: the free-space bitmap against the claims of phase 5. Every claimed block is set
 /// ("in use by X but marked free": the allocator could hand it out again), and every set bit
-/// in the data area is claimed ("leaked": space nobody can use). Reported as runs, capped.
+/// in the data area is claimed ("leaked": space nobody can use). Reported as runs, capped. A
+/// shared block (several data extents map it) is one claim: it is set once, and reported once.
 /// </summary>
 internal static class Phase6FreeSpace
 {
@@ -31,13 +32,18 @@ internal static class Phase6FreeSpace
         ctx.UsedDataBlocks = g.DataBlocks - freeData;
         ctx.Report("free space", 1, 3);
 
-        // 1. Claimed but free.
+        // 1. Claimed but free. A block several owners claim (shared data blocks, or an overlap phase 5
+        // reported) is one claim for the bitmap: each block is looked at once, for its first claimant.
         var claims = ctx.Claims.OrderBy(c => c.Start).ToList();
+        long looked = long.MinValue; // blocks before this were looked at for an earlier claim
         foreach (var c in claims)
         {
-            // Free runs [i, j) meet the claim.
+            long from = Math.Max(c.Start, looked);
+            if (from >= c.End) continue;
+            looked = c.End;
+            // Free runs [i, j) meet [from, c.End).
             int j = FirstStartingAtOrAfter(free, c.End);
-            for (int i = FirstEndingAfter(free, c.Start); i < j; i++)
+            for (int i = FirstEndingAfter(free, from); i < j; i++)
             {
                 if (ctx.IsCapped(InUseKind))
                 {
@@ -45,7 +51,7 @@ internal static class Phase6FreeSpace
                     ctx.CountDropped(InUseKind, j - i);
                     break;
                 }
-                long s = Math.Max(free[i].Start, c.Start), e = Math.Min(free[i].End, c.End);
+                long s = Math.Max(free[i].Start, from), e = Math.Min(free[i].End, c.End);
                 ctx.Problem("bitmap", $"{Describe.Blocks(s, e - s)} in use by {Describe.Owner(c.Kind, c.Owner)} but marked free",
                     InUseKind, limit, "runs in use but marked free");
             }

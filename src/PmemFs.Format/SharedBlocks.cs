@@ -25,13 +25,14 @@ public static class SharedBlocks
 
         public string Describe()
         {
-            string blocks = BlockCount == 1 ? $"block {PhysBlock}" : $"blocks {PhysBlock}..{PhysEnd - 1}";
+            bool one = BlockCount == 1;
+            string blocks = one ? $"block {PhysBlock}" : $"blocks {PhysBlock}..{PhysEnd - 1}";
             string who = Inodes.Count == 0 ? "" : $" (inode{(Inodes.Count == 1 ? "" : "s")} {string.Join(", ", Inodes)})";
             if (XattrOwners > 0 && DataOwners + XattrOwners > 1)
-                return $"{blocks} belong to an xattr blob and to {DataOwners + XattrOwners - 1} other owner{(DataOwners + XattrOwners - 1 == 1 ? "" : "s")}{who}";
+                return $"{blocks} belong{(one ? "s" : "")} to an xattr blob and to {DataOwners + XattrOwners - 1} other owner{(DataOwners + XattrOwners - 1 == 1 ? "" : "s")}{who}";
             if (Recorded == 1)
-                return $"{blocks} are mapped by {DataOwners} extents{who} but no reference-count record covers them";
-            return $"{blocks} have reference count {Recorded} but {DataOwners} extent{(DataOwners == 1 ? " maps" : "s map")} them{who}";
+                return $"{blocks} {(one ? "is" : "are")} mapped by {DataOwners} extents{who} but no reference-count record covers {(one ? "it" : "them")}";
+            return $"{blocks} {(one ? "has" : "have")} reference count {Recorded} but {DataOwners} extent{(DataOwners == 1 ? " maps" : "s map")} {(one ? "it" : "them")}{who}";
         }
     }
 

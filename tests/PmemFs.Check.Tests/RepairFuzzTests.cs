@@ -56,7 +56,9 @@ public sealed class RepairFuzzTests(ITestOutputHelper output)
             if (report.After.Problems.Count > 0) left++;
             var again = FsckRepair.Repair(media, new FsckOptions());
             Assert.True(again.Changes.Count == 0, $"{what}: a second repair changed more:\n" + string.Join("\n", again.Changes));
-            if (report.After.IsClean)
+            // A repair may turn two files on one block into sharing (reference-count records): only an
+            // engine that knows format version 2's records can mount that (EngineSupport).
+            if (report.After.IsClean && (EngineSupport.MountsSharedImages || !EngineSupport.HoldsRefcounts(media)))
             {
                 try
                 {

@@ -259,6 +259,50 @@ public sealed class TestImage : IDisposable
 
     public void WriteRmap(long slot, RmapRecord r) => DiskRmap.Seal(r, RmapBytes(slot));
 
+    /// <summary>Reference-count records in the rmap table, by slot.</summary>
+    public List<(long Slot, RefcountRecord Rec)> Refcounts()
+    {
+        var g = G;
+        var list = new List<(long, RefcountRecord)>();
+        for (long slot = 0; slot < g.RmapCount; slot++)
+            if (DiskRefcount.IsRefcountSlot(RmapBytes(slot)) && DiskRefcount.VerifyRead(RmapBytes(slot), slot, out var r).IsOk) list.Add((slot, r));
+        return list;
+    }
+
+    public void WriteRefcount(long slot, RefcountRecord r) => DiskRefcount.Seal(r, RmapBytes(slot));
+
+    /// <summary>An empty rmap-table slot (highest first).</summary>
+    public long FreeRmapSlot()
+    {
+        var g = G;
+        for (long slot = g.RmapCount - 1; slot >= 0; slot--)
+            if (RmapBytes(slot).IndexOfAnyExcept((byte)0) < 0) return slot;
+        throw new InvalidOperationException("rmap table is full");
+    }
+
+    /// <summary>
+    /// Makes <paramref name="e"/> (an extent of some file, with its twin) map <paramref name="phys"/>
+    /// instead, as a reflink would leave it: extent and twin rewritten, the blocks it mapped before
+    /// marked free. The reference counts are left to the caller.
+    /// </summary>
+    public void Remap((long Slot, ExtentRecord Rec) e, long phys)
+    {
+        var twin = RmapTwin(e.Rec);
+        WriteExtent(e.Slot, e.Rec with { PhysBlock = phys });
+        WriteRmap(twin.Slot, twin.Rec with { PhysBlock = phys });
+        for (long b = e.Rec.PhysBlock; b < e.Rec.PhysEnd; b++) SetBit(b, false);
+    }
+
+    /// <summary>Sets the format version in both superblock copies.</summary>
+    public void SetVersion(uint version)
+    {
+        var sb = ImageReader.ReadSuperblock(Media, "test").Superblock with { Version = version };
+        ImageReader.WriteSuperblock(Media, sb, SuperblockCopy.Primary);
+        ImageReader.WriteSuperblock(Media, sb, SuperblockCopy.Secondary);
+    }
+
+    public uint Version => ImageReader.ReadSuperblock(Media, "test").Superblock.Version;
+
     public bool Bit(long block) => FreeSpaceBitmap.IsSet(Media, G, block);
 
     public void SetBit(long block, bool set) => FreeSpaceBitmap.ApplyRange(Media, G, block, 1, set);

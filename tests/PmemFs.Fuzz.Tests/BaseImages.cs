@@ -22,7 +22,49 @@ public static class BaseImages
 
     public static IReadOnlyList<BaseImage> All => LazyAll.Value;
 
-    public static BaseImage Get(string name) => All.First(b => b.Name == name);
+    public static BaseImage Get(string name) => All.Concat(Shared).First(b => b.Name == name);
+
+    private static readonly Lazy<IReadOnlyList<BaseImage>> LazyShared = new(() => [MakeShared()]);
+
+    /// <summary>
+    /// Images with shared extents (format version 2): the reference-count corruptions work on
+    /// these. They are not in <see cref="All"/> while this build's engine cannot mount them
+    /// (<see cref="Oracle.EngineMountsSharedImages"/>; its support is merged separately).
+    /// </summary>
+    public static IReadOnlyList<BaseImage> Shared => LazyShared.Value;
+
+    /// <summary>
+    /// The populated tree, then sharing written into its tables as a reflink would leave it:
+    /// small-0 and small-1 map a.txt's second block (count 3 there), small-2 maps a.txt's first
+    /// block (count 2); their old blocks are freed. Every sharer keeps its twin owner record.
+    /// </summary>
+    private static BaseImage MakeShared()
+    {
+        var tree = Make("shared", Populate, crash: false);
+        using var media = MemoryMedia.FromBytes(tree.Bytes);
+        var map = tree.Map;
+        var g = map.G;
+        ulong Ino(string name) => map.Dirents.First(d => d.Rec.Name.AsSpan().SequenceEqual(N(name))).Rec.Child;
+        var a = map.Extents.First(e => e.Rec.Ino == Ino("a.txt")).Rec;
+        if (a.BlockCount < 2) throw new InvalidOperationException("a.txt should be one extent of 3 blocks");
+        void Remap(string name, long phys)
+        {
+            var (slot, e) = map.Extents.Single(x => x.Rec.Ino == Ino(name));
+            if (e.BlockCount != 1) throw new InvalidOperationException($"{name} should be one block");
+            var twin = map.Rmaps.Single(r => r.Rec.Kind == RmapOwnerKind.InodeData && r.Rec.Owner == e.Ino && r.Rec.FileBlock == e.FileBlock);
+            DiskExtent.Seal(e with { PhysBlock = phys }, media.RawBytes(slot.Offset, DiskExtent.Size));
+            DiskRmap.Seal(twin.Rec with { PhysBlock = phys }, media.RawBytes(twin.Slot.Offset, DiskRmap.Size));
+            FreeSpaceBitmap.ApplyRange(media, g, e.PhysBlock, 1, false);
+        }
+        Remap("small-0", a.PhysBlock + 1);
+        Remap("small-1", a.PhysBlock + 1);
+        Remap("small-2", a.PhysBlock);
+        var freeSlots = map.EmptyRmapSlots;
+        DiskRefcount.Seal(new RefcountRecord(a.PhysBlock, 1, 2), media.RawBytes(g.RmapOffset(freeSlots[0]), DiskRefcount.Size));
+        DiskRefcount.Seal(new RefcountRecord(a.PhysBlock + 1, 1, 3), media.RawBytes(g.RmapOffset(freeSlots[1]), DiskRefcount.Size));
+        var bytes = media.Read(0, (int)Size).ToArray();
+        return new BaseImage("shared", bytes, ImageMap.Parse(bytes));
+    }
 
     private static List<BaseImage> Build()
     {

@@ -52,6 +52,13 @@ public enum CorruptionKind
     XattrBlob,
     /// <summary>Two or three of the kinds above on one image.</summary>
     Combined,
+    /// <summary>
+    /// On an image with shared extents: a reference-count record's count changed, the record
+    /// dropped, duplicated into another slot, shifted or grown (resealed), or a bit flipped in it.
+    /// </summary>
+    Refcount,
+    /// <summary>On an image with shared extents: a sharer's owner (twin rmap) record dropped or altered, or its extent dropped.</summary>
+    SharedOwner,
 }
 
 /// <summary>One corrupted image and exactly what was done to it.</summary>
@@ -69,6 +76,15 @@ public sealed class Mutation
     public List<Slot> TouchedSlots { get; } = [];
     public List<(ulong Ino, long Offset, int Length)> TouchedXattrs { get; } = [];
     public bool TouchedSuperblock { get; set; }
+    /// <summary>The image breaks a rule fsck checks whatever the bytes look like: fsck must not call it clean.</summary>
+    public bool MustBeFound { get; set; }
+    /// <summary>
+    /// The corruption left every extent record intact or removed one outright: the oracle repairs the
+    /// image and checks it clean, with every extent that verified still there (no data lost to the repair).
+    /// </summary>
+    public bool CheckRepair { get; set; }
+    /// <summary>The base holds shared extents (format version 2).</summary>
+    public bool Shared { get; set; }
 
     public void Changed(long offset, ReadOnlySpan<byte> before, ReadOnlySpan<byte> after)
     {
@@ -124,7 +140,7 @@ public sealed class Corruptor
             _img = scratch;
         }
         _length = _img.Length;
-        _m = new Mutation { Base = b.Name, Kind = kind, Seed = seed };
+        _m = new Mutation { Base = b.Name, Kind = kind, Seed = seed, Shared = b.Map.Refcounts.Count > 0 };
     }
 
     private int _length;
@@ -528,6 +544,12 @@ public sealed class Corruptor
             case CorruptionKind.XattrBlob:
                 XattrBlob();
                 break;
+            case CorruptionKind.Refcount:
+                RefcountCorruption();
+                break;
+            case CorruptionKind.SharedOwner:
+                SharedOwnerCorruption();
+                break;
             case CorruptionKind.Combined:
             {
                 var whats = new List<string>();
@@ -543,6 +565,100 @@ public sealed class Corruptor
                 _m.What = string.Join("; ", whats);
                 break;
             }
+        }
+    }
+
+    private void WriteRefcount(Slot s, RefcountRecord r)
+    {
+        var b = new byte[DiskRefcount.Size];
+        DiskRefcount.Seal(r, b);
+        Store(s.Offset, b);
+    }
+
+    private void RefcountCorruption()
+    {
+        if (Map.Refcounts.Count == 0) return;
+        var (s, rc) = Pick(Map.Refcounts);
+        _m.MustBeFound = _m.CheckRepair = true;
+        switch (_rng.Next(6))
+        {
+            case 0:
+            {
+                ulong refs = _rng.Next(3) switch { 0 => rc.Refs + 1, 1 => rc.Refs - 1, _ => rc.Refs + (ulong)_rng.Next(2, 1000) };
+                WriteRefcount(s, rc with { Refs = refs });
+                _m.What = $"refcount slot {s.Index}: count {rc.Refs} -> {refs}";
+                break;
+            }
+            case 1:
+                Store(s.Offset, new byte[s.Size]);
+                _m.What = $"refcount slot {s.Index} ({rc.Refs} for block {rc.PhysBlock}) dropped";
+                break;
+            case 2:
+            {
+                var to = FreeSlot(Table.Rmap);
+                WriteRefcount(to, Coin() ? rc : rc with { Refs = rc.Refs + 1 });
+                _m.What = $"refcount slot {s.Index} duplicated into rmap slot {to.Index}";
+                break;
+            }
+            case 3:
+            {
+                long shift = Coin() ? 1 : -1;
+                WriteRefcount(s, rc with { PhysBlock = rc.PhysBlock + shift });
+                _m.What = $"refcount slot {s.Index} shifted by {shift} block(s)";
+                break;
+            }
+            case 4:
+            {
+                long more = _rng.Next(1, 4);
+                WriteRefcount(s, Coin() ? rc with { BlockCount = rc.BlockCount + more } : rc with { PhysBlock = rc.PhysBlock - more, BlockCount = rc.BlockCount + more });
+                _m.What = $"refcount slot {s.Index} grown by {more} block(s)";
+                break;
+            }
+            default:
+                FlipBit(s.Offset + _rng.Next(4, s.Size), _rng.Next(8));
+                _m.What = $"bit flip in refcount slot {s.Index}, checksum not recomputed";
+                break;
+        }
+    }
+
+    private void SharedOwnerCorruption()
+    {
+        var shared = Map.Extents.Where(e => Map.Refcounts.Any(r => r.Rec.PhysBlock < e.Rec.PhysEnd && e.Rec.PhysBlock < r.Rec.PhysEnd)).ToList();
+        if (shared.Count == 0) return;
+        var (es, e) = Pick(shared);
+        var twin = Map.Rmaps.First(r => r.Rec.Kind == RmapOwnerKind.InodeData && r.Rec.Owner == e.Ino && r.Rec.FileBlock == e.FileBlock);
+        _m.MustBeFound = _m.CheckRepair = true;
+        switch (_rng.Next(5))
+        {
+            case 0:
+                Store(twin.Slot.Offset, new byte[twin.Slot.Size]);
+                _m.What = $"owner record (rmap slot {twin.Slot.Index}) of shared extent slot {es.Index} (inode {e.Ino}) dropped";
+                break;
+            case 1:
+            {
+                long shift = Coin() ? 1 : -1;
+                WriteRmap(twin.Slot, twin.Rec with { PhysBlock = twin.Rec.PhysBlock + shift });
+                _m.What = $"owner record (rmap slot {twin.Slot.Index}) of shared extent slot {es.Index} shifted by {shift} block(s)";
+                break;
+            }
+            case 2:
+            {
+                WriteRmap(twin.Slot, twin.Rec with { FileBlock = twin.Rec.FileBlock + _rng.Next(1, 5) });
+                _m.What = $"owner record (rmap slot {twin.Slot.Index}) of shared extent slot {es.Index}: file block changed";
+                break;
+            }
+            case 3:
+            {
+                var other = Pick(Map.Inodes.Where(i => i.Rec.FileType == FileTypes.Regular && i.Rec.Ino != e.Ino).ToList()).Rec.Ino;
+                WriteRmap(twin.Slot, twin.Rec with { Owner = other });
+                _m.What = $"owner record (rmap slot {twin.Slot.Index}) of shared extent slot {es.Index}: owner {e.Ino} -> {other}";
+                break;
+            }
+            default:
+                // The sharer's extent itself goes (its twin and the count stay): data lost by the corruption, not by the repair.
+                Store(es.Offset, new byte[es.Size]);
+                _m.What = $"shared extent slot {es.Index} (inode {e.Ino}) dropped, its owner record and count kept";
+                break;
         }
     }
 

@@ -27,6 +27,37 @@ public sealed class FuzzTests(ITestOutputHelper output)
         Assert.True(summary.Failures.Count == 0, $"{summary.Failures.Count} corrupted image(s) broke the oracle:\n" + string.Join("\n\n", summary.Failures.Take(5)));
     }
 
+    /// <summary>The shared base is clean; every reference-count and shared-owner corruption of it keeps the oracle (found, repaired clean, no extent lost).</summary>
+    [Fact]
+    public void ReferenceCountCorruptionsKeepTheOracle()
+    {
+        var b = Assert.Single(BaseImages.Shared);
+        using (var media = PmemFs.Media.MemoryMedia.FromBytes(b.Bytes))
+        {
+            var report = PmemFs.Check.Fsck.Check(media, new PmemFs.Check.FsckOptions());
+            Assert.True(report.IsClean, $"{b.Name}: " + string.Join("; ", report.Problems));
+        }
+        Assert.Equal(2, b.Map.Refcounts.Count);
+        var failures = new List<string>();
+        var outcomes = new Dictionary<Outcome, int>();
+        foreach (var kind in new[] { CorruptionKind.Refcount, CorruptionKind.SharedOwner })
+        {
+            for (int seed = 0; seed < 150; seed++)
+            {
+                var m = Corruptor.Make(b, kind, seed);
+                try
+                {
+                    var o = Oracle.Check(m);
+                    outcomes[o] = outcomes.GetValueOrDefault(o) + 1;
+                }
+                catch (FuzzFailureException e) { failures.Add($"{e.Message}\n  corruption: {m}"); }
+            }
+        }
+        output.WriteLine($"engine mounts shared images: {Oracle.EngineMountsSharedImages}; outcomes: {string.Join(", ", outcomes.Select(kv => $"{kv.Key} {kv.Value}"))}");
+        Assert.True(failures.Count == 0, $"{failures.Count} failure(s):\n" + string.Join("\n\n", failures.Take(5)));
+        Assert.False(outcomes.ContainsKey(Outcome.Skipped));
+    }
+
     [Fact]
     public void BaseImagesAreCleanAndMountable()
     {

@@ -25,6 +25,8 @@ public sealed class ImageMap
     public List<(Slot Slot, DirentRecord Rec)> Dirents { get; } = [];
     public List<(Slot Slot, ExtentRecord Rec)> Extents { get; } = [];
     public List<(Slot Slot, RmapRecord Rec)> Rmaps { get; } = [];
+    /// <summary>Reference-count records (rmap-table slots with the "RC" magic, format version 2).</summary>
+    public List<(Slot Slot, RefcountRecord Rec)> Refcounts { get; } = [];
     public List<long> EmptyInodeSlots { get; } = [];
     public List<long> EmptyDirentSlots { get; } = [];
     public List<long> EmptyExtentSlots { get; } = [];
@@ -97,6 +99,11 @@ public sealed class ImageMap
         for (long i = 0; i < g.RmapCount; i++)
         {
             var s = map.SlotOf(Table.Rmap, i);
+            if (DiskRefcount.IsRefcountSlot(image.AsSpan((int)s.Offset, s.Size)))
+            {
+                if (DiskRefcount.VerifyRead(image.AsSpan((int)s.Offset, s.Size), i, out var rc).IsOk) map.Refcounts.Add((s, rc));
+                continue;
+            }
             var v = DiskRmap.VerifyRead(image.AsSpan((int)s.Offset, s.Size), i, out var r);
             if (v.Verdict == Verdict.Empty) map.EmptyRmapSlots.Add(i);
             else if (v.IsOk) map.Rmaps.Add((s, r));
@@ -128,6 +135,10 @@ public sealed class ImageMap
         }
         return map;
     }
+
+    /// <summary>How an rmap-table slot verifies: as a reference-count record when it has that magic, else as an owner record.</summary>
+    public static VerifyResult VerifyRmapSlot(ReadOnlySpan<byte> bytes, long index) =>
+        DiskRefcount.IsRefcountSlot(bytes) ? DiskRefcount.VerifyRead(bytes, index, out _) : DiskRmap.VerifyRead(bytes, index, out _);
 
     public static long ReadI64(byte[] image, long offset) => BinaryPrimitives.ReadInt64LittleEndian(image.AsSpan((int)offset));
 }

@@ -10,7 +10,7 @@ namespace PmemFs.Fuzz.Tests;
 public sealed class FuzzFailureException(string message) : Exception(message);
 
 /// <summary>What happened to one corrupted image (for the statistics).</summary>
-public enum Outcome { FsckRefused, MountRefused, MountedAndWalked, Skipped }
+public enum Outcome { FsckRefused, MountRefused, MountedAndWalked, Skipped, RepairedOnly }
 
 /// <summary>
 /// The rules every corrupted image must keep, whatever was done to it:
@@ -27,7 +27,12 @@ public enum Outcome { FsckRefused, MountRefused, MountedAndWalked, Skipped }
 /// <item>when mount succeeds: readdir, lookup, getattr, reading every file (windows over its whole
 /// map), readlink, listxattr and getxattr never throw, lookups agree with readdir, and every byte read
 /// is what the file's own extents hold (zeros for holes and unwritten extents); then a clean
-/// unmount leaves nothing fsck reports that it did not report before (no new kind of problem).</item>
+/// unmount leaves nothing fsck reports that it did not report before (no new kind of problem);</item>
+/// <item>for the corruptions that break a rule whatever the bytes (<see cref="Mutation.MustBeFound"/>:
+/// the reference-count and shared-owner kinds), fsck does not call the image clean; for those that
+/// leave the data intact (<see cref="Mutation.CheckRepair"/>), fsck --repair makes the image clean,
+/// a second repair changes nothing, every extent that verified is still there, and the engine mounts
+/// and walks the repaired image (once it mounts shared images: <see cref="EngineMountsSharedImages"/>).</item>
 /// </list>
 /// </summary>
 public static class Oracle
@@ -81,7 +86,10 @@ public static class Oracle
             foreach (var p in before.Problems)
                 if (p.Where == "fsck") throw new FuzzFailureException($"fsck phase crashed: {p}");
             if (before.IsClean) CheckDetected(m, fsckMedia);
+            if (before.IsClean && m.MustBeFound) throw new FuzzFailureException("fsck calls the image clean, but the corruption breaks a rule it checks");
         }
+        if (m.CheckRepair) CheckRepair(m, fsckRefusal);
+        if (m.Shared && !EngineMountsSharedImages) return Outcome.RepairedOnly;
 
         if (ReadOnlyToo) CheckReadOnly(m, fsckMedia, before, fsckRefusal);
 
@@ -131,6 +139,72 @@ public static class Oracle
             throw new FuzzFailureException("using the image made new kinds of problems:\n      " + string.Join("\n      ", fresh.Take(10))
                 + "\n    before:\n      " + string.Join("\n      ", before!.Problems.Take(10)));
         return Outcome.MountedAndWalked;
+    }
+
+    private static readonly Lazy<bool> SharedMounts = new(() =>
+    {
+        using var media = MemoryMedia.FromBytes(BaseImages.Shared[0].Bytes);
+        try
+        {
+            FileSystem.Mount(media).Dispose();
+            return true;
+        }
+        catch (Exception e) when (e is ImageFormatException or MediaException)
+        {
+            return false;
+        }
+    });
+
+    /// <summary>
+    /// Whether this build's engine mounts an image with shared extents (the clean shared base).
+    /// The engine learns reference counts separately; until it does, shared images get the fsck
+    /// and repair checks only (and the run's table says so).
+    /// </summary>
+    public static bool EngineMountsSharedImages => SharedMounts.Value;
+
+    /// <summary>Repairs a copy: no exception (a refusal only where fsck refused), clean, idempotent, no extent lost, mountable.</summary>
+    private static void CheckRepair(Mutation m, string? fsckRefusal)
+    {
+        using var media = MemoryMedia.FromBytes(m.Bytes);
+        var extentsBefore = Extents(media);
+        RepairReport? report = null;
+        Stage("repair", () =>
+        {
+            try { report = FsckRepair.Repair(media, new FsckOptions()); }
+            catch (ImageFormatException e)
+            {
+                if (fsckRefusal is null) throw new FuzzFailureException($"repair refused an image fsck read: {e.Message}");
+            }
+        });
+        if (report is null) return;
+        if (!report.After.IsClean)
+            throw new FuzzFailureException("not clean after repair:\n      " + string.Join("\n      ", report.After.Problems.Take(10))
+                + "\n    changes:\n      " + string.Join("\n      ", report.Changes.Take(20)));
+        RepairReport? again = null;
+        Stage("repair again", () => again = FsckRepair.Repair(media, new FsckOptions()));
+        if (again!.Changed) throw new FuzzFailureException("a second repair changed more:\n      " + string.Join("\n      ", again.Changes.Take(10)));
+        var lost = extentsBefore.Except(Extents(media)).ToList();
+        if (lost.Count > 0)
+            throw new FuzzFailureException($"the repair dropped {lost.Count} extent(s) of a corruption that left the data intact, e.g. {lost[0]}:\n      "
+                + string.Join("\n      ", report.Changes.Take(20)));
+        if (m.Shared && !EngineMountsSharedImages) return;
+        Stage("mount repaired", () =>
+        {
+            FileSystem fs;
+            try { fs = FileSystem.Mount(media); }
+            catch (Exception e) when (e is ImageFormatException or MediaException) { throw new FuzzFailureException($"mount refused the repaired image: {e.Message}"); }
+            try { Walk(fs, media); }
+            finally { fs.Dispose(); }
+        });
+    }
+
+    private static HashSet<(long Slot, ExtentRecord Rec)> Extents(MemoryMedia media)
+    {
+        var g = ImageReader.ReadSuperblock(media, "fuzz").Superblock.Geometry;
+        var set = new HashSet<(long, ExtentRecord)>();
+        for (long i = 0; i < g.ExtentCount; i++)
+            if (DiskExtent.VerifyRead(media.Read(g.ExtentOffset(i), DiskExtent.Size), i, out var e).IsOk) set.Add((i, e));
+        return set;
     }
 
     private static readonly System.Collections.Concurrent.ConcurrentDictionary<string, long> StageTicks = new();
@@ -202,7 +276,7 @@ public static class Oracle
                 Table.Inode => DiskInode.VerifyRead(bytes, Geometry.InoOfSlot(s.Index), out _),
                 Table.Dirent => DiskDirent.VerifyRead(bytes, s.Index, out _),
                 Table.Extent => DiskExtent.VerifyRead(bytes, s.Index, out _),
-                _ => DiskRmap.VerifyRead(bytes, s.Index, out _),
+                _ => ImageMap.VerifyRmapSlot(bytes, s.Index),
             };
             if (v.Verdict is Verdict.BadChecksum or Verdict.Corrupt)
                 throw new FuzzFailureException($"fsck calls the image clean, but {s.Table} slot {s.Index} fails its verifier: {v.Problem}");
@@ -250,7 +324,7 @@ public static class Oracle
         }
         for (long i = 0; i < g.RmapCount; i++)
         {
-            var v = DiskRmap.VerifyRead(replayed.Read(g.RmapOffset(i), DiskRmap.Size), i, out _);
+            var v = ImageMap.VerifyRmapSlot(replayed.Read(g.RmapOffset(i), DiskRmap.Size), i);
             if (v.Verdict is Verdict.BadChecksum or Verdict.Corrupt) throw new FuzzFailureException($"mount accepted a bad rmap record: {v.Problem}");
         }
         foreach (var p in before.Problems)
@@ -260,6 +334,9 @@ public static class Oracle
                 throw new FuzzFailureException($"mount accepted a directory tree fsck finds broken: {p}");
             if (OwnedTwiceByFiles.IsMatch(p.Message))
                 throw new FuzzFailureException($"mount accepted blocks owned by two files: {p}");
+            // Mount keeps the same rule (SharedBlocks): counts that disagree with the maps are refused.
+            if (p.Where == "refcount")
+                throw new FuzzFailureException($"mount accepted shared blocks whose reference counts are wrong: {p}");
         }
     }
 

@@ -34,9 +34,11 @@ public sealed record RepairReport(IReadOnlyList<RepairChange> Changes, FsckRepor
 /// <item>inode records (link counts, a new /lost+found or root, xattr fields, flags the rules
 /// of docs/flags.md do not allow: cleared, never acted on by moving or allocating data);</item>
 /// <item>dirent records (entries in /lost+found, type fixes) and trimmed extents;</item>
-/// <item>the rmap table (stale records removed, missing ones added);</item>
+/// <item>the rmap table (stale records removed, missing ones added), with the reference-count
+/// records rewritten to exactly what the surviving extents share (<see cref="SharedBlocks.Expected"/>);</item>
 /// <item>the free-space bitmap;</item>
-/// <item>the superblock copy that was bad, last.</item>
+/// <item>the superblock copy that was bad, last (both copies when a version 1 image now needs
+/// reference-count records: it becomes version 2).</item>
 /// </list>
 /// Extents are only ever removed or shortened, never added, so no intermediate state has a
 /// block in use that the bitmap calls free and that was not already so; every derived

@@ -42,6 +42,7 @@ internal sealed class Repairer(IMedia media, FsckOptions options, IProgress<Fsck
     // Rmap: slots to clear and records to write.
     private readonly HashSet<long> _rmapsCleared = [];
     private readonly SortedDictionary<long, RmapRecord> _rmapsWritten = [];
+    private readonly SortedDictionary<long, RefcountRecord> _refcountsWritten = [];
 
     // Bitmap: words to write (word index -> value).
     private readonly SortedDictionary<long, ulong> _bitmapWords = [];
@@ -303,7 +304,11 @@ internal sealed class Repairer(IMedia media, FsckOptions options, IProgress<Fsck
         }
     }
 
-    /// <summary>No physical block owned twice: metadata wins, then extents by slot, then xattr blobs.</summary>
+    /// <summary>
+    /// No physical block owned twice, except by data extents (shared blocks: their reference
+    /// counts are rewritten to match in <see cref="RebuildRmap"/>). Metadata wins, then extents,
+    /// then xattr blobs (by first block, then inode); the loser goes.
+    /// </summary>
     private void ResolvePhysicalOwners()
     {
         Step("physical blocks");
@@ -312,20 +317,54 @@ internal sealed class Repairer(IMedia media, FsckOptions options, IProgress<Fsck
         foreach (var (slot, e) in _extents) claims.Add(new PhysClaim(e.PhysBlock, e.PhysEnd, 1, slot, $"inode {e.Ino} (extent slot {slot})"));
         foreach (var (ino, rec) in _inodes)
             if (rec.XattrBlock != 0) claims.Add(new PhysClaim(rec.XattrBlock, rec.XattrBlock + rec.XattrBlocks, 2, (long)ino, $"inode {ino} (xattr blob)"));
-        claims.Sort((a, b) => a.Start != b.Start ? a.Start.CompareTo(b.Start) : a.Rank != b.Rank ? a.Rank.CompareTo(b.Rank) : a.Id.CompareTo(b.Id));
 
-        // Accepted claims are disjoint, so only the last accepted one (the one reaching furthest) can meet the next.
-        PhysClaim? holder = null;
-        foreach (var c in claims)
+        // Rank by rank: a claim goes when it meets one accepted at a lower rank, or an earlier one
+        // (by start) of its own rank, except extents among themselves: those may share blocks.
+        var accepted = new List<PhysClaim>();
+        foreach (int rank in new[] { 0, 1, 2 })
         {
-            if (holder is { } h && c.Start < h.End)
+            var lower = new Claims(accepted);
+            PhysClaim? reach = null; // the winner of this rank reaching furthest so far
+            foreach (var c in claims.Where(c => c.Rank == rank).OrderBy(c => c.Start).ThenBy(c => c.Id))
             {
-                bool holderWins = h.Rank < c.Rank || (h.Rank == c.Rank && h.Id < c.Id);
-                var (loser, winner) = holderWins ? (c, h) : (h, c);
-                Reject(loser, $"{Describe.Blocks(Math.Max(loser.Start, winner.Start), Math.Min(loser.End, winner.End) - Math.Max(loser.Start, winner.Start))} also owned by {winner.Who}");
-                if (holderWins) continue;
+                var other = lower.Meeting(c) ?? (rank != 1 && reach is { } r && r.End > c.Start ? r : null);
+                if (other is { } w)
+                {
+                    long s = Math.Max(c.Start, w.Start), e = Math.Min(c.End, w.End);
+                    Reject(c, $"{Describe.Blocks(s, e - s)} also owned by {w.Who}");
+                    continue;
+                }
+                accepted.Add(c);
+                if (reach is not { } rr || c.End > rr.End) reach = c;
             }
-            holder = c;
+        }
+    }
+
+    /// <summary>Claims sorted by start with the furthest end so far, to find one meeting a range in O(log n).</summary>
+    private sealed class Claims
+    {
+        private readonly List<PhysClaim> _sorted;
+        private readonly long[] _reach;
+
+        public Claims(IEnumerable<PhysClaim> claims)
+        {
+            _sorted = [.. claims.OrderBy(c => c.Start)];
+            _reach = new long[_sorted.Count];
+            for (int i = 0; i < _sorted.Count; i++) _reach[i] = Math.Max(i > 0 ? _reach[i - 1] : long.MinValue, _sorted[i].End);
+        }
+
+        /// <summary>The first claim (by start) that meets <paramref name="c"/>, or null.</summary>
+        public PhysClaim? Meeting(PhysClaim c)
+        {
+            // The first index whose furthest end passes c's start: that claim itself ends there.
+            int lo = 0, hi = _sorted.Count;
+            while (lo < hi)
+            {
+                int mid = (lo + hi) >>> 1;
+                if (_reach[mid] <= c.Start) lo = mid + 1;
+                else hi = mid;
+            }
+            return lo < _sorted.Count && _sorted[lo].Start < c.End ? _sorted[lo] : null;
         }
     }
 
@@ -349,9 +388,15 @@ internal sealed class Repairer(IMedia media, FsckOptions options, IProgress<Fsck
         var byIno = concerned.ToDictionary(ino => ino, _ => new List<(long Slot, ExtentRecord Rec)>());
         foreach (var (slot, e) in _extents)
             if (byIno.TryGetValue(e.Ino, out var list)) list.Add((slot, e));
+        // Shared as the repaired image will say: the reference counts are rewritten from the extents that stay.
+        var shared = ExpectedRefcounts().Select(r => (r.PhysBlock, r.PhysEnd)).ToList();
         foreach (var ino in concerned)
-            _inodes[ino] = FlagInvariants.Repair(_inodes[ino], byIno[ino], message => Change($"inode {ino}", message));
+            _inodes[ino] = FlagInvariants.Repair(_inodes[ino], byIno[ino], shared, message => Change($"inode {ino}", message));
     }
+
+    /// <summary>The reference-count records the extents that stay call for (<see cref="SharedBlocks.Expected"/>).</summary>
+    private List<RefcountRecord> ExpectedRefcounts() =>
+        SharedBlocks.Expected(_extents.Values.Select(e => new SharedBlocks.Owner(e.PhysBlock, e.BlockCount, e.Ino, e.FileBlock, IsData: true)));
 
     // ---- dirents and the namespace ----
 
@@ -600,13 +645,30 @@ internal sealed class Repairer(IMedia media, FsckOptions options, IProgress<Fsck
         var missing = new Dictionary<RmapRecord, int>();
         foreach (var r in wanted) missing[r] = missing.GetValueOrDefault(r) + 1;
 
+        var refcounts = ExpectedRefcounts();
+        var refcountsMissing = refcounts.ToHashSet(); // Expected never repeats a range
+        var refcountsRead = new List<(long Slot, RefcountRecord Rec)>();
+
         var free = new List<long>();
         var freed = new List<long>();
         for (long slot = 0; slot < _g.RmapCount; slot++)
         {
-            var v = DiskRmap.VerifyRead(media.Read(_g.RmapOffset(slot), DiskRmap.Size), slot, out var r);
-            if (v.Verdict == Verdict.Empty) { free.Add(slot); continue; }
+            var bytes = media.Read(_g.RmapOffset(slot), DiskRmap.Size);
             string where = $"rmap slot {slot}";
+            if (DiskRefcount.IsRefcountSlot(bytes))
+            {
+                var rv = DiskRefcount.VerifyRead(bytes, slot, out var rc);
+                if (!rv.IsOk)
+                {
+                    _rmapsCleared.Add(slot);
+                    freed.Add(slot);
+                    Change(where, $"cleared: reference-count record ({Describe.Verdict(rv, $"refcount slot {slot}")}); the counts are rebuilt from the extents");
+                }
+                else if (!refcountsMissing.Remove(rc)) refcountsRead.Add((slot, rc));
+                continue;
+            }
+            var v = DiskRmap.VerifyRead(bytes, slot, out var r);
+            if (v.Verdict == Verdict.Empty) { free.Add(slot); continue; }
             if (!v.IsOk)
             {
                 _rmapsCleared.Add(slot);
@@ -624,8 +686,48 @@ internal sealed class Repairer(IMedia media, FsckOptions options, IProgress<Fsck
             Change(where, $"removed: {Show(r)} matches no extent, xattr blob or metadata area");
         }
 
+        // Reference counts: a record over the right range with the wrong count is rewritten in
+        // place; the others that no range calls for go, and the missing ones are added.
+        var byRange = refcountsMissing.ToDictionary(r => (r.PhysBlock, r.BlockCount));
+        foreach (var (slot, rc) in refcountsRead)
+        {
+            string where = $"rmap slot {slot}";
+            if (byRange.Remove((rc.PhysBlock, rc.BlockCount), out var want))
+            {
+                refcountsMissing.Remove(want);
+                _refcountsWritten[slot] = want;
+                Change(where, $"reference count {rc.Refs} -> {want.Refs} for {Describe.Range(rc.PhysBlock, rc.BlockCount)} ({want.Refs} extents map them)");
+                continue;
+            }
+            _rmapsCleared.Add(slot);
+            freed.Add(slot);
+            Change(where, $"removed: reference count {rc.Refs} for {Describe.Range(rc.PhysBlock, rc.BlockCount)}: {RefcountMismatch(rc, refcounts)}");
+        }
+
         int next = 0;
         free.AddRange(freed);
+        foreach (var rc in refcounts)
+        {
+            if (!refcountsMissing.Contains(rc)) continue;
+            if (next >= free.Count)
+            {
+                Change("rmap", $"no free slot for reference count {rc.Refs} of {Describe.Range(rc.PhysBlock, rc.BlockCount)}: the rmap table is full");
+                continue;
+            }
+            long slot = free[next++];
+            _rmapsCleared.Remove(slot);
+            _refcountsWritten[slot] = rc;
+            Change($"rmap slot {slot}", $"added: reference count {rc.Refs} for {Describe.Range(rc.PhysBlock, rc.BlockCount)} ({rc.Refs} extents map them)");
+        }
+
+        // Records in a version 1 image: the image becomes version 2, as the engine does at its first sharing.
+        if (refcounts.Count > 0 && _sb.Version < 2)
+        {
+            Change("superblock", $"format version {_sb.Version} -> 2 (both copies): the image holds shared blocks, which need reference-count records");
+            _sb = _sb with { Version = 2 };
+            _writePrimary = _writeSecondary = true;
+        }
+
         foreach (var r in wanted)
         {
             if (missing[r] == 0) continue;
@@ -640,6 +742,14 @@ internal sealed class Repairer(IMedia media, FsckOptions options, IProgress<Fsck
             _rmapsWritten[slot] = r;
             Change($"rmap slot {slot}", $"added: {Show(r)}");
         }
+    }
+
+    /// <summary>Why a record read from the table is not one <paramref name="expected"/> holds.</summary>
+    private static string RefcountMismatch(RefcountRecord rc, List<RefcountRecord> expected)
+    {
+        var meeting = expected.Where(e => e.PhysBlock < rc.PhysEnd && rc.PhysBlock < e.PhysEnd).ToList();
+        if (meeting.Count == 0) return "no two extents share those blocks";
+        return $"the shared blocks there are {string.Join(", ", meeting.Take(3).Select(e => $"{Describe.Range(e.PhysBlock, e.BlockCount)} (count {e.Refs})"))}{(meeting.Count > 3 ? ", ..." : "")}";
     }
 
     private static string Show(RmapRecord r) => r.Kind switch
@@ -741,6 +851,11 @@ internal sealed class Repairer(IMedia media, FsckOptions options, IProgress<Fsck
             DiskRmap.Seal(r, buf.AsSpan(0, DiskRmap.Size));
             Store(_g.RmapOffset(slot), buf.AsSpan(0, DiskRmap.Size));
         }
+        foreach (var (slot, rc) in _refcountsWritten)
+        {
+            DiskRefcount.Seal(rc, buf.AsSpan(0, DiskRefcount.Size));
+            Store(_g.RmapOffset(slot), buf.AsSpan(0, DiskRefcount.Size));
+        }
         media.Drain();
 
         // 6. The bitmap.
@@ -753,7 +868,7 @@ internal sealed class Repairer(IMedia media, FsckOptions options, IProgress<Fsck
         }
         media.Drain();
 
-        // 7. The superblock copy that was bad, last (each persisted).
+        // 7. The superblock copy that was bad (or both, for a version upgrade), last (each persisted).
         if (_writeSecondary) ImageReader.WriteSuperblock(media, _sb, SuperblockCopy.Secondary);
         if (_writePrimary) ImageReader.WriteSuperblock(media, _sb, SuperblockCopy.Primary);
     }

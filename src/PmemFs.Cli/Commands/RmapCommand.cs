@@ -4,6 +4,7 @@ using System.Text;
 using System.Text.Json;
 using PmemFs.Cli.Output;
 using PmemFs.Format;
+using PmemFs.Media;
 using static PmemFs.Cli.Commands.CommandGuard;
 
 namespace PmemFs.Cli.Commands;
@@ -17,23 +18,35 @@ public static class RmapCommand
 {
     public const string Name = "rmap";
 
-    /// <summary>One reverse-map record in bytes; <see cref="Ino"/> 0 for metadata.</summary>
-    public sealed record Owner(long Physical, long Length, string Kind, ulong Ino, string? Path, long? FileOffset);
+    /// <summary>
+    /// One reverse-map record in bytes; <see cref="Ino"/> 0 for metadata. <see cref="Refs"/>: for
+    /// file data whose blocks are shared (a reference-count record covers them), the highest count
+    /// over the range (how many extents map those blocks); null when not shared.
+    /// </summary>
+    public sealed record Owner(long Physical, long Length, string Kind, ulong Ino, string? Path, long? FileOffset, ulong? Refs = null);
+
+    /// <summary>A reference-count record in bytes: <see cref="Refs"/> extents map [Physical, +Length).</summary>
+    public sealed record Shared(long Physical, long Length, ulong Refs);
+
+    /// <summary>What rmap reads: the owner records, and the reference counts of shared ranges (format version 2).</summary>
+    public sealed record Table(List<Owner> Owners, List<Shared> Refcounts);
 
     public static Command Build(CliConsole console)
     {
         var image = CommandLine.ImageArgument("An unmounted PmemFs image or /dev/dax device.");
         var range = new Option<string?>("--range") { Description = "Only records overlapping START:LEN (bytes, or sizes like 2M:64K).", HelpName = "START:LEN" };
-        var json = new Option<bool>("--json") { Description = "Print one JSON object: image and an owners array (physical, length in bytes; kind, inode, path, file_offset)." };
+        var json = new Option<bool>("--json") { Description = "Print one JSON object: image, an owners array (physical, length in bytes; kind, inode, path, file_offset; refs on shared data) and a shared array (physical, length, refs)." };
         var command = new Command(Name, "Show who owns each physical range of an image (file data, xattrs, metadata), from the reverse map.") { image, range, json };
         command.SetAction(parsed => CommandGuard.Run(console, Name, ExitCodes.Failure, () =>
         {
             string path = parsed.GetValue(image)!;
             (long start, long length) = ParseRange(parsed.GetValue(range));
             if (Directory.Exists(path)) throw Fail($"{path}: a directory; rmap reads an unmounted image (the mounted form is not built yet: unmount it and name the image)");
-            var owners = Read(path).Where(o => o.Physical < start + length && start < o.Physical + o.Length).ToList();
-            if (parsed.GetValue(json)) Json.Write(console.Out, w => WriteJson(w, path, owners));
-            else WriteText(console.Out, owners);
+            var table = Read(path);
+            var owners = table.Owners.Where(o => o.Physical < start + length && start < o.Physical + o.Length).ToList();
+            var shared = table.Refcounts.Where(r => r.Physical < start + length && start < r.Physical + r.Length).ToList();
+            if (parsed.GetValue(json)) Json.Write(console.Out, w => WriteJson(w, path, owners, shared));
+            else WriteText(console.Out, owners, shared);
             return ExitCodes.Ok;
         }));
         return command;
@@ -54,26 +67,67 @@ public static class RmapCommand
             : SizeParser.TryParse(text, out bytes, out _);
 
     /// <summary>Every reverse-map record of <paramref name="image"/>, by physical offset, with paths where a name leads to the inode.</summary>
-    public static List<Owner> Read(string image)
+    public static Table Read(string image)
     {
         using var offline = OfflineImage.Open(image);
-        var media = offline.Media;
-        var g = offline.Fs.Geometry;
+        return Read(offline.Media, offline.Fs.Geometry);
+    }
+
+    /// <summary>
+    /// The records of the tables of <paramref name="media"/> (an image nobody writes): owner
+    /// records, and reference-count records, which share the rmap table (told apart by their magic).
+    /// </summary>
+    public static Table Read(IMedia media, Geometry g)
+    {
         var names = new Dictionary<ulong, (ulong Parent, string Name)>();
         for (long slot = 0; slot < g.DirentCount; slot++)
             if (DiskDirent.VerifyRead(media.Read(g.DirentOffset(slot), DiskDirent.Size), slot, out var d).IsOk)
                 names.TryAdd(d.Child, (d.Parent, Encoding.UTF8.GetString(d.Name)));
         var owners = new List<Owner>();
+        var refcounts = new List<RefcountRecord>();
+        long bs = FormatConstants.BlockSize;
         for (long slot = 0; slot < g.RmapCount; slot++)
         {
-            if (!DiskRmap.VerifyRead(media.Read(g.RmapOffset(slot), DiskRmap.Size), slot, out var r).IsOk) continue;
-            long bs = FormatConstants.BlockSize;
+            var bytes = media.Read(g.RmapOffset(slot), DiskRmap.Size);
+            if (DiskRefcount.IsRefcountSlot(bytes))
+            {
+                if (DiskRefcount.VerifyRead(bytes, slot, out var rc).IsOk) refcounts.Add(rc);
+                continue;
+            }
+            if (!DiskRmap.VerifyRead(bytes, slot, out var r).IsOk) continue;
             owners.Add(r.IsMetadata
                 ? new Owner(r.PhysBlock * bs, r.BlockCount * bs, KindName(r.Kind), 0, null, null)
                 : new Owner(r.PhysBlock * bs, r.BlockCount * bs, KindName(r.Kind), r.Owner, PathOf(r.Owner, names), r.FileBlock * bs));
         }
+        refcounts.Sort((a, b) => a.PhysBlock.CompareTo(b.PhysBlock));
+        if (refcounts.Count > 0)
+        {
+            // Records never overlap (fsck's rule), so the ones meeting a row start at a binary search.
+            for (int i = 0; i < owners.Count; i++)
+            {
+                var o = owners[i];
+                if (o.Kind != KindName(RmapOwnerKind.InodeData)) continue;
+                long first = o.Physical / bs, end = (o.Physical + o.Length) / bs;
+                int k = FirstEndingAfter(refcounts, first);
+                ulong refs = 0;
+                for (; k < refcounts.Count && refcounts[k].PhysBlock < end; k++) refs = Math.Max(refs, refcounts[k].Refs);
+                if (refs > 0) owners[i] = o with { Refs = refs };
+            }
+        }
         owners.Sort((a, b) => a.Physical.CompareTo(b.Physical));
-        return owners;
+        return new Table(owners, refcounts.Select(r => new Shared(r.PhysBlock * bs, r.BlockCount * bs, r.Refs)).ToList());
+    }
+
+    private static int FirstEndingAfter(List<RefcountRecord> sorted, long block)
+    {
+        int lo = 0, hi = sorted.Count;
+        while (lo < hi)
+        {
+            int mid = (lo + hi) >>> 1;
+            if (sorted[mid].PhysEnd <= block) lo = mid + 1;
+            else hi = mid;
+        }
+        return lo;
     }
 
     private static string KindName(RmapOwnerKind k) => k switch
@@ -104,9 +158,13 @@ public static class RmapCommand
         return "/" + string.Join('/', parts);
     }
 
-    private static readonly string[] Header = ["PHYS-OFFSET", "LENGTH", "OWNER", "INODE", "FILE-OFFSET", "PATH"];
+    private static readonly string[] Header = ["PHYS-OFFSET", "LENGTH", "OWNER", "INODE", "FILE-OFFSET", "SHARED", "PATH"];
 
-    public static void WriteText(TextWriter output, IReadOnlyList<Owner> owners)
+    /// <summary>
+    /// One row per owner record; SHARED is the reference count of file data whose blocks other
+    /// extents map too ("-" when not shared). Shared ranges, if any, are summed up below the table.
+    /// </summary>
+    public static void WriteText(TextWriter output, IReadOnlyList<Owner> owners, IReadOnlyList<Shared>? shared = null)
     {
         if (owners.Count == 0)
         {
@@ -117,13 +175,25 @@ public static class RmapCommand
         var rows = new List<string[]> { Header };
         foreach (var o in owners)
             rows.Add([$"{N(o.Physical)}-{N(o.Physical + o.Length - 1)}", N(o.Length), o.Kind, o.Ino == 0 ? "-" : o.Ino.ToString(CultureInfo.InvariantCulture),
-                o.FileOffset is long f ? N(f) : "-", o.Ino == 0 ? "-" : o.Path ?? "(no name)"]);
+                o.FileOffset is long f ? N(f) : "-", o.Refs is ulong refs ? $"x{refs}" : "-", o.Ino == 0 ? "-" : o.Path ?? "(no name)"]);
         var widths = Enumerable.Range(0, Header.Length).Select(c => rows.Max(r => r[c].Length)).ToArray();
         foreach (var r in rows)
             output.WriteLine(string.Join("  ", r.Select((cell, c) => c == r.Length - 1 ? cell : cell.PadRight(widths[c]))).TrimEnd());
+        if (shared is { Count: > 0 })
+        {
+            long bytes = shared.Sum(s => s.Length);
+            output.WriteLine();
+            output.WriteLine($"shared: {N(bytes)} bytes in {shared.Count} range{(shared.Count == 1 ? "" : "s")} (reference-count records):");
+            foreach (var s in shared)
+                output.WriteLine($"  {N(s.Physical)}-{N(s.Physical + s.Length - 1)}  {N(s.Length)} bytes mapped by {s.Refs} extents");
+        }
     }
 
-    public static void WriteJson(Utf8JsonWriter w, string image, IReadOnlyList<Owner> owners)
+    /// <summary>
+    /// <c>{"image", "owners": [...], "shared": [...]}</c>: an owner of shared blocks has
+    /// <c>"refs": N</c>; <c>shared</c> holds the reference-count records (physical, length, refs).
+    /// </summary>
+    public static void WriteJson(Utf8JsonWriter w, string image, IReadOnlyList<Owner> owners, IReadOnlyList<Shared>? shared = null)
     {
         w.WriteStartObject();
         w.WriteString("image", image);
@@ -137,6 +207,17 @@ public static class RmapCommand
             if (o.Ino == 0) w.WriteNull("inode"); else w.WriteNumber("inode", o.Ino);
             if (o.Path is null) w.WriteNull("path"); else w.WriteString("path", o.Path);
             if (o.FileOffset is long f) w.WriteNumber("file_offset", f); else w.WriteNull("file_offset");
+            if (o.Refs is ulong refs) w.WriteNumber("refs", refs);
+            w.WriteEndObject();
+        }
+        w.WriteEndArray();
+        w.WriteStartArray("shared");
+        foreach (var s in shared ?? [])
+        {
+            w.WriteStartObject();
+            w.WriteNumber("physical", s.Physical);
+            w.WriteNumber("length", s.Length);
+            w.WriteNumber("refs", s.Refs);
             w.WriteEndObject();
         }
         w.WriteEndArray();
