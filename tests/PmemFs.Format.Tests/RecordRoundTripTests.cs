@@ -55,7 +55,7 @@ public class RecordRoundTripTests
 
         Assert.Equal(512, DiskSuperblock.Size);
         Assert.Equal(Checksum.Crc32C(buf.AsSpan(4)), U32(buf, 0));
-        Assert.Equal(1u, U32(buf, 4));
+        Assert.Equal(FormatConstants.FormatVersion, U32(buf, 4));
         Assert.Equal(new byte[] { 0x50, 0x4D, 0x45, 0x4D, 0x46, 0x53, 0x00, 0x01 }, buf[8..16]);
         Assert.Equal(g.RegionSize, I64(buf, 16));
         Assert.Equal(4096u, U32(buf, 24));

@@ -66,9 +66,20 @@ public class RecordVerifierTests
     [Fact]
     public void SuperblockOfAnotherVersionIsCorrupt()
     {
-        var bad = Forge(SuperblockImage(), b => PutU32(b, 4, 2));
-        AssertCorrupt(DiskSuperblock.VerifyRead(bad, out var sb), "version 2");
-        Assert.Null(sb);
+        foreach (uint version in new uint[] { 0, FormatConstants.FormatVersion + 1 })
+        {
+            var bad = Forge(SuperblockImage(), b => PutU32(b, 4, version));
+            AssertCorrupt(DiskSuperblock.VerifyRead(bad, out var sb), $"version {version}");
+            Assert.Null(sb);
+        }
+    }
+
+    [Fact]
+    public void SuperblockOfVersion1IsReadAsVersion1()
+    {
+        var old = Forge(SuperblockImage(), b => PutU32(b, 4, 1));
+        Assert.True(DiskSuperblock.VerifyRead(old, out var sb).IsOk);
+        Assert.Equal(1u, sb!.Version);
     }
 
     [Fact]
