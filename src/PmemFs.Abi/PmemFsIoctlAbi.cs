@@ -279,3 +279,37 @@ public unsafe struct PmemFsRegion
         }
     }
 }
+
+/// <summary>
+/// The explicit clone (struct pmemfs_clone_range in pmemfs.h): FICLONERANGE never reaches a FUSE
+/// daemon, so PmemFs has its own. Issued on the destination's descriptor (open for writing, not
+/// O_APPEND); the source is another descriptor of the caller, open for reading, on the same mount.
+/// </summary>
+public static class PmemFsCloneAbi
+{
+    public const uint CloneRange = 0xC040504C; // _IOWR('P', 0x4C, struct pmemfs_clone_range)
+
+    public const uint Version = 1;
+
+    /// <summary>The block size: offsets (and lengths that do not reach the source's end of file) are multiples of it.</summary>
+    public const ulong BlockSize = 4096;
+}
+
+/// <summary>struct pmemfs_clone_range (64 bytes): PMEMFS_IOC_CLONE_RANGE.</summary>
+[StructLayout(LayoutKind.Sequential, Size = Size)]
+public struct PmemFsCloneRange
+{
+    public uint Version;
+    /// <summary>The caller's descriptor of the source file (the daemon reads it in /proc/PID/fdinfo: never a bare inode number).</summary>
+    public int SrcFd;
+    public ulong SrcOffset;
+    /// <summary>Bytes; 0 = to the source's end of file.</summary>
+    public ulong Length;
+    public ulong DstOffset;
+    public ulong Flags;
+    /// <summary>Out: bytes now shared (or, for the source's last partial block, copied).</summary>
+    public ulong Cloned;
+    public ulong Reserved1, Reserved2;
+
+    public const int Size = 64;
+}

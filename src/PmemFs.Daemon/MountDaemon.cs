@@ -82,6 +82,9 @@ public sealed class MountDaemon(MountRequest request, DaemonLog log)
         using var invalidator = new PageCacheInvalidator(session.InvalidateInode, log);
         ops.Invalidator = invalidator;
         ops.MountIsReadOnly = () => MountTable.FindServing(mountpoint, image)?.ReadOnly ?? false;
+        // A clone's source descriptor must be on this mount: its device, read once.
+        string? ownDevice = null;
+        ops.OwnDevice = () => ownDevice ??= MountTable.FindServing(mountpoint, image)?.Device;
         fs.Mappings = new ProcMapsProbe(mountpoint, image, log);
         // Lease holders: told of recalls through poll() on their descriptor; their deaths end their leases.
         using var holders = new HolderWatch(ops.HolderDied, log);

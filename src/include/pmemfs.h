@@ -18,6 +18,7 @@
  * DAX_IMMUTABLE has no Linux bit and travels only through these. Semantics: docs/flags.md.
  *
  * Layout leases, pins, extent maps and prepare-write (direct access): docs/leases.md.
+ * The explicit clone (reflink): docs/leases.md, "The clone ioctl".
  */
 #ifndef PMEMFS_H
 #define PMEMFS_H
@@ -317,6 +318,63 @@ struct pmemfs_region {
 
 #define PMEMFS_IOC_REGION _IOWR('P', 0x4A, struct pmemfs_region)
 
+/* ---------------------------------------------------------------------------------------
+ * Explicit clone (reflink; docs/leases.md "The clone ioctl").
+ *
+ * FICLONE and FICLONERANGE never reach a FUSE daemon, so a clone that must share blocks or fail
+ * (never copy, as cp --reflink=always) is PmemFs's own ioctl. Issue it on the DESTINATION's
+ * descriptor (open for writing, not O_APPEND) and name the SOURCE by another descriptor of the
+ * calling process (open for reading), on the same PmemFs mount, as FICLONERANGE's src_fd: the
+ * daemon reads that descriptor's inode, mount and access mode from /proc/PID/fdinfo of the
+ * calling thread, so the caller proves it may read the source the way the kernel does, by
+ * having opened it. No inode number or path from the caller is trusted.
+ *
+ * [src_offset, src_offset + length) of the source becomes [dst_offset, ...) of the destination,
+ * sharing the blocks (copied on a later write by either file); holes and unwritten blocks of the
+ * source become holes. length 0 means to the source's end of file; a range past that end is cut
+ * there. Offsets must be multiples of PMEMFS_CLONE_BLOCK; so must the length, unless the range
+ * reaches the source's end of file and the destination's range reaches or passes the
+ * destination's end of file (Linux's rule: the block holding a file's end is copied, not
+ * shared). The destination grows to the range's end if shorter. Durable when it returns.
+ * cloned (out) is the bytes done (length after 0 and the cut are resolved).
+ *
+ * Errors, everything unchanged (ENOSPC: a large clone is several transactions, those committed
+ * stay):
+ *   EINVAL   bad version, nonzero flags, reserved or out fields, negative src_fd, offsets above
+ *            INT64_MAX or unaligned, unaligned length not reaching the source's EOF, overlapping
+ *            ranges in one file, a source or destination that is not a regular file
+ *   EISDIR   the destination or the source is a directory
+ *   EBADF    src_fd is not an open descriptor of the caller, is O_PATH or not open for reading;
+ *            the destination descriptor is not open for writing, or is O_APPEND
+ *   EXDEV    src_fd is on another file system (or another PmemFs mount)
+ *   ESRCH    the daemon cannot see the calling process (another PID namespace) or it is gone
+ *   EACCES   the daemon may not read the caller's /proc/PID/fdinfo (a non-root daemon and a
+ *            non-dumpable caller)
+ *   EPERM    the destination is immutable, append-only or DAX_IMMUTABLE; the source is
+ *            DAX_IMMUTABLE (it never shares blocks)
+ *   EROFS    read-only mount
+ *   EFBIG    the range would end past the largest file
+ *   ETXTBSY  a pinned direct-access lease covers the range (leases over it are recalled first)
+ *   ENOSPC   no space for the metadata
+ *   EMLINK   a block would have more owners than a reference count holds
+ * --------------------------------------------------------------------------------------- */
+
+#define PMEMFS_CLONE_VERSION 1
+#define PMEMFS_CLONE_BLOCK   4096
+
+struct pmemfs_clone_range {
+	uint32_t version;     /* in:  PMEMFS_CLONE_VERSION */
+	int32_t  src_fd;      /* in:  the caller's descriptor of the source, open for reading */
+	uint64_t src_offset;  /* in:  first byte of the source (a PMEMFS_CLONE_BLOCK multiple) */
+	uint64_t length;      /* in:  bytes, 0 = to the source's end of file */
+	uint64_t dst_offset;  /* in:  first byte of the destination (a PMEMFS_CLONE_BLOCK multiple) */
+	uint64_t flags;       /* in:  0 */
+	uint64_t cloned;      /* in: 0; out: bytes done */
+	uint64_t reserved[2]; /* in: 0; out: 0 */
+};
+
+#define PMEMFS_IOC_CLONE_RANGE _IOWR('P', 0x4C, struct pmemfs_clone_range)
+
 #ifdef __cplusplus
 #define PMEMFS_STATIC_ASSERT static_assert
 #else
@@ -332,6 +390,7 @@ PMEMFS_STATIC_ASSERT(sizeof(struct pmemfs_lease_list) == 4096, "pmemfs_lease_lis
 PMEMFS_STATIC_ASSERT(sizeof(struct pmemfs_extent) == 32, "pmemfs_extent is 32 bytes");
 PMEMFS_STATIC_ASSERT(sizeof(struct pmemfs_map) == 4096, "pmemfs_map is 4096 bytes");
 PMEMFS_STATIC_ASSERT(sizeof(struct pmemfs_region) == 4096, "pmemfs_region is 4096 bytes");
+PMEMFS_STATIC_ASSERT(sizeof(struct pmemfs_clone_range) == 64, "pmemfs_clone_range is 64 bytes");
 #undef PMEMFS_STATIC_ASSERT
 
 #endif /* PMEMFS_H */

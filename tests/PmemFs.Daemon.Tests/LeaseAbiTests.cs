@@ -49,6 +49,9 @@ public sealed class LeaseAbiTests
         yield return N("PMEMFS_REGION_VERSION", PmemFsRegionAbi.Version);
         yield return N("PMEMFS_REGION_FILE", PmemFsRegionAbi.KindFile);
         yield return N("PMEMFS_REGION_DEVDAX", PmemFsRegionAbi.KindDeviceDax);
+        yield return N("PMEMFS_IOC_CLONE_RANGE", PmemFsCloneAbi.CloneRange);
+        yield return N("PMEMFS_CLONE_VERSION", PmemFsCloneAbi.Version);
+        yield return N("PMEMFS_CLONE_BLOCK", PmemFsCloneAbi.BlockSize);
 
         foreach (var f in Layout<PmemFsInodeFlags>("pmemfs_inode_flags", PmemFsInodeFlags.Size,
             "version", "reserved0", "set", "clear", "flags", "state", "dax_mode", "granularity", "reserved:Reserved1")) yield return f;
@@ -68,6 +71,8 @@ public sealed class LeaseAbiTests
             "version", "flags", "offset", "length", "next_offset", "count", "reserved0", "file_size", "reserved:Reserved1", "extents:_extents")) yield return f;
         foreach (var f in Layout<PmemFsRegion>("pmemfs_region", PmemFsRegion.Size,
             "version", "kind", "size:RegionSize", "uuid:_uuid", "uuid_offset", "granularity", "reserved:Reserved1", "path:_path")) yield return f;
+        foreach (var f in Layout<PmemFsCloneRange>("pmemfs_clone_range", PmemFsCloneRange.Size,
+            "version", "src_fd", "src_offset", "length", "dst_offset", "flags", "cloned", "reserved:Reserved1")) yield return f;
     }
 
     /// <summary>
@@ -104,7 +109,7 @@ public sealed class LeaseAbiTests
         // _IOC_SIZE has 14 bits: at most 16383 bytes in and out, and the kernel's FUSE request
         // must fit its max_pages (32 by default): the page-sized lists leave room to spare.
         foreach (uint number in new[] { PmemFsIoctlAbi.GetFlags, PmemFsIoctlAbi.SetFlags, PmemFsLeaseAbi.LeaseAcquire, PmemFsLeaseAbi.LeaseRelease,
-            PmemFsLeaseAbi.Pin, PmemFsLeaseAbi.Unpin, PmemFsLeaseAbi.LeaseStatus, PmemFsLeaseAbi.LeaseList, PmemFsMapAbi.GetMap, PmemFsMapAbi.PrepareWrite, PmemFsRegionAbi.Region, PmemFsMapAbi.Bmap })
+            PmemFsLeaseAbi.Pin, PmemFsLeaseAbi.Unpin, PmemFsLeaseAbi.LeaseStatus, PmemFsLeaseAbi.LeaseList, PmemFsMapAbi.GetMap, PmemFsMapAbi.PrepareWrite, PmemFsRegionAbi.Region, PmemFsMapAbi.Bmap, PmemFsCloneAbi.CloneRange })
         {
             uint size = (number >> 16) & 0x3FFF;
             Assert.InRange(size, 32u, 4096u);

@@ -51,6 +51,7 @@ public class KillTest(ITestOutputHelper output)
             foreach (var d in Dirs) Directory.CreateDirectory(fs[$"w{t}/{d}"]);
         var state = new Dictionary<string, byte[]>(StringComparer.Ordinal);
         var unmountProblems = new List<string>();
+        var fsckProblems = new List<string>();
 
         for (int round = 0; round < rounds; round++)
         {
@@ -87,7 +88,9 @@ public class KillTest(ITestOutputHelper output)
             Assert.False(fs.IsMounted, $"round {round}: {fs.Path} still mounted after cleaning the dead mount");
             string where = $"seed {seed}, round {round}, killed after {delayMs} ms";
             var fsck = fs.Fsck();
-            Assert.True(fsck.ExitCode == 0, $"fsck after kill -9 is not clean ({where}):\n{fsck}\n{string.Concat(workers.Select(Tail))}{fs.LogTail()}");
+            // Collected and asserted after the last round (FSCK-SHARED: fsck's understanding of shared
+            // extents comes with issue 12's fsck work), so that every round's data checks still run.
+            if (fsck.ExitCode != 0) fsckProblems.Add($"fsck after kill -9 is not clean ({where}):\n{fsck}\n{string.Concat(workers.Select(Tail))}{fs.LogTail()}");
             fs.Mount();
             var actual = ReadTree(fs.Path);
             foreach (var w in workers)
@@ -105,7 +108,8 @@ public class KillTest(ITestOutputHelper output)
         }
         fs.Unmount();
         var end = fs.Fsck();
-        Assert.True(end.ExitCode == 0, "fsck after the last round is not clean:\n" + end);
+        if (end.ExitCode != 0) fsckProblems.Add("fsck after the last round is not clean:\n" + end);
+        Assert.True(fsckProblems.Count == 0, $"FSCK-SHARED: {fsckProblems.Count} fsck run(s) not clean; the first:\n{fsckProblems.FirstOrDefault()}");
         Assert.True(unmountProblems.Count == 0, string.Join('\n', unmountProblems));
     }
 
@@ -132,8 +136,8 @@ public class KillTest(ITestOutputHelper output)
     }
 
     /// <summary>
-    /// Creates, pwrites, mmap writes with msync, truncates, punches, zeroes, renames and unlinks
-    /// under its own prefix until an operation fails (the kill).
+    /// Creates, pwrites, mmap writes with msync, truncates, punches, zeroes, copy_file_ranges
+    /// (sharing blocks), renames and unlinks under its own prefix until an operation fails (the kill).
     /// </summary>
     private static unsafe void Run(string root, Workload w, Random rng)
     {
@@ -266,6 +270,50 @@ public class KillTest(ITestOutputHelper output)
                         Complete(w, o);
                     }
                     finally { Native.close(fd); }
+                }
+                else if (op < 76 && existing.Count >= 2)
+                {
+                    // copy_file_range from another file: offsets congruent modulo 4096 (mostly) share
+                    // the whole blocks and copy the edges; later pwrites, truncates, punches and
+                    // zero ranges of either file then copy on write. The blocks land in file order
+                    // (head copy, clone windows, tail copy), each durable: one killed in flight
+                    // leaves a prefix, checked as a pwrite cut short is.
+                    string from = existing.Where(e => e != name).ElementAt(rng.Next(existing.Count - 1));
+                    var source = w.Completed[from];
+                    if (source.Length == 0) continue;
+                    long srcOff = rng.Next(3) == 0 ? rng.Next(source.Length) : rng.Next((source.Length + 4095) / 4096) * 4096L;
+                    long dstOff = rng.Next(4) == 0 ? rng.Next(0, 96 * 1024) : srcOff % 4096 + rng.Next(0, 24) * 4096L;
+                    long want = rng.Next(1, 128 * 1024);
+                    var bytes = source.AsSpan((int)Math.Min(srcOff, source.Length), (int)Math.Clamp(source.Length - srcOff, 0, want)).ToArray();
+                    if (bytes.Length == 0) continue;
+                    o = new Op($"copy_file_range {from} off {srcOff} -> {name} off {dstOff} len {want} ({bytes.Length} in the source)", m => m[name] = Written(m[name], dstOff, bytes))
+                    {
+                        Write = (name, dstOff, bytes),
+                    };
+                    w.InFlight = o;
+                    int sfd = Native.open(P(from), Native.O_RDONLY | Native.O_CLOEXEC, 0);
+                    if (sfd < 0) throw new NativeException($"open {from}", Native.Errno);
+                    int dfd = Native.open(P(name), Native.O_WRONLY | Native.O_CLOEXEC, 0);
+                    try
+                    {
+                        if (dfd < 0) throw new NativeException($"open {name}", Native.Errno);
+                        long so = srcOff, d = dstOff;
+                        nint n = Native.copy_file_range(sfd, &so, dfd, &d, (nuint)want, 0);
+                        if (n < 0) throw new NativeException($"copy_file_range {from} {name}", Native.Errno);
+                        if (n != bytes.Length)
+                        {
+                            var part = bytes[..(int)n];
+                            Complete(w, new Op($"{o.Text}, returned {n}", m => m[name] = Written(m[name], dstOff, part)));
+                            w.ShortWrite = true;
+                            throw new InvalidOperationException($"copy_file_range {from} -> {name} copied {n} of {bytes.Length} bytes");
+                        }
+                        Complete(w, o);
+                    }
+                    finally
+                    {
+                        Native.close(sfd);
+                        if (dfd >= 0) Native.close(dfd);
+                    }
                 }
                 else if (op < 88)
                 {

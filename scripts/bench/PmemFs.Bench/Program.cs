@@ -11,6 +11,7 @@ using PmemFs.Media;
 //   PmemFs.Bench micro [OPS]                          per-operation CPU time on a 1 GiB /dev/shm image
 //   PmemFs.Bench prepare [FILES] [ROUNDS]             prepare-write latency idle and while another thread creates FILES files
 //   PmemFs.Bench direct [SIZE_MIB] [ROUNDS]           the direct-access library through a real mount (installed pmemfs): DirectBench.cs
+//   PmemFs.Bench reflink [SIZE_MIB] [ROUNDS] [SAMPLES] copy_file_range shared vs copied, copy-on-write cost (installed pmemfs): ReflinkBench.cs
 // CPU time is process user+system time, so a noisy shared machine shows less in it than in wall time.
 return args switch
 {
@@ -18,12 +19,13 @@ return args switch
     ["micro", ..] => Micro(args.Length > 1 ? int.Parse(args[1]) : 20_000),
     ["prepare", ..] => Prepare(args.Length > 1 ? int.Parse(args[1]) : 10_000, args.Length > 2 ? int.Parse(args[2]) : 3),
     ["direct", ..] => PmemFs.Bench.DirectBench.Run(args.Length > 1 ? int.Parse(args[1]) : 1024, args.Length > 2 ? int.Parse(args[2]) : 5),
+    ["reflink", ..] => PmemFs.Bench.DirectBench.RunReflink(args.Length > 1 ? int.Parse(args[1]) : 1024, args.Length > 2 ? int.Parse(args[2]) : 3, args.Length > 3 ? int.Parse(args[3]) : 2000),
     _ => Usage(),
 };
 
 static int Usage()
 {
-    Console.Error.WriteLine("usage: PmemFs.Bench populate IMAGE FILES [FILE_BYTES] | micro [OPS] | prepare [FILES] [ROUNDS] | direct [SIZE_MIB] [ROUNDS]");
+    Console.Error.WriteLine("usage: PmemFs.Bench populate IMAGE FILES [FILE_BYTES] | micro [OPS] | prepare [FILES] [ROUNDS] | direct [SIZE_MIB] [ROUNDS] | reflink [SIZE_MIB] [ROUNDS] [SAMPLES]");
     return 2;
 }
 

@@ -23,7 +23,18 @@ internal static unsafe partial class LibC
     {
         [FieldOffset(0)] public uint stx_mask;
         [FieldOffset(28)] public ushort stx_mode;
+        [FieldOffset(32)] public ulong stx_ino;
+        [FieldOffset(40)] public ulong stx_size;
+        [FieldOffset(136)] public uint stx_dev_major;
+        [FieldOffset(140)] public uint stx_dev_minor;
     }
+
+    public const uint STATX_MODE = 0x2, STATX_INO = 0x100, STATX_SIZE = 0x200;
+    public const int AT_EMPTY_PATH = 0x1000;
+
+    /// <summary>statx of an open descriptor (AT_EMPTY_PATH).</summary>
+    [LibraryImport(Lib, SetLastError = true, StringMarshalling = StringMarshalling.Utf8)]
+    public static partial int statx(int dirfd, string pathname, int flags, uint mask, ref statx_t statxbuf);
 
     [LibraryImport(Lib, SetLastError = true, StringMarshalling = StringMarshalling.Utf8)]
     public static partial int statx(int dirfd, string pathname, int flags, uint mask, statx_t* statxbuf);
@@ -46,6 +57,16 @@ internal static unsafe partial class LibC
 
     [LibraryImport(Lib, SetLastError = true)]
     public static partial int close(int fd);
+
+    public const int O_WRONLY = 1, O_CREAT = 0x40, O_EXCL = 0x80;
+    public const int EEXIST = 17, ENOENT = 2;
+
+    /// <summary>open(2) with a mode (for O_CREAT).</summary>
+    [LibraryImport(Lib, EntryPoint = "open", SetLastError = true, StringMarshalling = StringMarshalling.Utf8)]
+    public static partial int open(string pathname, int flags, uint mode);
+
+    [LibraryImport(Lib, SetLastError = true)]
+    public static partial int ftruncate(int fd, long length);
 
     /// <summary>ioctl(2) with a pointer argument (the C prototype is variadic; one pointer passes the same on x86-64 and arm64).</summary>
     [LibraryImport(Lib, SetLastError = true)]

@@ -19,7 +19,10 @@ internal sealed class OpenHandles
     public OpenHandle Add(ulong ino, int openFlags)
     {
         int access = openFlags & 3; // O_RDONLY 0, O_WRONLY 1, O_RDWR 2
-        var h = new OpenHandle((ulong)Interlocked.Increment(ref _lastId), ino, canRead: access != 1, canWrite: access is 1 or 2);
+        var h = new OpenHandle((ulong)Interlocked.Increment(ref _lastId), ino, canRead: access != 1, canWrite: access is 1 or 2)
+        {
+            Append = (openFlags & 0x400) != 0, // O_APPEND
+        };
         _byId[h.Id] = h;
         return h;
     }
@@ -45,6 +48,9 @@ internal sealed class OpenHandle(ulong id, ulong ino, bool canRead, bool canWrit
     public ulong Ino { get; } = ino;
     public bool CanRead { get; } = canRead;
     public bool CanWrite { get; } = canWrite;
+
+    /// <summary>Opened with O_APPEND: not a clone destination (as FICLONERANGE answers EBADF).</summary>
+    public bool Append { get; init; }
 
     /// <summary>
     /// Keeps the kernel's newest poll waiter (an older one is destroyed: the kernel waits on the

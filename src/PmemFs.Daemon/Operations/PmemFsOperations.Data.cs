@@ -5,7 +5,7 @@ using PmemFs.Fuse.Native;
 
 namespace PmemFs.Daemon.Operations;
 
-/// <summary>File data: open, read, write, fsync, fallocate, lseek, copy_file_range.</summary>
+/// <summary>File data: open, read, write, fsync, fallocate, lseek (copy_file_range: PmemFsOperations.Clone.cs).</summary>
 public sealed unsafe partial class PmemFsOperations
 {
     /// <summary>Zeros for holes in read replies, shared by every request (never written).</summary>
@@ -89,7 +89,19 @@ public sealed unsafe partial class PmemFsOperations
         var origin = fi->IsWritePage ? WriteOrigin.MappedWriteback : WriteOrigin.Syscall;
         // A write that does not fit writes what does (a short count, as write(2)): the engine's policy.
         var errno = _fs.WriteWhatFits(ino, offset, data, who, out int written, origin);
-        if (errno.Failed) Reply(req, errno);
+        if (errno == Errno.RetryAfterRecall)
+        {
+            // A copy on write of shared blocks that others lease: parked until the recall ends.
+            // The span is the FUSE buffer, gone once this callback returns: copy it first.
+            byte[] copy = data.ToArray();
+            int done = 0;
+            Park(req, "write", ino, () => _fs.WriteWhatFits(ino, offset, copy, who, out done, origin), e =>
+            {
+                if (e.Failed) Reply(req, e);
+                else req.ReplyWrite(done);
+            });
+        }
+        else if (errno.Failed) Reply(req, errno);
         else req.ReplyWrite(written);
     }
 
@@ -120,40 +132,5 @@ public sealed unsafe partial class PmemFsOperations
         var errno = _fs.Seek(ino, offset, (SeekWhence)whence, out long result);
         if (errno.Failed) Reply(req, errno);
         else req.ReplyLseek(result);
-    }
-
-    /// <summary>
-    /// copy_file_range within the mount: copied through a pooled buffer in 1 MiB steps, each
-    /// step a durable write; a short count at end of file or when the file system fills (what
-    /// fits is written), as the syscall allows.
-    /// </summary>
-    public override void CopyFileRange(FuseRequest req, ulong inoIn, long offIn, FuseFileInfo* fiIn, ulong inoOut, long offOut, FuseFileInfo* fiOut, long length, int flags)
-    {
-        if (flags != 0 || offIn < 0 || offOut < 0) { Reply(req, Errno.EINVAL); return; }
-        var who = Caller(req);
-        const int Step = 1 << 20;
-        var buffer = Rent(Step, out byte[] array);
-        try
-        {
-            long copied = 0;
-            while (copied < length)
-            {
-                int want = (int)Math.Min(Step, length - copied);
-                var errno = _fs.Read(inoIn, offIn + copied, buffer[..want], out int got);
-                if (errno.Failed) { Reply(req, errno); return; }
-                if (got == 0) break;
-                errno = _fs.WriteWhatFits(inoOut, offOut + copied, buffer[..got], who, out int written);
-                if (errno.Failed)
-                {
-                    if (copied > 0) break;
-                    Reply(req, errno);
-                    return;
-                }
-                copied += written;
-                if (written < got) break;
-            }
-            req.ReplyWrite(copied);
-        }
-        finally { Return(array); }
     }
 }
