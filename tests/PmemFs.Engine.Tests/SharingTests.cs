@@ -359,4 +359,25 @@ public class SharingTests
         Assert.Equal(data, t.ReadAll(b));
         t.Remount();
     }
+
+    [Fact]
+    public void AManyWindowCloneThatRunsOutOfSlotsKeepsAndReportsTheWindowsItCommitted()
+    {
+        using var t = new EngineFixture(size: 32L << 20, inodes: 64);
+        ulong a = t.CreateFile(Root, "a");
+        for (int i = 0; i < 300; i++) t.Write(a, 2L * i * Bs, Pattern(Bs, i)); // 300 one-block extents (of 640 slots)
+        ulong b = t.CreateFile(Root, "b");
+        // Leave room for one window's extent records (128 pieces), not all three.
+        ulong f = t.CreateFile(Root, "filler");
+        for (int i = 0; t.Fs.ExtentSlots.Free > 200; i++)
+            if (t.Fs.Write(f, 2L * i * Bs, Pattern(10, 1), Credentials.Root, out _) != Errno.Ok) break;
+        var errno = t.Fs.CloneRange(a, 0, b, 0, 0, Credentials.Root, 0, out long cloned);
+        Assert.Equal(Errno.ENOSPC, errno);
+        Assert.True(cloned % Bs == 0 && cloned < 599L * Bs, $"cloned {cloned}");
+        Assert.True(cloned > 0, $"some windows committed (extent slots free {t.Fs.ExtentSlots.Free}, rmap {t.Fs.RmapSlots.Free}, blocks {t.Fs.StatFs().FreeBlocks})");
+        Assert.Equal(t.ReadAll(a)[..(int)cloned], t.ReadAll(b)[..(int)cloned]);
+        t.Fs.GetAttr(b, out var attr);
+        Assert.True(attr.Size >= cloned);
+        t.Remount(); // counts exact
+    }
 }

@@ -93,6 +93,8 @@ public sealed unsafe partial class PmemFsOperations
                             if (cloned < whole) return Errno.Ok; // the source ended
                             continue;
                         }
+                        // Windows committed before a failure (ENOSPC) stay: a short count, as the syscall allows.
+                        if (cloned > 0) { Done += cloned; return Errno.Ok; }
                         if (!CannotShare(errno)) return errno;
                         // Not shareable here: the same range is copied below.
                     }

@@ -26,7 +26,8 @@ public sealed partial class FileSystem
     /// whole blocks are shared and the last partial block is copied, so the block holding a
     /// file's end is never shared.</param>
     /// <param name="dstHandle">The destination's open handle (FUSE fh), whose own leases are not recalled; 0 for none.</param>
-    /// <param name="cloned">Bytes now shared or copied: <paramref name="length"/> (after 0 is resolved), or less when the source ends first.</param>
+    /// <param name="cloned">Bytes now shared or copied: <paramref name="length"/> (after 0 is resolved), or less when the source ends first.
+    /// Also set when a later window fails (ENOSPC): the bytes of the windows already committed, from the start of the range.</param>
     /// <returns>
     /// Ok, or, with nothing changed: EINVAL (unaligned offsets or length, overlapping ranges in one
     /// file, not a regular file), EISDIR, EPERM (immutable or append-only destination; a
@@ -78,7 +79,8 @@ public sealed partial class FileSystem
                 // The source's last partial block is copied, in the last transaction (never shared, see above).
                 var tail = new byte[length - whole];
                 if (tail.Length > 0) ReadLocked(src, srcOffset + whole, tail);
-                ShareWholeBlocks(src, srcOffset / Bs, dst, dstOffset / Bs, whole / Bs, tail, who);
+                // A failing window throws; cloned keeps what the earlier windows committed.
+                ShareWholeBlocks(src, srcOffset / Bs, dst, dstOffset / Bs, whole / Bs, tail, who, ref cloned);
                 cloned = length;
                 return Errno.Ok;
             }
@@ -109,7 +111,7 @@ public sealed partial class FileSystem
     /// extents, each one transaction; the last also maps a fresh block holding
     /// <paramref name="tail"/> (if any) right after them, grows the size and sets the times.
     /// </summary>
-    private void ShareWholeBlocks(Inode src, long s0, Inode dst, long d0, long count, byte[] tail, Credentials who)
+    private void ShareWholeBlocks(Inode src, long s0, Inode dst, long d0, long count, byte[] tail, Credentials who, ref long committedBytes)
     {
         var windows = CloneWindows(src, s0, dst, d0, count);
         for (int w = 0; w < windows.Count; w++)
@@ -154,6 +156,7 @@ public sealed partial class FileSystem
             LogInode(tx, rec);
             tx.OnCommit(() => dst.Rec = rec);
             tx.Commit();
+            committedBytes = (we - d0) * Bs;
         }
     }
 
