@@ -88,8 +88,7 @@ public class KillTest(ITestOutputHelper output)
             Assert.False(fs.IsMounted, $"round {round}: {fs.Path} still mounted after cleaning the dead mount");
             string where = $"seed {seed}, round {round}, killed after {delayMs} ms";
             var fsck = fs.Fsck();
-            // Collected and asserted after the last round (FSCK-SHARED: fsck's understanding of shared
-            // extents comes with issue 12's fsck work), so that every round's data checks still run.
+            // Collected and asserted after the last round, so that every round's data checks still run.
             if (fsck.ExitCode != 0) fsckProblems.Add($"fsck after kill -9 is not clean ({where}):\n{fsck}\n{string.Concat(workers.Select(Tail))}{fs.LogTail()}");
             fs.Mount();
             var actual = ReadTree(fs.Path);
@@ -109,7 +108,7 @@ public class KillTest(ITestOutputHelper output)
         fs.Unmount();
         var end = fs.Fsck();
         if (end.ExitCode != 0) fsckProblems.Add("fsck after the last round is not clean:\n" + end);
-        Assert.True(fsckProblems.Count == 0, $"FSCK-SHARED: {fsckProblems.Count} fsck run(s) not clean; the first:\n{fsckProblems.FirstOrDefault()}");
+        Assert.True(fsckProblems.Count == 0, $"{fsckProblems.Count} fsck run(s) not clean; the first:\n{fsckProblems.FirstOrDefault()}");
         Assert.True(unmountProblems.Count == 0, string.Join('\n', unmountProblems));
     }
 

@@ -71,7 +71,7 @@ public sealed unsafe class ReflinkTest(ITestOutputHelper output)
         var fsck = fs.Fsck();
         // fsck's understanding of shared extents is being built in parallel (issue 12, the fsck helper): if it
         // reports the shared blocks themselves, this assertion is the one to look at.
-        Assert.True(fsck.Ok, "fsck after sharing, copy on write and remount is not clean (FSCK-SHARED):\n" + fsck);
+        Assert.True(fsck.Ok, "fsck after sharing, copy on write and remount is not clean:\n" + fsck);
     }
 
     [SkippableFact]
@@ -92,7 +92,7 @@ public sealed unsafe class ReflinkTest(ITestOutputHelper output)
         Assert.Equal(1 << 20, SharedBytes(fs, "b"));
         fs.Unmount();
         var fsck = fs.Fsck();
-        Assert.True(fsck.Ok, "fsck (FSCK-SHARED):\n" + fsck);
+        Assert.True(fsck.Ok, "fsck:\n" + fsck);
     }
 
     [SkippableFact]
@@ -122,7 +122,7 @@ public sealed unsafe class ReflinkTest(ITestOutputHelper output)
         Assert.InRange((long)(Native.StatVfsOf(fs.Path).FreeBlocks - unshared.FreeBlocks) * Block, 64L << 20, (64L << 20) + (1 << 20));
         fs.Unmount();
         var fsck = fs.Fsck();
-        Assert.True(fsck.Ok, "fsck (FSCK-SHARED):\n" + fsck);
+        Assert.True(fsck.Ok, "fsck:\n" + fsck);
     }
 
     [SkippableFact]
@@ -233,7 +233,7 @@ public sealed unsafe class ReflinkTest(ITestOutputHelper output)
         }
         fs.Unmount();
         var fsck = fs.Fsck();
-        Assert.True(fsck.Ok, "fsck (FSCK-SHARED):\n" + fsck);
+        Assert.True(fsck.Ok, "fsck:\n" + fsck);
     }
 
     private static void Refused(MountedFileSystem fs, string[] args, string words)
