@@ -178,6 +178,7 @@ public sealed class WorkloadDriver : IDisposable
         {
             var s = m.Nodes[src].Data;
             long n = length == 0 ? s.Length - srcOffset : Math.Min(length, s.Length - srcOffset);
+            if (n <= 0) return; // nothing of the source there: nothing happens
             var d = m.Nodes[dst];
             var c = new byte[Math.Max(d.Data.Length, dstOffset + n)];
             d.Data.CopyTo(c, 0);

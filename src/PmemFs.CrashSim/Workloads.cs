@@ -352,6 +352,17 @@ public static class Workloads
         d.Fallocate(a, FallocateMode.ZeroRange | FallocateMode.KeepSize, 12 * Bs + 1, 3 * Bs);
         d.Fallocate(b, FallocateMode.Default, 0, 16 * Bs);
         d.Unlink(d.Root, "a");
+        // prepare-write of a shared range gives the holder's file its own blocks; direct stores then reach it only.
+        const ulong H = 21;
+        ulong dir = d.Mkdir(d.Root, "dax");
+        d.SetFlags(dir, InodeFlags.Dax, 0);
+        ulong p = d.Create(dir, "p");
+        d.Write(p, 0, 8 * Bs);
+        ulong q = d.Create(dir, "q");
+        d.Clone(p, 0, q, 0, 0);
+        d.WriteLease(p, H);
+        d.PrepareWrite(p, H, 2 * Bs, 3 * Bs);
+        d.StoreDirect(p, 2 * Bs + 100, 2 * Bs);
     }
 
     public static void Mix(WorkloadDriver d, int steps)
@@ -365,7 +376,7 @@ public static class Workloads
             ulong dir = dirs[rng.Next(dirs.Count)];
             string name = $"n{rng.Next(12)}";
             bool exists = m.Nodes[dir].Entries!.ContainsKey(name);
-            int op = rng.Next(100);
+            int op = rng.Next(108); // 100..107: clone
             if (op < 12 || files.Count == 0)
             {
                 if (m.Nodes.Count >= 60) continue;
@@ -434,6 +445,17 @@ public static class Workloads
             if (op < 88)
             {
                 d.Link(f, dir, name, exists ? Errno.EEXIST : Errno.Ok);
+                continue;
+            }
+            if (op >= 100)
+            {
+                // A reflink between two files (or within one): whole blocks, or to the source's end.
+                ulong g = files[rng.Next(files.Count)];
+                long srcOff = rng.Next((int)(size / Bs) + 1) * (long)Bs;
+                long dstOff = rng.Next((int)(m.Nodes[g].Data.Length / Bs) + 3) * (long)Bs;
+                long len = rng.Next(3) == 0 ? 0 : (1 + rng.Next(12)) * (long)Bs;
+                // The engine decides the errno (overlap, EOF rule, flags); the model follows on success.
+                d.Clone(f, srcOff, g, dstOff, len, expect: WorkloadDriver.AnyResult);
                 continue;
             }
             if (op < 96)
