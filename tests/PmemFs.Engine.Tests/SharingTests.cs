@@ -442,4 +442,31 @@ public class SharingTests
         Assert.Equal(0, t.Fs.Sharing.RecordCount);
         t.Remount();
     }
+
+    [Fact]
+    public void AWriteIntoAnUnwrittenMappingOfSharedBlocksTakesFreshBlocks()
+    {
+        // The engine never makes one; an image may hold one (damage, another build): the other owner must not see zeros.
+        using var t = new EngineFixture();
+        var (a, b, data) = TwoSharing(t, 8 * Bs);
+        t.Fs.Dispose();
+        var g = t.Fs.Geometry;
+        for (long slot = 0; slot < g.ExtentCount; slot++)
+        {
+            var v = DiskExtent.VerifyRead(t.Media.Read(g.ExtentOffset(slot), DiskExtent.Size), slot, out var e);
+            if (!v.IsOk || e.Ino != b) continue;
+            var buf = new byte[DiskExtent.Size];
+            DiskExtent.Seal(e with { State = PmemFs.Format.ExtentState.Unwritten }, buf);
+            t.Media.Write(g.ExtentOffset(slot), buf);
+        }
+        t.Remount();
+        Assert.True(t.ReadAll(b).AsSpan().IndexOfAnyExcept((byte)0) < 0); // unwritten reads as zeros
+        t.Write(b, 3 * Bs + 10, N("hello"));
+        Assert.Equal(data, t.ReadAll(a));
+        t.Remount();
+        Assert.Equal(data, t.ReadAll(a));
+        var got = t.ReadAll(b);
+        Assert.Equal(N("hello"), got[(3 * Bs + 10)..(3 * Bs + 15)]);
+        Assert.Equal(5, got.Count(x => x != 0));
+    }
 }

@@ -37,9 +37,19 @@ internal sealed partial class Mapper
             bool convert = e.State == DiskState.Unwritten;
             if (convert)
             {
-                // Unwritten blocks are never shared (clones leave holes for them).
-                Place(ps, pe, e.PhysOf(ps), fresh: true, ref source);
-                pieces.Add(new ExtentPiece(ps, e.PhysOf(ps), pe - ps, DiskState.Written));
+                // The engine never shares unwritten blocks (clones leave holes for them); should an
+                // image hold such a mapping anyway, the write takes fresh blocks instead of zeroing
+                // around its data in blocks another file maps.
+                foreach (var run in tx.Sharing.Runs(e.PhysOf(ps), pe - ps))
+                {
+                    long rs = e.FileBlock + (run.Start - e.PhysBlock);
+                    if (run.Shared) AllocateWritten(tx, inode, rs, rs + run.Count, pieces, ref hint, ref source);
+                    else
+                    {
+                        Place(rs, rs + run.Count, run.Start, fresh: true, ref source);
+                        pieces.Add(new ExtentPiece(rs, run.Start, run.Count, DiskState.Written));
+                    }
+                }
                 mapChanged = true;
             }
             else
