@@ -32,7 +32,8 @@ public static class InfoCommand
         long DataBlocks,
         long FreeDataBlocks,
         IReadOnlyList<string> Notes,
-        RegionAccess Access)
+        RegionAccess Access,
+        SharingUsage? Sharing = null)
     {
         public Superblock Superblock => Opened.Superblock;
         public Geometry Geometry => Opened.Superblock.Geometry;
@@ -80,10 +81,12 @@ public static class InfoCommand
         string source;
         long? usedInodes;
         long freeData;
+        SharingUsage? sharing = null;
         try
         {
             using var fs = FileSystem.Mount(media, new FileSystemOptions { ReadOnly = true, Name = path });
             var st = fs.StatFs();
+            sharing = fs.SharingUsage;
             usedInodes = st.TotalInodes - st.FreeInodes;
             freeData = st.FreeBlocks;
             source = "mount";
@@ -97,7 +100,7 @@ public static class InfoCommand
             usedInodes = CountUsedInodes(media, g);
             source = "bitmap";
         }
-        return new ImageInfo(path, opened, Durability.Of(media), journal, source, g.InodeCount, usedInodes, g.DataBlocks, freeData, notes, media.Access);
+        return new ImageInfo(path, opened, Durability.Of(media), journal, source, g.InodeCount, usedInodes, g.DataBlocks, freeData, notes, media.Access, sharing);
     }
 
     /// <summary>The image mapped privately; a refusal says whose the region is (most often a user who may not open a private one).</summary>
@@ -163,6 +166,7 @@ public static class InfoCommand
         w.Field("image", info.Image);
         w.Field("location", $"{d.Location} ({d.FileSystemType})");
         w.Field("size", $"{Units.Bytes(g.RegionSize)} ({g.RegionSize} bytes)");
+        w.Field("format version", sb.Version == FormatConstants.FormatVersion ? $"{sb.Version}" : $"{sb.Version} (becomes {FormatConstants.FormatVersion} when a file first shares blocks)");
         w.Field("block size", bs);
         w.Field("blocks", g.BlockCount);
         w.Field("uuid", sb.Uuid.ToString());
@@ -182,6 +186,9 @@ public static class InfoCommand
         u.Field("inodes", info.UsedInodes is { } used
             ? $"{used} used of {info.TotalInodes} ({Units.Percent(used, info.TotalInodes)})"
             : $"{info.TotalInodes} in all");
+        if (info.Sharing is { } shared)
+            u.Field("shared blocks", shared.SharedBlocks == 0 ? "none"
+                : $"{shared.SharedBlocks} ({Units.Bytes(shared.SharedBlocks * bs)}) in {shared.Records} reference-count record{(shared.Records == 1 ? "" : "s")}; files map {Units.Bytes(shared.ExtraReferences * bs)} more than they use");
 
         AccessReport.WriteText(output, info.Image, info.Access);
 
@@ -220,6 +227,7 @@ public static class InfoCommand
         w.WriteNumber("blockSize", FormatConstants.BlockSize);
         w.WriteNumber("blocks", g.BlockCount);
         w.WriteString("uuid", sb.Uuid.ToString());
+        w.WriteNumber("formatVersion", sb.Version);
         w.WriteString("label", sb.Label);
         w.WriteNumber("createdNs", sb.CreatedNs);
         w.WriteString("superblockInUse", info.Opened.UsedCopy == SuperblockCopy.Primary ? "primary" : "secondary");
@@ -242,6 +250,12 @@ public static class InfoCommand
         w.WriteNumber("inodes", info.TotalInodes);
         if (info.UsedInodes is { } used) w.WriteNumber("usedInodes", used);
         else w.WriteNull("usedInodes");
+        if (info.Sharing is { } shared)
+        {
+            w.WriteNumber("sharedBlocks", shared.SharedBlocks);
+            w.WriteNumber("referenceCountRecords", shared.Records);
+            w.WriteNumber("extraReferences", shared.ExtraReferences);
+        }
         w.WriteEndObject();
         w.WriteStartObject("durability");
         w.WriteString("storeGranularity", d.GranularityName);
