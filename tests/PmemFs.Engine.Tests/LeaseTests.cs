@@ -886,4 +886,64 @@ public sealed class LeaseTests : IDisposable
 
         public int GetHashCode(LeaseInfo obj) => obj.Id.GetHashCode();
     }
+
+    // ---- shared extents (docs/sharing.md, "Flags and leases") ----
+
+    /// <summary>A clone onto a range another handle leases recalls that lease; after the break time it is revoked and the clone goes ahead.</summary>
+    [Fact]
+    public void CloneOntoALeasedRangeRecallsThenProceeds()
+    {
+        ulong ino = Setup();
+        ulong src = _f.CreateFile(Root, "src");
+        _f.Write(src, 0, Pattern(16 * Kb, 3));
+        long id = Lease(ino, H2, P2, LeaseMode.Read, new FileRange(0, 8 * Kb));
+        var before = Snapshot(ino);
+        Assert.Equal(Errno.RetryAfterRecall, Fs.CloneRange(src, 0, ino, 0, 16 * Kb, Credentials.Root, H1, out _));
+        Assert.Equal(before, Snapshot(ino));
+        Assert.Equal(id, Assert.Single(_host.Recalled).Id);
+        _clock.Advance(Break);
+        Completes(Leases.WhenBreaksEnd(ino));
+        Assert.Equal(Errno.Ok, Fs.CloneRange(src, 0, ino, 0, 16 * Kb, Credentials.Root, H1, out long n));
+        Assert.Equal(16 * Kb, n);
+    }
+
+    [Fact]
+    public void CloneOntoAPinnedRangeIsTextFileBusyAtOnce()
+    {
+        ulong ino = Setup();
+        ulong src = _f.CreateFile(Root, "src");
+        _f.Write(src, 0, Pattern(16 * Kb, 3));
+        long id = Lease(ino, H2, P2, LeaseMode.Write, FileRange.WholeFile);
+        Pin(H2, id, new FileRange(4 * Kb, 4 * Kb));
+        var before = Snapshot(ino);
+        Assert.Equal(Errno.ETXTBSY, Fs.CloneRange(src, 0, ino, 0, 16 * Kb, Credentials.Root, H1, out _));
+        Assert.Equal(before, Snapshot(ino));
+        Assert.Empty(_host.Recalled);
+    }
+
+    /// <summary>The source's blocks become shared: a write-lease holder's direct stores there would reach the clone, so its lease is recalled too.</summary>
+    [Fact]
+    public void CloneFromALeasedRangeRecallsTheSourcesLease()
+    {
+        ulong ino = Setup();
+        ulong dst = _f.CreateFile(Root, "dst");
+        long id = Lease(ino, H2, P2, LeaseMode.Write, new FileRange(0, 8 * Kb));
+        Assert.Equal(Errno.RetryAfterRecall, Fs.CloneRange(ino, 0, dst, 0, 16 * Kb, Credentials.Root, 0, out _));
+        Assert.Equal(id, Assert.Single(_host.Recalled).Id);
+        Assert.Equal(0, Fs.SharingUsage.SharedBlocks);
+    }
+
+    /// <summary>Copy on write moves a leased range to new blocks: a write there recalls other handles' leases first.</summary>
+    [Fact]
+    public void AWriteThatCopiesSharedBlocksRecallsTheirLeases()
+    {
+        ulong ino = Setup();
+        ulong copy = _f.CreateFile(Root, "copy");
+        Assert.Equal(Errno.Ok, Fs.CloneRange(ino, 0, copy, 0, 0, Credentials.Root, 0, out _));
+        long id = Lease(ino, H2, P2, LeaseMode.Read, new FileRange(0, 8 * Kb));
+        Assert.Equal(Errno.RetryAfterRecall, Fs.Write(ino, 100, Pattern(10, 4), Credentials.Root, out _));
+        Assert.Equal(id, Assert.Single(_host.Recalled).Id);
+        // A write outside the leased range copies without asking anyone.
+        Assert.Equal(Errno.Ok, Fs.Write(ino, 20 * Kb, Pattern(10, 5), Credentials.Root, out _));
+    }
 }
