@@ -23,6 +23,7 @@ public sealed partial class FileSystem
         Options = options;
         Leases = new LeaseTable(this, options.Time, options.LeaseBreakTime);
         Mapper = new Mapping.Mapper(this);
+        Rmap = new ReverseMap.RmapTable(this);
         var opened = ImageReader.ReadSuperblock(media, options.Name);
         Superblock = opened.Superblock;
         var g = Geometry;

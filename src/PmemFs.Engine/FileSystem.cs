@@ -45,6 +45,9 @@ public sealed partial class FileSystem : IDisposable
     /// <summary>Reference counts of shared blocks; "may these blocks be freed" is its decision.</summary>
     internal ReferenceCounts Sharing { get; } = new();
 
+    /// <summary>Writes every rmap-table record (owners and reference counts).</summary>
+    internal ReverseMap.RmapTable Rmap { get; }
+
     internal MetadataLog Log { get; }
     internal BlockAllocator Blocks { get; } = new();
     internal SlotAllocator InodeSlots { get; }

@@ -92,17 +92,16 @@ internal static class ExtentEdit
                 continue;
             }
             long slot = reuse?.Slot ?? tx.AllocateSlot(fs.ExtentSlots);
-            long rslot = reuse?.RmapSlot ?? tx.AllocateSlot(fs.RmapSlots);
+            long rslot = reuse?.RmapSlot ?? fs.Rmap.NewSlot(tx);
             DiskExtent.Seal(new ExtentRecord(inode.Ino, m.FileBlock, m.PhysBlock, m.Count, m.State), rec);
             tx.Log.Write(g.ExtentOffset(slot), rec);
-            DiskRmap.Seal(new RmapRecord(m.PhysBlock, m.Count, RmapOwnerKind.InodeData, inode.Ino, m.FileBlock), rec);
-            tx.Log.Write(g.RmapOffset(rslot), rec);
+            fs.Rmap.LogOwner(tx, rslot, new RmapRecord(m.PhysBlock, m.Count, RmapOwnerKind.InodeData, inode.Ino, m.FileBlock));
             result.Add(new Extent(m.FileBlock, m.PhysBlock, m.Count, m.State, slot, rslot));
         }
         for (int i = merged.Count; i < old.Count; i++)
         {
             tx.FreeSlot(fs.ExtentSlots, old[i].Slot, g.ExtentOffset(old[i].Slot), DiskExtent.Size);
-            tx.FreeSlot(fs.RmapSlots, old[i].RmapSlot, g.RmapOffset(old[i].RmapSlot), DiskRmap.Size);
+            fs.Rmap.Free(tx, old[i].RmapSlot);
         }
         int removeCount = old.Count;
         tx.OnCommit(() => map.Replace(lo, removeCount, result));

@@ -100,10 +100,8 @@ public sealed partial class FileSystem
                     long phys = run[0].Start;
                     Media.Write(phys * Bs, buf);
                     Media.Flush(phys * Bs, buf.Length);
-                    rslot = tx.AllocateSlot(RmapSlots);
-                    Span<byte> r = stackalloc byte[DiskRmap.Size];
-                    DiskRmap.Seal(new RmapRecord(phys, blocks, RmapOwnerKind.InodeXattr, inode.Ino, 0), r);
-                    tx.Log.Write(Geometry.RmapOffset(rslot), r);
+                    rslot = Rmap.NewSlot(tx);
+                    Rmap.LogOwner(tx, rslot, new RmapRecord(phys, blocks, RmapOwnerKind.InodeXattr, inode.Ino, 0));
                     rec.XattrBlock = phys; rec.XattrBlocks = (uint)blocks; rec.XattrLength = (uint)len;
                 }
                 rec.CtimeNs = Now();
@@ -126,6 +124,6 @@ public sealed partial class FileSystem
     private void FreeXattrBlob(Txn tx, Inode inode)
     {
         tx.FreeBlocks(inode.Rec.XattrBlock, inode.Rec.XattrBlocks);
-        tx.FreeSlot(RmapSlots, inode.XattrRmapSlot, Geometry.RmapOffset(inode.XattrRmapSlot), DiskRmap.Size);
+        Rmap.Free(tx, inode.XattrRmapSlot);
     }
 }

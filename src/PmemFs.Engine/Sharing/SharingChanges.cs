@@ -85,8 +85,6 @@ internal sealed class SharingChanges(FileSystem fs, Txn tx)
     public void LogRecords()
     {
         if (_deltas.Count == 0) return;
-        var g = fs.Geometry;
-        Span<byte> rec = stackalloc byte[DiskRefcount.Size];
         // Clusters of touched blocks, widened to whole old records so each is rewritten whole.
         var removed = new List<ReferenceCounts.Segment>();
         var added = new List<ReferenceCounts.Segment>();
@@ -97,12 +95,11 @@ internal sealed class SharingChanges(FileSystem fs, Txn tx)
             int reuse = 0;
             foreach (var w in wanted)
             {
-                long slot = reuse < old.Count ? old[reuse++].Slot : tx.AllocateSlot(fs.RmapSlots);
-                DiskRefcount.Seal(new RefcountRecord(w.Start, w.Count, w.Refs), rec);
-                tx.Log.Write(g.RmapOffset(slot), rec);
+                long slot = reuse < old.Count ? old[reuse++].Slot : fs.Rmap.NewSlot(tx);
+                fs.Rmap.LogRefcount(tx, slot, new RefcountRecord(w.Start, w.Count, w.Refs));
                 added.Add(new ReferenceCounts.Segment(w.Start, w.Count, w.Refs, slot));
             }
-            for (int i = reuse; i < old.Count; i++) tx.FreeSlot(fs.RmapSlots, old[i].Slot, g.RmapOffset(old[i].Slot), DiskRefcount.Size);
+            for (int i = reuse; i < old.Count; i++) fs.Rmap.Free(tx, old[i].Slot);
             removed.AddRange(old);
         }
         tx.OnCommit(() => _counts.Publish(removed, added));
