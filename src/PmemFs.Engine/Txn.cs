@@ -32,6 +32,9 @@ internal sealed class Txn : IDisposable
     /// <summary>This transaction's view of the reference counts, and its changes to them (shared blocks).</summary>
     internal SharingChanges Sharing => _sharing ??= new SharingChanges(_fs, this);
 
+    /// <summary>Whether this transaction has looked at or changed reference counts yet.</summary>
+    internal bool UsesSharing => _sharing is not null;
+
     /// <summary>Allocates blocks for data; logs them as in use. Throws ENOSPC (nothing taken).</summary>
     public List<BlockRun> AllocateBlocks(long count, long hint, long alignment)
     {

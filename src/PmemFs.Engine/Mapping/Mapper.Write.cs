@@ -52,6 +52,12 @@ internal sealed partial class Mapper
                 }
                 mapChanged = true;
             }
+            else if (!tx.UsesSharing && !fs.Sharing.AnyOverlap(e.PhysOf(ps), pe - ps))
+            {
+                // The common case, without building runs: blocks of this file only (exact under its lock).
+                Place(ps, pe, e.PhysOf(ps), fresh: false, ref source);
+                pieces.Add(new ExtentPiece(ps, e.PhysOf(ps), pe - ps, DiskState.Written));
+            }
             else
             {
                 foreach (var run in tx.Sharing.Runs(e.PhysOf(ps), pe - ps))
