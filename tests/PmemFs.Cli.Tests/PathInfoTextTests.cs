@@ -12,7 +12,7 @@ public sealed class PathInfoTextTests
         Assert.Equal("yes (dax=always)", PathInfo.DaxText(TestFlags.Of(0, StateDax | StateCanDax, DaxModeAlways), isDirectory: false));
         Assert.Equal("no (mount dax=never)", PathInfo.DaxText(TestFlags.Of(FlDax, StateCanDax, DaxModeNever), isDirectory: false));
         Assert.Equal("no (flag not set)", PathInfo.DaxText(TestFlags.Of(0, StateCanDax), isDirectory: false));
-        Assert.Equal("no (cannot be DAX: it has shared extents)", PathInfo.DaxText(TestFlags.Of(FlDax), isDirectory: false));
+        Assert.Equal("no (only regular files can be DAX)", PathInfo.DaxText(TestFlags.Of(FlDax), isDirectory: false));
         Assert.StartsWith("no (a directory is never DAX", PathInfo.DaxText(TestFlags.Of(FlDax), isDirectory: true), StringComparison.Ordinal);
         Assert.Equal("no now; pending: a DAX change takes effect at the file's last close",
             PathInfo.DaxText(TestFlags.Of(FlDax, StateCanDax | StateDaxPending), isDirectory: false));

@@ -28,6 +28,9 @@ public sealed record PathInfo(
 
     public DateTimeOffset LeaseClock { get; init; }
 
+    /// <summary>For a regular file: bytes of its blocks that other extents map too (reflink), and bytes it has allocated; null when the map cannot be read.</summary>
+    public (ulong Shared, ulong Allocated)? Sharing { get; init; }
+
     /// <summary>
     /// What info should say about <paramref name="path"/>, or null when it is to be read as an
     /// image (a regular file that is not on PmemFs, or a device).
@@ -48,6 +51,12 @@ public sealed record PathInfo(
             var info = new PathInfo(path, isDirectory, mount, isMountPoint, flags, null);
             if (!isDirectory && LeaseList.Read(path, thisFileOnly: true, mount?.Mountpoint, out var leases, out var now) == 0)
                 info = info with { Leases = leases, LeaseClock = now };
+            if (!isDirectory && BmapCommand.Read(path, out var extents, out _) == 0)
+                info = info with
+                {
+                    Sharing = ((ulong)extents.Where(e => e.Flags.Contains("shared")).Sum(e => (decimal)e.Length),
+                               (ulong)extents.Where(e => e.Physical is not null).Sum(e => (decimal)e.Length)),
+                };
             return info;
         }
         string message = FlagIoctl.Message(errno);
@@ -73,7 +82,7 @@ public sealed record PathInfo(
         if (f.Raw.DaxMode == PmemFsIoctlAbi.DaxModeNever) return "no (mount dax=never)";
         if (isDirectory)
             return f.HasDaxFlag ? "no (a directory is never DAX; new files in it inherit the flag)" : "no (a directory is never DAX)";
-        if (!f.CanBeDax) return "no (cannot be DAX: it has shared extents)";
+        if (!f.CanBeDax) return "no (only regular files can be DAX)";
         return f.HasDaxFlag ? "no" : "no (flag not set)";
     }
 
@@ -107,6 +116,8 @@ public sealed record PathInfo(
         w.Field("effective DAX", DaxText(f, IsDirectory));
         w.Field("DAX_IMMUTABLE", DaxImmutableText(f));
         w.Field("mount dax mode", $"dax={f.DaxMode}");
+        if (Sharing is { } sh)
+            w.Field("shared blocks", sh.Shared == 0 ? "none" : $"{Units.Bytes((long)sh.Shared)} of {Units.Bytes((long)sh.Allocated)} allocated (shared with other files or ranges: a write copies first; pmemfs bmap shows where)");
         output.WriteLine("durability:");
         var d = new FieldWriter(output, nameWidth: 28, indent: "  ");
         d.Field("store granularity", f.GranularityName);
@@ -160,6 +171,11 @@ public sealed record PathInfo(
         w.WriteBoolean("daxPending", f.DaxPending);
         w.WriteBoolean("daxImmutable", f.DaxImmutable);
         w.WriteString("daxMode", f.DaxMode);
+        if (Sharing is { } sh)
+        {
+            w.WriteNumber("sharedBytes", sh.Shared);
+            w.WriteNumber("allocatedBytes", sh.Allocated);
+        }
         w.WriteStartObject("durability");
         w.WriteString("storeGranularity", f.GranularityName);
         w.WriteBoolean("userSpaceFlushSufficesForMmap", false);

@@ -7,7 +7,7 @@ namespace PmemFs.Engine;
 /// <summary>An inode's flags and what they mean on this mount right now.</summary>
 /// <param name="Flags">The persisted flags.</param>
 /// <param name="DaxNow">The file is DAX now (eligible for direct access).</param>
-/// <param name="CanBeDax">The file could be DAX: a regular file without shared extents.</param>
+/// <param name="CanBeDax">The file could be DAX: a regular file (shared extents are no obstacle: docs/sharing.md).</param>
 /// <param name="DaxPending">A DAX change waits for the file's last close.</param>
 public readonly record struct FlagState(InodeFlags Flags, bool DaxNow, bool CanBeDax, bool DaxPending);
 
@@ -163,7 +163,7 @@ public sealed partial class FileSystem
         return new FlagState(FlagRules.Of(inode), now, CanBeDax(inode), now != WantsDax(inode));
     }
 
-    /// <summary>A regular file without shared extents (there are none yet) can be DAX.</summary>
+    /// <summary>A regular file can be DAX, shared extents or not (prepare-write unshares what a direct-access client will store to).</summary>
     private static bool CanBeDax(Inode inode) => inode.IsRegular;
 
     /// <summary>What the flag and the mount's dax= mode make of the file, once nobody has it open.</summary>
