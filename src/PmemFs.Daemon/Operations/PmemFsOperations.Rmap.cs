@@ -26,6 +26,26 @@ public sealed unsafe partial class PmemFsOperations
         if (errno.IsOk && !CallerIsAdmin(req.Context.Pid)) errno = Errno.EPERM;
         if (errno.Failed) { Reply(req, errno); return true; }
 
+        // A page is one pass over every inode's map (taking each inode's read lock in turn): off
+        // the FUSE loop, so that a large file system, or an inode held by a long write, does not
+        // stall every other request of the mount. Counted with the parked requests: the session
+        // waits for it before it ends.
+        Interlocked.Increment(ref _parked);
+        _ = Task.Run(() =>
+        {
+            try { ReplyRmapPage(req, args, range, after); }
+            catch (Exception e)
+            {
+                _log.Error($"rmap: unexpected {e.GetType().Name}: {e.Message} (answered EIO)\n{e.StackTrace}");
+                Reply(req, Errno.EIO);
+            }
+            finally { Interlocked.Decrement(ref _parked); }
+        });
+        return true;
+    }
+
+    private void ReplyRmapPage(FuseRequest req, PmemFsRmap args, FileRange range, ReverseMapCursor after)
+    {
         var page = new PmemFsRmap
         {
             Version = PmemFsRmapAbi.Version,
@@ -37,8 +57,8 @@ public sealed unsafe partial class PmemFsOperations
             CursorKind = args.CursorKind,
         };
         Span<ReverseMapOwner> rows = new ReverseMapOwner[PmemFsRmapAbi.Entries];
-        errno = _fs.ReverseMap(range.Offset, range.IsToEnd ? long.MaxValue : range.Length, after, rows, out int count, out bool more);
-        if (errno.Failed) { Reply(req, errno); return true; }
+        var errno = _fs.ReverseMap(range.Offset, range.IsToEnd ? long.MaxValue : range.Length, after, rows, out int count, out bool more);
+        if (errno.Failed) { Reply(req, errno); return; }
         var entries = page.Entries;
         for (int i = 0; i < count; i++)
         {
@@ -66,7 +86,6 @@ public sealed unsafe partial class PmemFsOperations
         page.Count = (uint)count;
         page.More = more ? 1u : 0u;
         req.ReplyIoctl(0, MemoryMarshal.AsBytes(new ReadOnlySpan<PmemFsRmap>(in page)));
-        return true;
     }
 
     /// <summary>Version, flags, reserved0, the range (as the lease structs' ranges) and the cursor; count, more and entries are ignored (they hold the last page).</summary>
