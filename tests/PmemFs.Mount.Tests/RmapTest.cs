@@ -39,6 +39,9 @@ public sealed class RmapTest
         Proc.Check(fs.Cli, "reflink", fs["d/a"], fs["c"]);
         // c shares two of its own blocks with itself: three owners of a's first blocks.
         Proc.Check(fs.Cli, "reflink", fs["c"], fs["c"], "--range", "0:8K:512K");
+        // More rows than one page of the ioctl (63) holds.
+        Directory.CreateDirectory(fs["many"]);
+        for (int i = 0; i < 100; i++) File.WriteAllBytes(fs[$"many/f{i:D3}"], new byte[4096 + i]);
 
         var r = Proc.Check(fs.Cli, "rmap", fs.Path, "--json");
         var (owners, shared, rows) = Parse(r.Out);
@@ -47,6 +50,8 @@ public sealed class RmapTest
         Assert.Equal(3, rows.Count(o => o.TryGetProperty("refs", out var n) && n.GetInt32() == 3));
         Assert.Contains(rows, o => PathOf(o) == "/c" && o.GetProperty("file_offset").GetInt64() == 512 * 1024);
         Assert.NotEqual("[]", shared);
+        Assert.InRange(rows.Length, 110, 130); // two pages of the ioctl
+        Assert.Equal(100, rows.Count(o => PathOf(o)?.StartsWith("/many/f", StringComparison.Ordinal) == true));
         Assert.Equal(fs.Path, JsonDocument.Parse(r.Out).RootElement.GetProperty("mount").GetString());
 
         // A path on the mount, and the mounted image (found in the mount table), give the same rows.
