@@ -148,4 +148,36 @@ public class ReverseMapTests
         Assert.Equal(0UL, row.Refs);
         Assert.Equal(8L * Bs, row.Length);
     }
+
+    [Fact]
+    public async Task ListingWhileFilesChangeGivesRealExtentsAndEndsWithTheRecords()
+    {
+        using var t = Populated(out ulong a, out ulong b, out ulong c);
+        using var stop = new CancellationTokenSource(TimeSpan.FromSeconds(1));
+        var writer = Task.Run(() =>
+        {
+            var rng = new Random(9);
+            var data = Pattern(3 * Bs, 4);
+            while (!stop.IsCancellationRequested)
+            {
+                long at = rng.Next(0, 40) * (long)Bs;
+                Assert.Equal(Errno.Ok, t.Fs.Write(c, at, data, Credentials.Root, out _)); // copy on write of shared blocks
+                Assert.Equal(Errno.Ok, t.Fs.CloneRange(a, 0, c, 48L * Bs, 8 * Bs, Credentials.Root, 0, out _));
+            }
+        });
+        long total = t.Fs.Geometry.RegionSize;
+        int listings = 0;
+        while (!writer.IsCompleted)
+        {
+            var rows = All(t.Fs, 16);
+            listings++;
+            Assert.All(rows, r => Assert.True(r.Length > 0 && r.Physical >= 0 && r.Physical + r.Length <= total, r.ToString()));
+            Assert.All(rows.Where(r => r.Kind == ReverseMapKind.Data), r => Assert.Contains(r.Ino, new[] { a, b, c }));
+        }
+        await writer;
+        Assert.True(listings > 0);
+        t.Fs.Sync();
+        Assert.Equal(MediaRecords(t), All(t.Fs, 10).Where(r => r.Kind != ReverseMapKind.Refcount)
+            .Select(r => (r.Physical, r.Length, (int)r.Kind, r.Ino, r.FileOffset)).Order().ToList());
+    }
 }
