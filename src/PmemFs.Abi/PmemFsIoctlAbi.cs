@@ -313,3 +313,65 @@ public struct PmemFsCloneRange
 
     public const int Size = 64;
 }
+
+/// <summary>
+/// The reverse map (struct pmemfs_rmap in pmemfs.h): who owns each range of the region, a page at
+/// a time with a cursor, like FS_IOC_GETFSMAP. Needs CAP_SYS_ADMIN in the daemon's user namespace.
+/// </summary>
+public static class PmemFsRmapAbi
+{
+    public const uint Rmap = 0xD000504D; // _IOWR('P', 0x4D, struct pmemfs_rmap)
+
+    public const uint Version = 1;
+    public const int Entries = 63;
+
+    public const uint KindData = 1, KindXattr = 2, KindSuperblock = 16, KindJournal = 17, KindBitmap = 18, KindInodeTable = 19,
+        KindDirentTable = 20, KindExtentTable = 21, KindRmapTable = 22, KindRefcount = 32;
+
+    public const uint FlagUnwritten = 0x1, FlagShared = 0x2;
+
+    /// <summary>Whether <paramref name="kind"/> is a PMEMFS_RMAP_* kind.</summary>
+    public static bool IsKind(uint kind) => kind is KindData or KindXattr or (>= KindSuperblock and <= KindRmapTable) or KindRefcount;
+}
+
+/// <summary>struct pmemfs_rmap_entry (64 bytes): one row of PMEMFS_IOC_RMAP.</summary>
+[StructLayout(LayoutKind.Sequential, Size = Size)]
+public struct PmemFsRmapEntry
+{
+    public ulong Physical;
+    public ulong Length;
+    public ulong Ino;
+    public ulong FileOffset;
+    public ulong Refs;
+    public uint Kind;
+    public uint Flags;
+    public ulong Reserved1, Reserved2;
+
+    public const int Size = 64;
+}
+
+/// <summary>struct pmemfs_rmap (4096 bytes): a page of PMEMFS_IOC_RMAP.</summary>
+[StructLayout(LayoutKind.Sequential, Size = Size)]
+public unsafe struct PmemFsRmap
+{
+    public uint Version;
+    public uint Flags;
+    public ulong Offset;
+    public ulong Length;
+    public ulong CursorPhysical;
+    public ulong CursorIno;
+    public ulong CursorFileOffset;
+    public uint CursorKind;
+    public uint Count;
+    public uint More;
+    public uint Reserved0;
+    private fixed byte _entries[PmemFsRmapAbi.Entries * PmemFsRmapEntry.Size];
+
+    public const int Size = 4096;
+    public const int HeaderSize = 64;
+
+    /// <summary>The rows (filled: the first <see cref="Count"/>).</summary>
+    [System.Diagnostics.CodeAnalysis.UnscopedRef]
+    public Span<PmemFsRmapEntry> Entries => MemoryMarshal.Cast<byte, PmemFsRmapEntry>(
+        MemoryMarshal.CreateSpan(ref _entries[0], PmemFsRmapAbi.Entries * PmemFsRmapEntry.Size));
+}

@@ -19,6 +19,7 @@
  *
  * Layout leases, pins, extent maps and prepare-write (direct access): docs/leases.md.
  * The explicit clone (reflink): docs/leases.md, "The clone ioctl".
+ * The reverse map (who owns each range of the region): docs/leases.md, "The reverse-map ioctl".
  */
 #ifndef PMEMFS_H
 #define PMEMFS_H
@@ -375,6 +376,78 @@ struct pmemfs_clone_range {
 
 #define PMEMFS_IOC_CLONE_RANGE _IOWR('P', 0x4C, struct pmemfs_clone_range)
 
+/* ---------------------------------------------------------------------------------------
+ * Reverse map (docs/leases.md "The reverse-map ioctl"; `pmemfs rmap MOUNT`).
+ *
+ * RMAP: who owns each piece of [offset, offset + length) of the pmem region, like XFS's
+ * FS_IOC_GETFSMAP: the metadata areas, every file's data extents (inode, file offset, the
+ * reference count when the blocks are shared), every xattr blob, and the reference-count
+ * records (kind PMEMFS_RMAP_REFCOUNT: a range that refs data extents map). Each row overlapping
+ * the range is returned whole, in the order (physical, kind, ino, file_offset), which no two
+ * rows share: several extents may start at one shared block, but not with the same inode and
+ * file offset. A page at a time: start with every cursor field 0; while "more" is set, call
+ * again with the struct as it came back (the cursor names the last row returned; count, more
+ * and entries are ignored on input). Built from the daemon's in-memory maps, one file at a time:
+ * while files change, a listing is a set of per-file snapshots, each row a real extent.
+ *
+ * Issue it on any descriptor of the mount (the CLI opens the mount's root). It reveals where
+ * every file lives, so it needs CAP_SYS_ADMIN in the daemon's user namespace (as GETFSMAP's
+ * full answer does). Checked in this order, changing nothing:
+ *   EINVAL     bad version, nonzero flags or reserved0, an unknown cursor_kind, a cursor with
+ *              kind 0 but another field set, a cursor offset above INT64_MAX; a bad range (the
+ *              rule above the lease structs: offset above INT64_MAX, length 0 or above
+ *              INT64_MAX unless PMEMFS_LENGTH_TO_END)
+ *   EOVERFLOW  offset + length overflows
+ *   EPERM      the caller lacks CAP_SYS_ADMIN (or is in another user namespace)
+ * --------------------------------------------------------------------------------------- */
+
+#define PMEMFS_RMAP_VERSION 1
+#define PMEMFS_RMAP_ENTRIES 63
+
+/* pmemfs_rmap_entry.kind (and cursor_kind; 0 in the cursor: start) */
+#define PMEMFS_RMAP_DATA         1  /* a file's data extent */
+#define PMEMFS_RMAP_XATTR        2  /* a file's xattr blob */
+#define PMEMFS_RMAP_SUPERBLOCK   16 /* primary (at 0) or secondary (the last block) */
+#define PMEMFS_RMAP_JOURNAL      17
+#define PMEMFS_RMAP_BITMAP       18
+#define PMEMFS_RMAP_INODE_TABLE  19
+#define PMEMFS_RMAP_DIRENT_TABLE 20
+#define PMEMFS_RMAP_EXTENT_TABLE 21
+#define PMEMFS_RMAP_RMAP_TABLE   22
+#define PMEMFS_RMAP_REFCOUNT     32 /* not an owner: a reference-count record (refs extents map it) */
+
+/* pmemfs_rmap_entry.flags */
+#define PMEMFS_RMAP_UNWRITTEN 0x1 /* DATA: allocated, never written (reads as zeros) */
+#define PMEMFS_RMAP_SHARED    0x2 /* DATA: other extents map some of these blocks too (refs says how many) */
+
+struct pmemfs_rmap_entry {
+	uint64_t physical;    /* bytes into the region */
+	uint64_t length;      /* bytes */
+	uint64_t ino;         /* DATA, XATTR: the file (st_ino); else 0 */
+	uint64_t file_offset; /* DATA: bytes into the file; else 0 */
+	uint64_t refs;        /* DATA: the highest count over the range when shared, else 0; REFCOUNT: the count */
+	uint32_t kind;        /* PMEMFS_RMAP_* */
+	uint32_t flags;       /* PMEMFS_RMAP_UNWRITTEN, PMEMFS_RMAP_SHARED */
+	uint64_t reserved[2]; /* 0 */
+};
+
+struct pmemfs_rmap {
+	uint32_t version;            /* in:  PMEMFS_RMAP_VERSION */
+	uint32_t flags;              /* in:  0 */
+	uint64_t offset;             /* in:  first byte of the region */
+	uint64_t length;             /* in:  bytes, or PMEMFS_LENGTH_TO_END */
+	uint64_t cursor_physical;    /* in/out: the last row returned (all 0 to start) */
+	uint64_t cursor_ino;         /* in/out */
+	uint64_t cursor_file_offset; /* in/out */
+	uint32_t cursor_kind;        /* in/out: 0 to start */
+	uint32_t count;              /* out: rows filled in entries[] */
+	uint32_t more;               /* out: 1 when rows follow the cursor */
+	uint32_t reserved0;          /* in: 0; out: 0 */
+	struct pmemfs_rmap_entry entries[PMEMFS_RMAP_ENTRIES]; /* out */
+};
+
+#define PMEMFS_IOC_RMAP _IOWR('P', 0x4D, struct pmemfs_rmap)
+
 #ifdef __cplusplus
 #define PMEMFS_STATIC_ASSERT static_assert
 #else
@@ -391,6 +464,8 @@ PMEMFS_STATIC_ASSERT(sizeof(struct pmemfs_extent) == 32, "pmemfs_extent is 32 by
 PMEMFS_STATIC_ASSERT(sizeof(struct pmemfs_map) == 4096, "pmemfs_map is 4096 bytes");
 PMEMFS_STATIC_ASSERT(sizeof(struct pmemfs_region) == 4096, "pmemfs_region is 4096 bytes");
 PMEMFS_STATIC_ASSERT(sizeof(struct pmemfs_clone_range) == 64, "pmemfs_clone_range is 64 bytes");
+PMEMFS_STATIC_ASSERT(sizeof(struct pmemfs_rmap_entry) == 64, "pmemfs_rmap_entry is 64 bytes");
+PMEMFS_STATIC_ASSERT(sizeof(struct pmemfs_rmap) == 4096, "pmemfs_rmap is 4096 bytes");
 #undef PMEMFS_STATIC_ASSERT
 
 #endif /* PMEMFS_H */

@@ -52,6 +52,21 @@ public sealed class LeaseAbiTests
         yield return N("PMEMFS_IOC_CLONE_RANGE", PmemFsCloneAbi.CloneRange);
         yield return N("PMEMFS_CLONE_VERSION", PmemFsCloneAbi.Version);
         yield return N("PMEMFS_CLONE_BLOCK", PmemFsCloneAbi.BlockSize);
+        yield return N("PMEMFS_IOC_RMAP", PmemFsRmapAbi.Rmap);
+        yield return N("PMEMFS_RMAP_VERSION", PmemFsRmapAbi.Version);
+        yield return N("PMEMFS_RMAP_ENTRIES", PmemFsRmapAbi.Entries);
+        yield return N("PMEMFS_RMAP_DATA", PmemFsRmapAbi.KindData);
+        yield return N("PMEMFS_RMAP_XATTR", PmemFsRmapAbi.KindXattr);
+        yield return N("PMEMFS_RMAP_SUPERBLOCK", PmemFsRmapAbi.KindSuperblock);
+        yield return N("PMEMFS_RMAP_JOURNAL", PmemFsRmapAbi.KindJournal);
+        yield return N("PMEMFS_RMAP_BITMAP", PmemFsRmapAbi.KindBitmap);
+        yield return N("PMEMFS_RMAP_INODE_TABLE", PmemFsRmapAbi.KindInodeTable);
+        yield return N("PMEMFS_RMAP_DIRENT_TABLE", PmemFsRmapAbi.KindDirentTable);
+        yield return N("PMEMFS_RMAP_EXTENT_TABLE", PmemFsRmapAbi.KindExtentTable);
+        yield return N("PMEMFS_RMAP_RMAP_TABLE", PmemFsRmapAbi.KindRmapTable);
+        yield return N("PMEMFS_RMAP_REFCOUNT", PmemFsRmapAbi.KindRefcount);
+        yield return N("PMEMFS_RMAP_UNWRITTEN", PmemFsRmapAbi.FlagUnwritten);
+        yield return N("PMEMFS_RMAP_SHARED", PmemFsRmapAbi.FlagShared);
 
         foreach (var f in Layout<PmemFsInodeFlags>("pmemfs_inode_flags", PmemFsInodeFlags.Size,
             "version", "reserved0", "set", "clear", "flags", "state", "dax_mode", "granularity", "reserved:Reserved1")) yield return f;
@@ -73,6 +88,10 @@ public sealed class LeaseAbiTests
             "version", "kind", "size:RegionSize", "uuid:_uuid", "uuid_offset", "granularity", "reserved:Reserved1", "path:_path")) yield return f;
         foreach (var f in Layout<PmemFsCloneRange>("pmemfs_clone_range", PmemFsCloneRange.Size,
             "version", "src_fd", "src_offset", "length", "dst_offset", "flags", "cloned", "reserved:Reserved1")) yield return f;
+        foreach (var f in Layout<PmemFsRmapEntry>("pmemfs_rmap_entry", PmemFsRmapEntry.Size,
+            "physical", "length", "ino", "file_offset", "refs", "kind", "flags", "reserved:Reserved1")) yield return f;
+        foreach (var f in Layout<PmemFsRmap>("pmemfs_rmap", PmemFsRmap.Size,
+            "version", "flags", "offset", "length", "cursor_physical", "cursor_ino", "cursor_file_offset", "cursor_kind", "count", "more", "reserved0", "entries:_entries")) yield return f;
     }
 
     /// <summary>
@@ -109,7 +128,7 @@ public sealed class LeaseAbiTests
         // _IOC_SIZE has 14 bits: at most 16383 bytes in and out, and the kernel's FUSE request
         // must fit its max_pages (32 by default): the page-sized lists leave room to spare.
         foreach (uint number in new[] { PmemFsIoctlAbi.GetFlags, PmemFsIoctlAbi.SetFlags, PmemFsLeaseAbi.LeaseAcquire, PmemFsLeaseAbi.LeaseRelease,
-            PmemFsLeaseAbi.Pin, PmemFsLeaseAbi.Unpin, PmemFsLeaseAbi.LeaseStatus, PmemFsLeaseAbi.LeaseList, PmemFsMapAbi.GetMap, PmemFsMapAbi.PrepareWrite, PmemFsRegionAbi.Region, PmemFsMapAbi.Bmap, PmemFsCloneAbi.CloneRange })
+            PmemFsLeaseAbi.Pin, PmemFsLeaseAbi.Unpin, PmemFsLeaseAbi.LeaseStatus, PmemFsLeaseAbi.LeaseList, PmemFsMapAbi.GetMap, PmemFsMapAbi.PrepareWrite, PmemFsRegionAbi.Region, PmemFsMapAbi.Bmap, PmemFsCloneAbi.CloneRange, PmemFsRmapAbi.Rmap })
         {
             uint size = (number >> 16) & 0x3FFF;
             Assert.InRange(size, 32u, 4096u);
@@ -117,6 +136,7 @@ public sealed class LeaseAbiTests
         }
         Assert.Equal(PmemFsLeaseList.Size, PmemFsLeaseList.HeaderSize + PmemFsLeaseAbi.ListEntries * PmemFsLeaseEntry.Size);
         Assert.Equal(PmemFsMap.Size, PmemFsMap.HeaderSize + PmemFsMapAbi.Extents * PmemFsExtent.Size);
+        Assert.Equal(PmemFsRmap.Size, PmemFsRmap.HeaderSize + PmemFsRmapAbi.Entries * PmemFsRmapEntry.Size);
     }
 
     /// <summary>Compiles a program that includes pmemfs.h and prints each C expression of <see cref="Facts"/>.</summary>

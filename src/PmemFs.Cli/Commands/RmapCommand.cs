@@ -1,8 +1,12 @@
 using System.CommandLine;
 using System.Globalization;
+using System.Runtime.InteropServices;
 using System.Text;
 using System.Text.Json;
+using PmemFs.Abi;
+using PmemFs.Cli.Native;
 using PmemFs.Cli.Output;
+using PmemFs.Daemon;
 using PmemFs.Format;
 using PmemFs.Media;
 using static PmemFs.Cli.Commands.CommandGuard;
@@ -10,11 +14,14 @@ using static PmemFs.Cli.Commands.CommandGuard;
 namespace PmemFs.Cli.Commands;
 
 /// <summary>
-/// <c>pmemfs rmap IMAGE [--range START:LEN] [--json]</c>: who owns each physical range of an
-/// unmounted image (a file's data or xattrs, with its inode, a path and the file offset; or a
-/// metadata structure), read from the reverse map, in the spirit of <c>xfs_io -c fsmap</c>.
+/// <c>pmemfs rmap IMAGE|MOUNT [--range START:LEN] [--json]</c>: who owns each physical range of
+/// an image (a file's data or xattrs, with its inode, a path and the file offset; or a metadata
+/// structure), in the spirit of <c>xfs_io -c fsmap</c>. Offline (an unmounted image) from the
+/// reverse-map table; on a mount (the mount point, a path on it, or a mounted image) from the
+/// daemon's maps through PMEMFS_IOC_RMAP (CAP_SYS_ADMIN), with paths found by walking the mount.
+/// Both give the same rows in the same order: (physical, kind, inode, file offset).
 /// </summary>
-public static class RmapCommand
+public static unsafe class RmapCommand
 {
     public const string Name = "rmap";
 
@@ -33,23 +40,47 @@ public static class RmapCommand
 
     public static Command Build(CliConsole console)
     {
-        var image = CommandLine.ImageArgument("An unmounted PmemFs image or /dev/dax device.");
+        var image = CommandLine.ImageArgument("An unmounted PmemFs image or /dev/dax device; or a PmemFs mount (its mount point or any path on it).", "IMAGE|MOUNT");
         var range = new Option<string?>("--range") { Description = "Only records overlapping START:LEN (bytes, or sizes like 2M:64K).", HelpName = "START:LEN" };
-        var json = new Option<bool>("--json") { Description = "Print one JSON object: image, an owners array (physical, length in bytes; kind, inode, path, file_offset; refs on shared data) and a shared array (physical, length, refs)." };
-        var command = new Command(Name, "Show who owns each physical range of an image (file data, xattrs, metadata), from the reverse map.") { image, range, json };
+        var json = new Option<bool>("--json") { Description = "Print one JSON object: image (and mount, on a mount), an owners array (physical, length in bytes; kind, inode, path, file_offset; refs on shared data) and a shared array (physical, length, refs)." };
+        var command = new Command(Name, "Show who owns each physical range of an image or a mounted file system (file data, xattrs, metadata).") { image, range, json };
         command.SetAction(parsed => CommandGuard.Run(console, Name, ExitCodes.Failure, () =>
         {
             string path = parsed.GetValue(image)!;
             (long start, long length) = ParseRange(parsed.GetValue(range));
-            if (Directory.Exists(path)) throw Fail($"{path}: a directory; rmap reads an unmounted image (the mounted form is not built yet: unmount it and name the image)");
-            var table = Read(path);
+            Table table;
+            string imagePath = path;
+            MountEntry? mount = MountOf(path);
+            if (mount is null && Directory.Exists(path)) throw Fail($"{path}: not on a PmemFs mount (rmap reads a PmemFs mount, or an unmounted image)");
+            if (mount is null && MountTable.FindByImage(MountLookup.RealPath(path) ?? path) is { } serving)
+            {
+                // A mounted image: the tables on the media are the daemon's to change; ask the daemon.
+                console.Error.WriteLine($"{path}: mounted on {serving.Mountpoint}: reading the mount");
+                mount = serving;
+            }
+            if (mount is not null)
+            {
+                table = ReadMounted(mount.Mountpoint, start, length);
+                imagePath = mount.Source;
+            }
+            else table = Read(path);
             var owners = table.Owners.Where(o => o.Physical < start + length && start < o.Physical + o.Length).ToList();
             var shared = table.Refcounts.Where(r => r.Physical < start + length && start < r.Physical + r.Length).ToList();
-            if (parsed.GetValue(json)) Json.Write(console.Out, w => WriteJson(w, path, owners, shared));
+            if (parsed.GetValue(json)) Json.Write(console.Out, w => WriteJson(w, imagePath, owners, shared, mount?.Mountpoint));
             else WriteText(console.Out, owners, shared);
             return ExitCodes.Ok;
         }));
         return command;
+    }
+
+    /// <summary>The PmemFs mount <paramref name="path"/> is on (a directory or file inside it), or null.</summary>
+    private static MountEntry? MountOf(string path)
+    {
+        if (!Directory.Exists(path) && !File.Exists(path)) return null;
+        var real = MountLookup.RealPath(path);
+        if (real is null) return null;
+        var entry = MountTable.Containing(real, MountTable.Read());
+        return entry is not null && entry.FsType == MountTable.PmemFsType ? entry : null;
     }
 
     private static (long, long) ParseRange(string? text)
@@ -83,7 +114,7 @@ public static class RmapCommand
         for (long slot = 0; slot < g.DirentCount; slot++)
             if (DiskDirent.VerifyRead(media.Read(g.DirentOffset(slot), DiskDirent.Size), slot, out var d).IsOk)
                 names.TryAdd(d.Child, (d.Parent, Encoding.UTF8.GetString(d.Name)));
-        var owners = new List<Owner>();
+        var records = new List<RmapRecord>();
         var refcounts = new List<RefcountRecord>();
         long bs = FormatConstants.BlockSize;
         for (long slot = 0; slot < g.RmapCount; slot++)
@@ -94,7 +125,15 @@ public static class RmapCommand
                 if (DiskRefcount.VerifyRead(bytes, slot, out var rc).IsOk) refcounts.Add(rc);
                 continue;
             }
-            if (!DiskRmap.VerifyRead(bytes, slot, out var r).IsOk) continue;
+            if (DiskRmap.VerifyRead(bytes, slot, out var r).IsOk) records.Add(r);
+        }
+        // The mounted form's order (PMEMFS_IOC_RMAP): physical, kind, inode, file offset. Several
+        // owners may start at one shared block; this makes the order theirs, not the slots'.
+        records.Sort((a, b) => (a.PhysBlock, (int)a.Kind, a.IsMetadata ? 0 : a.Owner, a.IsMetadata ? 0 : a.FileBlock)
+            .CompareTo((b.PhysBlock, (int)b.Kind, b.IsMetadata ? 0 : b.Owner, b.IsMetadata ? 0 : b.FileBlock)));
+        var owners = new List<Owner>();
+        foreach (var r in records)
+        {
             owners.Add(r.IsMetadata
                 ? new Owner(r.PhysBlock * bs, r.BlockCount * bs, KindName(r.Kind), 0, null, null)
                 : new Owner(r.PhysBlock * bs, r.BlockCount * bs, KindName(r.Kind), r.Owner, PathOf(r.Owner, names), r.FileBlock * bs));
@@ -114,8 +153,117 @@ public static class RmapCommand
                 if (refs > 0) owners[i] = o with { Refs = refs };
             }
         }
-        owners.Sort((a, b) => a.Physical.CompareTo(b.Physical));
         return new Table(owners, refcounts.Select(r => new Shared(r.PhysBlock * bs, r.BlockCount * bs, r.Refs)).ToList());
+    }
+
+    /// <summary>
+    /// The rows of the mount at <paramref name="mountpoint"/> overlapping [start, +length), through
+    /// PMEMFS_IOC_RMAP on its root, page by page, with a path for every inode that has a name
+    /// (the first found walking the mount in name order).
+    /// </summary>
+    public static Table ReadMounted(string mountpoint, long start, long length)
+    {
+        int fd = LibC.open(mountpoint, LibC.O_RDONLY | LibC.O_NONBLOCK | LibC.O_CLOEXEC);
+        if (fd < 0) throw Fail($"{mountpoint}: {Flags.FlagIoctl.Message(Marshal.GetLastPInvokeError())}");
+        var rows = new List<PmemFsRmapEntry>();
+        try
+        {
+            var page = new PmemFsRmap
+            {
+                Version = PmemFsRmapAbi.Version,
+                Offset = (ulong)start,
+                Length = length >= long.MaxValue - start ? PmemFsLeaseAbi.LengthToEnd : (ulong)length,
+            };
+            do
+            {
+                if (LibC.ioctl(fd, PmemFsRmapAbi.Rmap, &page) < 0)
+                {
+                    int errno = Marshal.GetLastPInvokeError();
+                    throw Fail(errno switch
+                    {
+                        LibC.ENOTTY => $"{mountpoint}: not a PmemFs mount (or its daemon is older than pmemfs rmap MOUNT)",
+                        1 => $"{mountpoint}: the reverse map of a mount shows where every file lives: it needs CAP_SYS_ADMIN (run it as root)",
+                        _ => $"{mountpoint}: {Flags.FlagIoctl.Message(errno)}",
+                    });
+                }
+                rows.AddRange(page.Entries[..(int)Math.Min(page.Count, (uint)PmemFsRmapAbi.Entries)]);
+            } while (page.More != 0 && page.Count > 0);
+        }
+        finally { LibC.close(fd); }
+
+        var paths = PathsOnMount(mountpoint, rows.Where(r => r.Kind is PmemFsRmapAbi.KindData or PmemFsRmapAbi.KindXattr).Select(r => r.Ino).ToHashSet());
+        return FromRows(rows, paths.GetValueOrDefault);
+    }
+
+    /// <summary>The rows of PMEMFS_IOC_RMAP as the offline form's table: owner rows, and reference-count rows as the shared list.</summary>
+    public static Table FromRows(IEnumerable<PmemFsRmapEntry> rows, Func<ulong, string?> pathOf)
+    {
+        var owners = new List<Owner>();
+        var shared = new List<Shared>();
+        foreach (var r in rows)
+        {
+            long phys = (long)r.Physical, len = (long)r.Length;
+            switch (r.Kind)
+            {
+                case PmemFsRmapAbi.KindRefcount:
+                    shared.Add(new Shared(phys, len, r.Refs));
+                    break;
+                case PmemFsRmapAbi.KindData or PmemFsRmapAbi.KindXattr:
+                    owners.Add(new Owner(phys, len, KindName((RmapOwnerKind)r.Kind), r.Ino, pathOf(r.Ino), (long)r.FileOffset,
+                        r.Kind == PmemFsRmapAbi.KindData && r.Refs > 0 ? r.Refs : null));
+                    break;
+                default:
+                    owners.Add(new Owner(phys, len, KindName((RmapOwnerKind)r.Kind), 0, null, null));
+                    break;
+            }
+        }
+        return new Table(owners, shared);
+    }
+
+    /// <summary>
+    /// "/a/b" (from the mount's root) for each of <paramref name="wanted"/>, by walking the mount in
+    /// name order without following symlinks or crossing into other mounts; stops once every
+    /// inode has a path. An inode no name leads to (open but unlinked), or one under a directory
+    /// the caller cannot read, gets none.
+    /// </summary>
+    public static Dictionary<ulong, string> PathsOnMount(string mountpoint, HashSet<ulong> wanted)
+    {
+        var found = new Dictionary<ulong, string>();
+        if (wanted.Count == 0 || !Stat(mountpoint, out ulong rootIno, out _, out ulong rootDev)) return found;
+        if (wanted.Contains(rootIno)) found[rootIno] = "/";
+        var pending = new Stack<(string Dir, string Rel)>();
+        pending.Push((mountpoint, ""));
+        var options = new EnumerationOptions { IgnoreInaccessible = true, AttributesToSkip = 0, RecurseSubdirectories = false, ReturnSpecialDirectories = false };
+        while (pending.Count > 0 && found.Count < wanted.Count)
+        {
+            var (dir, rel) = pending.Pop();
+            string[] names;
+            try { names = [.. Directory.EnumerateFileSystemEntries(dir, "*", options).Select(Path.GetFileName).OfType<string>().Order(StringComparer.Ordinal)]; }
+            catch (IOException) { continue; }
+            catch (UnauthorizedAccessException) { continue; }
+            var subdirs = new List<(string, string)>();
+            foreach (var name in names)
+            {
+                string full = Path.Join(dir, name), relative = rel + "/" + name;
+                if (!Stat(full, out ulong ino, out int mode, out ulong dev) || dev != rootDev) continue;
+                if (wanted.Contains(ino)) found.TryAdd(ino, relative);
+                if ((mode & LibC.S_IFMT) == LibC.S_IFDIR) subdirs.Add((full, relative));
+            }
+            // Depth first, in name order.
+            for (int i = subdirs.Count - 1; i >= 0; i--) pending.Push(subdirs[i]);
+        }
+        return found;
+    }
+
+    private static bool Stat(string path, out ulong ino, out int mode, out ulong dev)
+    {
+        LibC.statx_t x = default;
+        ino = 0; mode = 0; dev = 0;
+        if (LibC.statx(LibC.AT_FDCWD, path, LibC.AT_SYMLINK_NOFOLLOW, LibC.STATX_TYPE | LibC.STATX_MODE | LibC.STATX_INO, ref x) != 0) return false;
+        ino = x.stx_ino;
+        mode = x.stx_mode;
+        dev = ((ulong)x.stx_dev_major << 32) | x.stx_dev_minor;
+        return true;
     }
 
     private static int FirstEndingAfter(List<RefcountRecord> sorted, long block)
@@ -190,13 +338,14 @@ public static class RmapCommand
     }
 
     /// <summary>
-    /// <c>{"image", "owners": [...], "shared": [...]}</c>: an owner of shared blocks has
+    /// <c>{"image", "mount" (on a mount only), "owners": [...], "shared": [...]}</c>: an owner of shared blocks has
     /// <c>"refs": N</c>; <c>shared</c> holds the reference-count records (physical, length, refs).
     /// </summary>
-    public static void WriteJson(Utf8JsonWriter w, string image, IReadOnlyList<Owner> owners, IReadOnlyList<Shared>? shared = null)
+    public static void WriteJson(Utf8JsonWriter w, string image, IReadOnlyList<Owner> owners, IReadOnlyList<Shared>? shared = null, string? mount = null)
     {
         w.WriteStartObject();
         w.WriteString("image", image);
+        if (mount is not null) w.WriteString("mount", mount);
         w.WriteStartArray("owners");
         foreach (var o in owners)
         {

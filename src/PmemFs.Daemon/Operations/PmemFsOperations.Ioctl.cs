@@ -57,6 +57,8 @@ public sealed unsafe partial class PmemFsOperations
                 break;
             case PmemFsCloneAbi.CloneRange when TryCloneIoctl(req, ino, fi, flags, input, outSize):
                 break;
+            case PmemFsRmapAbi.Rmap when TryRmapIoctl(req, input, outSize):
+                break;
             case PmemFsLeaseAbi.LeaseAcquire or PmemFsLeaseAbi.LeaseRelease or PmemFsLeaseAbi.Pin or PmemFsLeaseAbi.Unpin
                 or PmemFsLeaseAbi.LeaseStatus or PmemFsLeaseAbi.LeaseList when TryLeaseIoctl(req, ino, cmd, fi, flags, input, outSize):
                 break;
