@@ -43,10 +43,11 @@ public static class SharedBlocks
     public static List<Mismatch> Compare(IEnumerable<Owner> owners, IEnumerable<RefcountRecord> records)
     {
         var result = new List<Mismatch>();
-        Sweep(owners, records, (start, end, data, xattr, recorded, inos) =>
+        Sweep(owners, records, (start, end, data, xattr, recorded, active) =>
         {
             bool ok = xattr == 0 ? (data <= 1 ? recorded == 1 : recorded == (ulong)data) : data + xattr == 1 && recorded == 1;
             if (ok) return;
+            var inos = active.Inodes();
             if (result.Count > 0)
             {
                 var last = result[^1];
@@ -86,7 +87,15 @@ public static class SharedBlocks
         }
     }
 
-    private delegate void Interval(long start, long end, int data, int xattr, ulong recorded, IReadOnlyList<ulong> inos);
+    private delegate void Interval(long start, long end, int data, int xattr, ulong recorded, ActiveOwners active);
+
+    /// <summary>The owners covering the current range; their inodes are listed only when asked (a mismatch), not per range.</summary>
+    private sealed class ActiveOwners(List<Owner> owners)
+    {
+        public readonly SortedSet<int> Indexes = [];
+
+        public List<ulong> Inodes() => Indexes.Select(i => owners[i].Ino).Distinct().Order().ToList();
+    }
 
     /// <summary>Walks the elementary ranges where something owns or counts blocks, with what covers each.</summary>
     private static void Sweep(IEnumerable<Owner> owners, IEnumerable<RefcountRecord> records, Interval visit)
@@ -108,7 +117,7 @@ public static class SharedBlocks
             events.Add((recordList[i].PhysEnd, -1, true, i));
         }
         events.Sort((a, b) => a.At != b.At ? a.At.CompareTo(b.At) : a.Delta.CompareTo(b.Delta));
-        var active = new SortedSet<int>();
+        var active = new ActiveOwners(ownerList);
         int data = 0, xattr = 0;
         ulong recorded = 0;
         int recordsActive = 0;
@@ -126,16 +135,13 @@ public static class SharedBlocks
                 else
                 {
                     if (ownerList[index].IsData) data += delta; else xattr += delta;
-                    if (delta > 0) active.Add(index); else active.Remove(index);
+                    if (delta > 0) active.Indexes.Add(index); else active.Indexes.Remove(index);
                 }
             }
             if (k == events.Count) break;
             long next = events[k].At;
             if (next > at && (data + xattr > 0 || recordsActive > 0))
-            {
-                var inos = active.Select(i => ownerList[i].Ino).Distinct().OrderBy(i => i).ToList();
-                visit(at, next, data, xattr, recordsActive == 0 ? 1 : recorded, inos);
-            }
+                visit(at, next, data, xattr, recordsActive == 0 ? 1 : recorded, active);
         }
     }
 }
