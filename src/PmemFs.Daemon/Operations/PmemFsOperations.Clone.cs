@@ -15,7 +15,7 @@ namespace PmemFs.Daemon.Operations;
 /// </summary>
 public sealed unsafe partial class PmemFsOperations
 {
-    private const int BlockSize = 4096;
+    private const int BlockSize = FormatConstants.BlockSize;
 
     /// <summary>
     /// The mount's device ("major:minor" as mountinfo shows it), to tell that a clone's source

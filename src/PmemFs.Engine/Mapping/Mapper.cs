@@ -48,5 +48,6 @@ internal sealed partial class Mapper(FileSystem fs)
         fs.DaxNow(inode) && fileBlock % FormatConstants.HugePageBlocks == 0 && count >= FormatConstants.HugePageBlocks
             ? FormatConstants.HugePageBlocks : 1;
 
-    private static long RoundUp(long bytes) => (bytes + Bs - 1) / Bs * Bs;
+    /// <summary>Bytes rounded up to whole blocks.</summary>
+    internal static long RoundUp(long bytes) => (bytes + Bs - 1) / Bs * Bs;
 }

@@ -62,10 +62,11 @@ public sealed partial class FileSystem
                 if (dstOffset > FormatConstants.MaxFileSize - length) return Errno.EFBIG;
                 bool reachesSrcEof = srcOffset + length == srcSize;
                 if (length % Bs != 0 && !(reachesSrcEof && dstOffset + length >= dst.Rec.Size)) return Errno.EINVAL;
-                if (src == dst && srcOffset < dstOffset + RoundUp(length) && dstOffset < srcOffset + RoundUp(length)) return Errno.EINVAL;
+                long span = Mapping.Mapper.RoundUp(length);
+                if (src == dst && srcOffset < dstOffset + span && dstOffset < srcOffset + span) return Errno.EINVAL;
 
                 long whole = length / Bs * Bs;
-                long touchedEnd = dstOffset + RoundUp(length);
+                long touchedEnd = dstOffset + span;
                 // The destination's blocks are replaced; the source's become shared, so a write-lease
                 // holder's direct stores there would reach the destination too.
                 var broken = Leases.BreakLayouts(dst.Ino, FileRange.Between(Math.Min(dstOffset, dst.Rec.Size / Bs * Bs), touchedEnd), dstHandle);
@@ -193,6 +194,4 @@ public sealed partial class FileSystem
         }
         return null;
     }
-
-    private static long RoundUp(long bytes) => (bytes + Bs - 1) / Bs * Bs;
 }

@@ -9,15 +9,16 @@ namespace PmemFs.Engine;
 /// </summary>
 public enum ReverseMapKind
 {
-    Data = 1,
-    Xattr = 2,
-    Superblock = 16,
-    Journal = 17,
-    Bitmap = 18,
-    InodeTable = 19,
-    DirentTable = 20,
-    ExtentTable = 21,
-    RmapTable = 22,
+    Data = RmapOwnerKind.InodeData,
+    Xattr = RmapOwnerKind.InodeXattr,
+    Superblock = RmapOwnerKind.Superblock,
+    Journal = RmapOwnerKind.Journal,
+    Bitmap = RmapOwnerKind.Bitmap,
+    InodeTable = RmapOwnerKind.InodeTable,
+    DirentTable = RmapOwnerKind.DirentTable,
+    ExtentTable = RmapOwnerKind.ExtentTable,
+    RmapTable = RmapOwnerKind.RmapTable,
+    /// <summary>Not an owner kind on the media (an "RC" record, not an "RM" one).</summary>
     Refcount = 32,
 }
 

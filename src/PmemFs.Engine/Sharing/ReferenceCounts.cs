@@ -42,9 +42,6 @@ internal sealed class ReferenceCounts
 
     public int RecordCount => Volatile.Read(ref _segments).Count;
 
-    /// <summary>Blocks that have more than one owner (each counted once).</summary>
-    public long SharedBlocks => Volatile.Read(ref _segments).Sum(s => s.Count);
-
     /// <summary>Adds a record found at mount (before any operation runs).</summary>
     public void AddLoaded(RefcountRecord r, long slot) =>
         _segments = _segments.Add(new Segment(r.PhysBlock, r.BlockCount, r.Refs, slot));

@@ -75,8 +75,6 @@ internal sealed class SharingChanges(FileSystem fs, Txn tx)
         _deltas.Add((start, count, +1));
     }
 
-    public bool HasChanges => _deltas.Count > 0;
-
     /// <summary>
     /// Logs the record images of every range this transaction changed: old records there are
     /// rewritten in their slots or zeroed, new ones get slots (ENOSPC when the rmap table is full,
