@@ -34,6 +34,9 @@ public readonly record struct Errno(int Value)
     public static readonly Errno ENOTTY = new(25);
     public static readonly Errno ESTALE = new(116);
 
+    /// <summary>Structure needs cleaning: the metadata a file's answer depends on is damaged (XFS's answer too).</summary>
+    public static readonly Errno EUCLEAN = new(117);
+
     /// <summary>
     /// Not a Linux errno and never for the kernel (like the kernel's own ERESTARTSYS, 512): a
     /// layout-changing operation found leases to recall, changed nothing, and must be issued
@@ -53,7 +56,7 @@ public readonly record struct Errno(int Value)
         0 => "OK", 1 => "EPERM", 2 => "ENOENT", 5 => "EIO", 6 => "ENXIO", 7 => "E2BIG", 9 => "EBADF", 11 => "EAGAIN", 13 => "EACCES", 16 => "EBUSY",
         17 => "EEXIST", 18 => "EXDEV", 19 => "ENODEV", 20 => "ENOTDIR", 21 => "EISDIR", 22 => "EINVAL", 25 => "ENOTTY", 26 => "ETXTBSY",
         27 => "EFBIG", 28 => "ENOSPC", 30 => "EROFS", 31 => "EMLINK", 34 => "ERANGE", 36 => "ENAMETOOLONG", 38 => "ENOSYS",
-        39 => "ENOTEMPTY", 61 => "ENODATA", 75 => "EOVERFLOW", 95 => "EOPNOTSUPP", 116 => "ESTALE", 1000 => "retry after recall (internal)",
+        39 => "ENOTEMPTY", 61 => "ENODATA", 75 => "EOVERFLOW", 95 => "EOPNOTSUPP", 116 => "ESTALE", 117 => "EUCLEAN", 1000 => "retry after recall (internal)",
         _ => $"errno {Value}",
     };
 }

@@ -48,6 +48,9 @@ public sealed partial class FileSystem : IDisposable
     /// <summary>Writes every rmap-table record (owners and reference counts).</summary>
     internal ReverseMap.RmapTable Rmap { get; }
 
+    /// <summary>Sick files, quarantined slots, refused writes and forced shutdown (Engine/Health).</summary>
+    public Health.FileSystemHealth Health { get; } = new();
+
     internal MetadataLog Log { get; }
     internal BlockAllocator Blocks { get; } = new();
     internal SlotAllocator InodeSlots { get; }
@@ -69,6 +72,7 @@ public sealed partial class FileSystem : IDisposable
     internal void CommitLog(LogTransaction tx)
     {
         if (Options.ReadOnly) throw new ErrnoException(Errno.EROFS);
+        Health.ThrowIfWritesRefused();
         Log.Commit(tx);
     }
 
