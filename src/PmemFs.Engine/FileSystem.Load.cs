@@ -24,6 +24,7 @@ public sealed partial class FileSystem
         Leases = new LeaseTable(this, options.Time, options.LeaseBreakTime);
         Mapper = new Mapping.Mapper(this);
         Rmap = new ReverseMap.RmapTable(this);
+        Poison = new Poison.PoisonWatch(this);
         var opened = ImageReader.ReadSuperblock(media, options.Name);
         Superblock = opened.Superblock;
         var g = Geometry;
@@ -54,6 +55,7 @@ public sealed partial class FileSystem
         LoadTables();
         int orphans = 0, trims = 0;
         if (!options.ReadOnly) (orphans, trims) = FinishInterruptedWork();
+        Poison.Attach();
         Report = new MountReport(opened.UsedCopy, opened.PrimaryProblem ?? opened.SecondaryProblem, replay.Replayed, orphans, trims);
     }
 

@@ -51,6 +51,9 @@ public sealed partial class FileSystem : IDisposable
     /// <summary>Sick files, quarantined slots, refused writes and forced shutdown (Engine/Health).</summary>
     public Health.FileSystemHealth Health { get; } = new();
 
+    /// <summary>Bad ranges, their owners and what each owner does (Engine/Poison).</summary>
+    internal Poison.PoisonWatch Poison { get; }
+
     internal MetadataLog Log { get; }
     internal BlockAllocator Blocks { get; } = new();
     internal SlotAllocator InodeSlots { get; }
@@ -158,6 +161,24 @@ public sealed partial class FileSystem : IDisposable
             ImageReader.WriteSuperblock(Media, upgraded, SuperblockCopy.Primary);
             Superblock = upgraded;
         }
+    }
+
+    /// <summary>
+    /// After the poison of a superblock copy was found: clears it and writes that copy again
+    /// from memory. False when <paramref name="bad"/> is in neither copy's block.
+    /// </summary>
+    internal bool RewriteSuperblockCopyAt(Media.Poison.BadRange bad)
+    {
+        long bs = FormatConstants.BlockSize;
+        SuperblockCopy? copy = bad.Offset < bs ? SuperblockCopy.Primary
+            : bad.Offset >= Geometry.SecondarySuperblock * bs ? SuperblockCopy.Secondary : null;
+        if (copy is null || Options.ReadOnly) return false;
+        lock (_formatLock)
+        {
+            Media.ClearPoison(bad.Offset, bad.Length);
+            ImageReader.WriteSuperblock(Media, Superblock, copy.Value);
+        }
+        return true;
     }
 
     internal Inode? InodeAt(ulong ino) => Geometry.IsValidIno(ino) ? Volatile.Read(ref _inodes[Geometry.SlotOfIno(ino)]) : null;

@@ -23,6 +23,8 @@ internal sealed class Txn : IDisposable
 
     public Txn(FileSystem fs)
     {
+        // Before anything is stored: a write stores its data in place before it commits.
+        fs.Health.ThrowIfWritesRefused();
         _fs = fs;
         Log = new LogTransaction();
     }

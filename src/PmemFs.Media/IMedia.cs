@@ -1,3 +1,5 @@
+using PmemFs.Media.Poison;
+
 namespace PmemFs.Media;
 
 /// <summary>
@@ -51,6 +53,44 @@ public interface IMedia : IDisposable
 
     /// <summary>Waits until all previously flushed ranges are persistent (a fence).</summary>
     void Drain();
+
+    // ---- media errors (docs/health.md). Defaults: media that never fails (memory). ----
+
+    /// <summary>
+    /// Known poisoned ranges, sorted and merged: a device's bad-block list (libpmem2), or the
+    /// injected list of an emulated region. A load from one would raise a machine check.
+    /// </summary>
+    IReadOnlyList<BadRange> BadRanges => [];
+
+    /// <summary>
+    /// Throws <see cref="MediaPoisonException"/> when a load from [offset, +length) would touch a
+    /// known bad range; callers ask before loading through <see cref="PointerAt"/> (which cannot
+    /// check: it has no length). <see cref="Read"/> asks by itself on media that can fail.
+    /// </summary>
+    void CheckReadable(long offset, long length) { }
+
+    /// <summary>Whether <see cref="ClearPoison"/> works here (a writable device or emulated region).</summary>
+    bool CanClearPoison => false;
+
+    /// <summary>
+    /// Clears the poison of every bad range overlapping [offset, +length) within that range (the
+    /// rest of a larger bad range stays bad): those bytes read as zeros afterwards, and stores to
+    /// them stay. Durable when it returns. Throws <see cref="NotSupportedException"/> where the
+    /// media cannot, <see cref="MediaException"/> when the device refuses.
+    /// </summary>
+    void ClearPoison(long offset, long length) => throw new NotSupportedException($"{Description}: this media cannot clear poison");
+
+    /// <summary>Whether <see cref="InjectPoison"/> works here (emulated regions only: real poison comes from the hardware).</summary>
+    bool CanInjectPoison => false;
+
+    /// <summary>Marks [offset, +length) poisoned, durably, as a failing device would (emulated regions, for tests and drills).</summary>
+    void InjectPoison(long offset, long length) => throw new NotSupportedException($"{Description}: poison can only be injected into an emulated region");
+
+    /// <summary>
+    /// The device's unsafe shutdown count (how often it lost power without flushing its
+    /// write-pending queues), or null where there is none.
+    /// </summary>
+    long? UnsafeShutdownCount => null;
 }
 
 /// <summary>Store granularity, as libpmem2 reports it (values match enum pmem2_granularity).</summary>

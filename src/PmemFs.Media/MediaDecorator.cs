@@ -1,3 +1,5 @@
+using PmemFs.Media.Poison;
+
 namespace PmemFs.Media;
 
 /// <summary>
@@ -23,7 +25,15 @@ public abstract class MediaDecorator : IMedia
     public StoreGranularity Granularity => Inner.Granularity;
     public virtual string Description => Inner.Description;
 
-    public ReadOnlySpan<byte> Read(long offset, int length) => Inner.Read(offset, length);
+    public virtual ReadOnlySpan<byte> Read(long offset, int length) => Inner.Read(offset, length);
+
+    public virtual IReadOnlyList<BadRange> BadRanges => Inner.BadRanges;
+    public virtual void CheckReadable(long offset, long length) => Inner.CheckReadable(offset, length);
+    public virtual bool CanClearPoison => Inner.CanClearPoison;
+    public virtual void ClearPoison(long offset, long length) => Inner.ClearPoison(offset, length);
+    public virtual bool CanInjectPoison => Inner.CanInjectPoison;
+    public virtual void InjectPoison(long offset, long length) => Inner.InjectPoison(offset, length);
+    public virtual long? UnsafeShutdownCount => Inner.UnsafeShutdownCount;
 
     /// <summary>For reads only (IMedia forbids stores through it): such stores would not be seen.</summary>
     public unsafe byte* PointerAt(long offset) => Inner.PointerAt(offset);

@@ -2,6 +2,7 @@ using System.Runtime.InteropServices;
 using Microsoft.Win32.SafeHandles;
 using PmemFs.Media.Access;
 using PmemFs.Media.Native;
+using PmemFs.Media.Poison;
 using static PmemFs.Media.Native.LibPmem2;
 
 namespace PmemFs.Media;
@@ -172,6 +173,40 @@ public sealed unsafe class PmemMedia : IMedia
             ThrowOnError(rc, "reading the unsafe shutdown count");
             return (long)usc;
         }
+    }
+
+    private BadRange[]? _badRanges;
+
+    /// <summary>The device's bad-block list (libpmem2), read once and kept as poison is cleared; empty where the kernel keeps none (tmpfs).</summary>
+    public IReadOnlyList<BadRange> BadRanges => Volatile.Read(ref _badRanges) ?? LoadBadRanges();
+
+    private BadRange[] LoadBadRanges()
+    {
+        BadRange[] list;
+        try { list = BadRange.Normalize(ReadBadBlocks().Select(b => new BadRange(b.Offset, b.Length))); }
+        catch (MediaException) when (!IsDeviceDax) { list = []; }
+        Volatile.Write(ref _badRanges, list);
+        return list;
+    }
+
+    public void CheckReadable(long offset, long length)
+    {
+        var bad = (BadRange[])BadRanges;
+        if (bad.Length > 0 && BadRange.FirstOverlap(bad, offset, length) is { } hit) throw new MediaPoisonException(hit);
+    }
+
+    public bool CanClearPoison => !IsReadOnly;
+
+    /// <summary>Clears the device's poison in the range (libpmem2), then forgets it.</summary>
+    public void ClearPoison(long offset, long length)
+    {
+        foreach (var r in BadRanges)
+        {
+            if (!r.Overlaps(offset, length)) continue;
+            long s = Math.Max(r.Offset, offset), e = Math.Min(r.End, offset + length);
+            ClearBadBlock(s, e - s);
+        }
+        Volatile.Write(ref _badRanges, BadRange.Subtract(BadRanges, offset, length));
     }
 
     /// <summary>Known bad (poisoned) ranges, in bytes from the start of the region. Empty for files.</summary>

@@ -12,21 +12,27 @@ public sealed class EngineFixture : IDisposable
     public const uint RegularMode = 0x81A4; // -rw-r--r--
     public const uint DirMode = 0x1ED;      // 0755
 
-    public EngineFixture(long size = 64L << 20, long? inodes = null, InodeFlags rootFlags = InodeFlags.None, FileSystemOptions? options = null)
+    /// <param name="wrap">What the file system is mounted on, around the memory (a poisonable media, say); the memory itself by default.</param>
+    public EngineFixture(long size = 64L << 20, long? inodes = null, InodeFlags rootFlags = InodeFlags.None, FileSystemOptions? options = null,
+        Func<MemoryMedia, IMedia>? wrap = null)
     {
         Media = new MemoryMedia(size);
         Mkfs.Format(Media, new MkfsOptions { InodeCount = inodes, RootFlags = rootFlags });
-        Fs = FileSystem.Mount(Media, options);
+        Mounted = wrap?.Invoke(Media) ?? Media;
+        Fs = FileSystem.Mount(Mounted, options);
     }
 
     public MemoryMedia Media { get; }
+
+    /// <summary>The media the file system is mounted on (<see cref="Media"/>, or what wraps it).</summary>
+    public IMedia Mounted { get; }
     public FileSystem Fs { get; private set; }
 
     /// <summary>Clean unmount and mount again: everything must come back from the media.</summary>
     public FileSystem Remount(FileSystemOptions? options = null)
     {
         Fs.Dispose();
-        Fs = FileSystem.Mount(Media, options);
+        Fs = FileSystem.Mount(Mounted, options);
         return Fs;
     }
 
@@ -82,6 +88,7 @@ public sealed class EngineFixture : IDisposable
     public void Dispose()
     {
         Fs.Dispose();
+        if (!ReferenceEquals(Mounted, Media)) Mounted.Dispose();
         Media.Dispose();
     }
 }

@@ -25,6 +25,8 @@ public sealed class BlockAllocator
     private readonly SortedSet<BlockRun> _bySize = new(Comparer<BlockRun>.Create((a, b) =>
         a.Count != b.Count ? a.Count.CompareTo(b.Count) : a.Start.CompareTo(b.Start)));
     private long _free;
+    private readonly RunSet _bad = new();          // poisoned: never handed out
+    private readonly RunSet _withheldFree = new(); // poisoned and free: counted out of FreeBlocks
 
     public long FreeBlocks => Volatile.Read(ref _free);
 
@@ -60,11 +62,31 @@ public sealed class BlockAllocator
         }
     }
 
-    /// <summary>Returns a run to the free index, merging with neighbours.</summary>
+    /// <summary>Returns a run to the free index, merging with neighbours (withheld blocks stay out of it).</summary>
     public void Free(long start, long count)
     {
         if (count <= 0) return;
         lock (_lock)
+        {
+            if (_bad.IsEmpty)
+            {
+                FreeUnchecked(start, count);
+                return;
+            }
+            long at = start;
+            foreach (var r in _bad.Overlapping(start, count))
+            {
+                long s = Math.Max(r.Start, start), e = Math.Min(r.End, start + count);
+                if (s > at) FreeUnchecked(at, s - at);
+                _withheldFree.Add(s, e - s);
+                at = e;
+            }
+            if (at < start + count) FreeUnchecked(at, start + count - at);
+        }
+    }
+
+    private void FreeUnchecked(long start, long count)
+    {
         {
             var run = new BlockRun(start, count);
             var before = _byStart.GetViewBetween(new BlockRun(long.MinValue, 0), new BlockRun(start, 0)).Max;
@@ -94,6 +116,7 @@ public sealed class BlockAllocator
     {
         lock (_lock)
         {
+            if (_withheldFree.Overlapping(start, count).Any()) return true;
             var before = _byStart.GetViewBetween(new BlockRun(long.MinValue, 0), new BlockRun(start, 0)).Max;
             if (before.Count > 0 && before.End > start) return true;
             var after = _byStart.GetViewBetween(new BlockRun(start, 0), new BlockRun(long.MaxValue, 0)).Min;
@@ -101,20 +124,51 @@ public sealed class BlockAllocator
         }
     }
 
-    /// <summary>Removes a specific range from the free index (it must be free), e.g. poisoned blocks.</summary>
-    public bool Withhold(long start, long count)
+    /// <summary>
+    /// Never hands out blocks [start, +count) again until <see cref="Release"/> (poisoned blocks):
+    /// the free ones leave the free index now, the others when they are freed.
+    /// </summary>
+    public void Withhold(long start, long count)
     {
+        if (count <= 0) return;
         lock (_lock)
         {
-            var r = TryTakeAt(start, count);
-            if (r is null) return false;
-            if (r.Value.Count < count)
+            _bad.Add(start, count);
+            // Take every free block of the range out of the index, run by run.
+            for (long at = start; at < start + count;)
             {
-                Free(r.Value.Start, r.Value.Count);
-                return false;
+                var before = _byStart.GetViewBetween(new BlockRun(long.MinValue, 0), new BlockRun(at, 0)).Max;
+                var after = _byStart.GetViewBetween(new BlockRun(at, 0), new BlockRun(long.MaxValue, 0)).Min;
+                BlockRun run = before.Count > 0 && before.End > at ? before : after;
+                if (run.Count == 0 || run.Start >= start + count) break;
+                long s = Math.Max(run.Start, at), n = Math.Min(run.End, start + count) - s;
+                Split(run, s, n);
+                _withheldFree.Add(s, n);
+                at = s + n;
             }
-            return true;
         }
+    }
+
+    /// <summary>Lets blocks [start, +count) be allocated again (their poison was cleared); the free ones return to the index.</summary>
+    public void Release(long start, long count)
+    {
+        if (count <= 0) return;
+        lock (_lock)
+        {
+            _bad.Remove(start, count);
+            foreach (var r in _withheldFree.Overlapping(start, count).ToList())
+            {
+                long s = Math.Max(r.Start, start), n = Math.Min(r.End, start + count) - s;
+                _withheldFree.Remove(s, n);
+                FreeUnchecked(s, n);
+            }
+        }
+    }
+
+    /// <summary>Free blocks kept out of the index because they are poisoned.</summary>
+    public long WithheldBlocks
+    {
+        get { lock (_lock) return _withheldFree.Total; }
     }
 
     public IReadOnlyList<BlockRun> Snapshot()

@@ -2,6 +2,7 @@ using PmemFs.Engine.Inodes;
 using PmemFs.Engine.Leases;
 using PmemFs.Format;
 using PmemFs.Media;
+using PmemFs.Media.Poison;
 
 namespace PmemFs.Engine;
 
@@ -26,14 +27,19 @@ public sealed partial class FileSystem
         var errno = EnterRead(ino, offset, out var inode);
         if (errno.Failed) return errno;
         bool touch;
+        BadRange? found;
         try
         {
+            if (PoisonedRead(inode, offset, dst.Length, out found)) goto poisoned;
             read = ReadLocked(inode, offset, dst);
             touch = NeedsAtimeUpdate(inode);
         }
         finally { inode.Lock.ExitReadLock(); }
         if (touch) TouchAtime(inode);
         return Errno.Ok;
+    poisoned:
+        if (found is { } unknown) Poison.Learn(unknown, $"found by a read of inode {ino}");
+        return Errno.EIO;
     }
 
     /// <summary>
@@ -48,8 +54,10 @@ public sealed partial class FileSystem
         var errno = EnterRead(ino, offset, out var inode);
         if (errno.Failed) return errno;
         bool touch;
+        BadRange? found;
         try
         {
+            if (PoisonedRead(inode, offset, size, out found)) goto poisoned;
             var segments = new SegmentList(stackalloc DataSegment[32]);
             CollectSegments(inode, offset, size, ref segments);
             sink(segments.Items, state);
@@ -58,6 +66,27 @@ public sealed partial class FileSystem
         finally { inode.Lock.ExitReadLock(); }
         if (touch) TouchAtime(inode);
         return Errno.Ok;
+    poisoned:
+        if (found is { } unknown) Poison.Learn(unknown, $"found by a read of inode {ino}");
+        return Errno.EIO;
+    }
+
+    /// <summary>
+    /// Whether the read of [offset, +size) (clipped to EOF) would load poisoned bytes: then it
+    /// fails whole with EIO, as a DAX read that starts on poison does (the kernel asks again
+    /// page by page, so only the pages holding poison fail), and the event names file and
+    /// offset. <paramref name="unknown"/>: poison the media knew and the map did not (to learn
+    /// once the lock is dropped).
+    /// </summary>
+    private bool PoisonedRead(Inode inode, long offset, int size, out BadRange? unknown)
+    {
+        unknown = null;
+        long n = Math.Min(size, inode.Rec.Size - offset);
+        if (n <= 0) return false;
+        long at = Poison.FirstPoisonedByte(inode, offset, n, out unknown);
+        if (at < 0) return false;
+        Health.Record(Engine.Health.HealthEventKind.Poison, inode.Ino, at, 0, $"read of inode {inode.Ino} at [{offset}, +{n}) hit poison at file offset {at}: EIO");
+        return true;
     }
 
     /// <summary>Takes the read lock of a live regular file for a read at <paramref name="offset"/> (the caller releases it).</summary>
@@ -145,7 +174,7 @@ public sealed partial class FileSystem
     private bool NeedsAtimeUpdate(Inode inode)
     {
         // DAX_IMMUTABLE skips implicit timestamp updates (rule 4).
-        if (Options.NoAtime || Options.ReadOnly || (FlagRules.Of(inode) & (InodeFlags.NoAtime | InodeFlags.DaxImmutable)) != 0) return false;
+        if (Options.NoAtime || Options.ReadOnly || Health.State != Engine.Health.HealthState.Healthy || (FlagRules.Of(inode) & (InodeFlags.NoAtime | InodeFlags.DaxImmutable)) != 0) return false;
         ref var r = ref inode.Rec;
         return r.AtimeNs <= r.MtimeNs || r.AtimeNs <= r.CtimeNs || Now() - r.AtimeNs > 24L * 3600 * 1_000_000_000;
     }
@@ -221,6 +250,12 @@ public sealed partial class FileSystem
             finally { inode.Lock.ExitWriteLock(); }
         }
         catch (ErrnoException e) { return e.Errno; }
+        catch (MediaPoisonException p)
+        {
+            // Copy on write or an edge copy loaded a bad line the map did not know (nothing committed).
+            Poison.Learn(p.Range, $"found by a write to inode {ino}");
+            return Errno.EIO;
+        }
     }
 
     /// <summary>
@@ -289,6 +324,8 @@ public sealed partial class FileSystem
     {
         long end = offset + data.Length;
         if (end > inode.Rec.Size) throw new ErrnoException(Errno.EPERM);
+        Health.ThrowIfWritesRefused();
+        Poison.BeforeStore(inode, offset, end);
         Mapper.StoreInPlace(inode, offset / Bs, (end + Bs - 1) / Bs, new WriteData(Media, offset, data));
         Media.Drain();
     }
@@ -309,6 +346,8 @@ public sealed partial class FileSystem
             var broken = Leases.BreakLayouts(inode.Ino, FileRange.Between(offset / Bs * Bs, (end + Bs - 1) / Bs * Bs), 0);
             if (!broken.MayProceed) throw new ErrnoException(broken.Errno);
         }
+        Health.ThrowIfWritesRefused();
+        Poison.BeforeStore(inode, Math.Min(offset, inode.Rec.Size), end);
         using var tx = new Txn(this);
         Mapper.ZeroTailBeyondEof(inode, offset);
         Mapper.MapForWrite(tx, inode, offset / Bs, (end + Bs - 1) / Bs, new WriteData(Media, offset, data));
@@ -454,6 +493,8 @@ public sealed partial class FileSystem
                 long end = offset + length;
                 var broken = Leases.BreakLayouts(ino, FallocateRange(inode.Rec.Size, offset, end, keepSize), handle);
                 if (!broken.MayProceed) return broken.Errno;
+                // Punching or zeroing poisoned blocks whole clears their poison (after the commit).
+                var poisoned = op == FallocateMode.Default ? [] : Poison.PoisonedBlocks(inode, (offset + Bs - 1) / Bs, end / Bs);
                 // Whole blocks go in windows of at most FallocateBatch extents so every transaction
                 // stays bounded; all windows but the last commit on their own, so a huge fragmented
                 // range is not one atomic step. A range that fits one window (almost all) is: its
@@ -488,11 +529,19 @@ public sealed partial class FileSystem
                 LogInode(tx, rec);
                 tx.OnCommit(() => inode.Rec = rec);
                 tx.Commit();
+                // Done already: where the media cannot clear, the poison stays known (and withheld).
+                foreach (var (phys, count) in poisoned)
+                    Poison.TryClear(phys * Bs, count * Bs, op == FallocateMode.PunchHole ? $"punched from inode {ino}" : $"zeroed in inode {ino}");
                 return Errno.Ok;
             }
             finally { inode.Lock.ExitWriteLock(); }
         }
         catch (ErrnoException e) { return e.Errno; }
+        catch (MediaPoisonException p)
+        {
+            Poison.Learn(p.Range, $"found by fallocate of inode {ino}");
+            return Errno.EIO;
+        }
     }
 
     /// <summary>
