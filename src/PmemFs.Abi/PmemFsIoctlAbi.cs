@@ -375,3 +375,60 @@ public unsafe struct PmemFsRmap
     public Span<PmemFsRmapEntry> Entries => MemoryMarshal.Cast<byte, PmemFsRmapEntry>(
         MemoryMarshal.CreateSpan(ref _entries[0], PmemFsRmapAbi.Entries * PmemFsRmapEntry.Size));
 }
+
+/// <summary>
+/// Poison (struct pmemfs_poison in pmemfs.h; `pmemfs poison ... MOUNT`): list the bad ranges the
+/// mount knows, inject poison into an emulated region, clear it. Needs CAP_SYS_ADMIN.
+/// </summary>
+public static class PmemFsPoisonAbi
+{
+    public const uint Poison = 0xD0005050; // _IOWR('P', 0x50, struct pmemfs_poison)
+
+    public const uint Version = 1;
+    public const int Entries = 252;
+
+    public const uint OpList = 1, OpInject = 2, OpClear = 3;
+
+    /// <summary>INJECT: do not tell the file system; only a load that touches the range finds it.</summary>
+    public const uint FlagQuiet = 0x1;
+
+    /// <summary>CLEAR: clear where file data lies too (that part of the file then reads zeros).</summary>
+    public const uint FlagDiscardData = 0x2;
+
+    /// <summary>health_state (out): the file system's <c>HealthState</c>.</summary>
+    public const uint HealthOk = 0, HealthWritesRefused = 1, HealthShutDown = 2;
+}
+
+/// <summary>struct pmemfs_poison_range (16 bytes).</summary>
+[StructLayout(LayoutKind.Sequential, Size = Size)]
+public struct PmemFsPoisonRange
+{
+    public ulong Offset;
+    public ulong Length;
+
+    public const int Size = 16;
+}
+
+/// <summary>struct pmemfs_poison (4096 bytes).</summary>
+[StructLayout(LayoutKind.Sequential, Size = Size)]
+public unsafe struct PmemFsPoison
+{
+    public uint Version;
+    public uint Op;
+    public uint Flags;
+    public uint Count;
+    public ulong Offset;
+    public ulong Length;
+    public uint More;
+    public uint HealthState;
+    public ulong Reserved1, Reserved2, Reserved3;
+    private fixed byte _ranges[PmemFsPoisonAbi.Entries * PmemFsPoisonRange.Size];
+
+    public const int Size = 4096;
+    public const int HeaderSize = 64;
+
+    /// <summary>LIST's ranges (filled: the first <see cref="Count"/>).</summary>
+    [System.Diagnostics.CodeAnalysis.UnscopedRef]
+    public Span<PmemFsPoisonRange> Ranges => MemoryMarshal.Cast<byte, PmemFsPoisonRange>(
+        MemoryMarshal.CreateSpan(ref _ranges[0], PmemFsPoisonAbi.Entries * PmemFsPoisonRange.Size));
+}

@@ -66,6 +66,7 @@ public static class CommandLine
             LeaseCommand.Build(console),
             BmapCommand.Build(console),
             RmapCommand.Build(console),
+            PoisonCommand.Build(console),
             ReflinkCommand.Build(console),
         };
         return root;

@@ -4,6 +4,8 @@ using PmemFs.Engine;
 using PmemFs.Format;
 using PmemFs.Fuse;
 using PmemFs.Media;
+using PmemFs.Media.Poison;
+using PmemFs.Engine.Health;
 using PmemFs.Media.Access;
 
 namespace PmemFs.Daemon;
@@ -58,7 +60,9 @@ public sealed class MountDaemon(MountRequest request, DaemonLog log)
         using var media = PmemMedia.Open(image, request.Options.ReadOnly);
         // Again on the open file: the path could have been swapped meanwhile.
         if (media.Access != access) CheckRegionAccess(image, media.Access);
-        using var fs = FileSystem.Mount(media, new FileSystemOptions
+        // An image file is an emulated device: its injected bad ranges (IMAGE.poison) fail loads as real poison would.
+        var region = EmulatedPoisonMedia.Attach(media);
+        using var fs = FileSystem.Mount(region, new FileSystemOptions
         {
             ReadOnly = request.Options.ReadOnly,
             NoAtime = request.Options.NoAtime,
@@ -67,6 +71,9 @@ public sealed class MountDaemon(MountRequest request, DaemonLog log)
             Name = image,
         });
         var report = fs.Report;
+        // What mount found wrong (bad ranges, sick files), then everything found later, as it happens.
+        foreach (var e in fs.Health.Events) LogHealthEvent(log, e);
+        fs.Health.Report = e => LogHealthEvent(log, e);
         log.Info($"{image}: mounted on {mountpoint} ({media.Description}); replayed {report.TransactionsReplayed} transactions, freed {report.OrphansFreed} orphans, finished {report.TrimsFinished} truncates"
             + (report.SuperblockProblem is null ? "" : $"; superblock: {report.SuperblockProblem}"));
 
@@ -111,6 +118,12 @@ public sealed class MountDaemon(MountRequest request, DaemonLog log)
             log.Info($"{image}: FUSE session over; journal checkpointed");
         }
         return 0;
+    }
+
+    private static void LogHealthEvent(DaemonLog log, HealthEvent e)
+    {
+        if (e.Kind is HealthEventKind.PoisonCleared) log.Info(e.Message);
+        else log.Warning(e.Message);
     }
 
     /// <summary>

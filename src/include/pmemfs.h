@@ -448,12 +448,66 @@ struct pmemfs_rmap {
 
 #define PMEMFS_IOC_RMAP _IOWR('P', 0x4D, struct pmemfs_rmap)
 
+/* ---------------------------------------------------------------------------------------
+ * Poison (bad blocks; docs/health.md; `pmemfs poison ... MOUNT`).
+ *
+ * One ioctl, three operations, on any descriptor of the mount; all need CAP_SYS_ADMIN:
+ *   PMEMFS_POISON_LIST    the bad ranges the mount knows (region bytes, sorted, merged) that end
+ *                         after offset, up to PMEMFS_POISON_ENTRIES per call (length ignored);
+ *                         "more" set: call again with offset = the end of the last range.
+ *                         Owners come from PMEMFS_IOC_RMAP. health_state: 0 healthy, 1 writes
+ *                         refused (damaged or poisoned metadata: run pmemfs fsck --repair),
+ *                         2 shut down.
+ *   PMEMFS_POISON_INJECT  marks [offset, +length) bad, widened to 512-byte sectors, durably (the
+ *                         image's IMAGE.poison), as a failing device would: emulated regions only.
+ *                         With PMEMFS_POISON_QUIET the file system is not told: only a load that
+ *                         touches the range finds it.
+ *   PMEMFS_POISON_CLEAR   clears the poison of [offset, +length): those bytes read zeros after.
+ *                         Free space always; file data only with PMEMFS_POISON_DISCARD_DATA;
+ *                         metadata never (pmemfs fsck --repair rewrites it).
+ * Errors, changing nothing: EINVAL (bad version, op, flags, reserved fields, a range outside
+ * the region), EPERM (no CAP_SYS_ADMIN; CLEAR of metadata), EOPNOTSUPP (INJECT on a real device
+ * or a read-only region; CLEAR where the media cannot), EBUSY (CLEAR of file data without
+ * PMEMFS_POISON_DISCARD_DATA), EROFS (CLEAR on a read-only mount).
+ * --------------------------------------------------------------------------------------- */
+
+#define PMEMFS_POISON_VERSION 1
+#define PMEMFS_POISON_ENTRIES 252
+
+#define PMEMFS_POISON_LIST   1
+#define PMEMFS_POISON_INJECT 2
+#define PMEMFS_POISON_CLEAR  3
+
+#define PMEMFS_POISON_QUIET        0x1 /* INJECT: found only by touching */
+#define PMEMFS_POISON_DISCARD_DATA 0x2 /* CLEAR: also over file data (it reads zeros after) */
+
+struct pmemfs_poison_range {
+	uint64_t offset; /* bytes into the region */
+	uint64_t length; /* bytes */
+};
+
+struct pmemfs_poison {
+	uint32_t version;      /* in: PMEMFS_POISON_VERSION */
+	uint32_t op;           /* in: PMEMFS_POISON_LIST, _INJECT or _CLEAR */
+	uint32_t flags;        /* in: PMEMFS_POISON_QUIET (INJECT), PMEMFS_POISON_DISCARD_DATA (CLEAR) */
+	uint32_t count;        /* out (LIST): ranges filled */
+	uint64_t offset;       /* in: the range (INJECT, CLEAR); LIST: ranges ending after it */
+	uint64_t length;       /* in: bytes (INJECT, CLEAR) */
+	uint32_t more;         /* out (LIST): 1 when ranges follow */
+	uint32_t health_state; /* out: 0 healthy, 1 writes refused, 2 shut down */
+	uint64_t reserved[3];  /* in: 0 */
+	struct pmemfs_poison_range ranges[PMEMFS_POISON_ENTRIES]; /* out (LIST) */
+};
+
+#define PMEMFS_IOC_POISON _IOWR('P', 0x50, struct pmemfs_poison)
+
 #ifdef __cplusplus
 #define PMEMFS_STATIC_ASSERT static_assert
 #else
 #define PMEMFS_STATIC_ASSERT _Static_assert
 #endif
 PMEMFS_STATIC_ASSERT(sizeof(struct pmemfs_inode_flags) == 64, "pmemfs_inode_flags is 64 bytes");
+PMEMFS_STATIC_ASSERT(sizeof(struct pmemfs_poison) == 4096, "pmemfs_poison is 4096 bytes");
 PMEMFS_STATIC_ASSERT(sizeof(struct pmemfs_lease) == 64, "pmemfs_lease is 64 bytes");
 PMEMFS_STATIC_ASSERT(sizeof(struct pmemfs_lease_ref) == 32, "pmemfs_lease_ref is 32 bytes");
 PMEMFS_STATIC_ASSERT(sizeof(struct pmemfs_pin) == 64, "pmemfs_pin is 64 bytes");

@@ -74,7 +74,7 @@ public static unsafe class RmapCommand
     }
 
     /// <summary>The PmemFs mount <paramref name="path"/> is on (a directory or file inside it), or null.</summary>
-    private static MountEntry? MountOf(string path)
+    internal static MountEntry? MountOf(string path)
     {
         if (!Directory.Exists(path) && !File.Exists(path)) return null;
         var real = MountLookup.RealPath(path);
@@ -83,7 +83,7 @@ public static unsafe class RmapCommand
         return entry is not null && entry.FsType == MountTable.PmemFsType ? entry : null;
     }
 
-    private static (long, long) ParseRange(string? text)
+    internal static (long, long) ParseRange(string? text)
     {
         if (text is null) return (0, long.MaxValue);
         var parts = text.Split(':');

@@ -57,6 +57,8 @@ public sealed unsafe partial class PmemFsOperations
                 break;
             case PmemFsCloneAbi.CloneRange when TryCloneIoctl(req, ino, fi, flags, input, outSize):
                 break;
+            case PmemFsPoisonAbi.Poison when TryPoisonIoctl(req, input, outSize):
+                return;
             case PmemFsRmapAbi.Rmap when TryRmapIoctl(req, input, outSize):
                 break;
             case PmemFsLeaseAbi.LeaseAcquire or PmemFsLeaseAbi.LeaseRelease or PmemFsLeaseAbi.Pin or PmemFsLeaseAbi.Unpin

@@ -43,8 +43,11 @@ public sealed unsafe partial class PmemFsOperations(FileSystem fs, DaemonLog log
     /// <summary>Only logged: the daemon checkpoints once when the loop ends, whether or not FUSE_DESTROY came.</summary>
     public override void Destroy() => _log.Info("FUSE destroy");
 
-    public override void OnUnhandledException(string operation, Exception e) =>
+    public override void OnUnhandledException(string operation, Exception e)
+    {
+        if (LearnPoison(operation, e)) return;
         _log.Error($"{operation}: unexpected {e.GetType().Name}: {e.Message} (answered EIO)\n{e.StackTrace}");
+    }
 
     private static Credentials Caller(FuseRequest req)
     {

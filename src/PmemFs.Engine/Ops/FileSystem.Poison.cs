@@ -37,6 +37,12 @@ public sealed partial class FileSystem
     }
 
     /// <summary>
+    /// A load from <paramref name="range"/> faulted where the file system did not know of poison
+    /// (the daemon caught it): learn it, so every owner reacts. Call with no inode lock held.
+    /// </summary>
+    public void LearnPoison(BadRange range, string how) => Poison.Learn(range, how);
+
+    /// <summary>
     /// Injects poison into [offset, +length) of an emulated region (durably: the region's
     /// IMAGE.poison), as a failing device would. With <paramref name="tell"/> the file system
     /// learns it at once, as from a device's notification; without, only a load that touches it
