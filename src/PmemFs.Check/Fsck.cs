@@ -1,5 +1,6 @@
 using PmemFs.Format;
 using PmemFs.Media;
+using PmemFs.Media.Poison;
 
 namespace PmemFs.Check;
 
@@ -41,8 +42,11 @@ public static class Fsck
     {
         ArgumentNullException.ThrowIfNull(media);
         ArgumentNullException.ThrowIfNull(options);
-        using var overlay = CopyOnWriteOverlay.IsNeededFor(media) ? new CopyOnWriteOverlay(media) : null;
-        var ctx = new FsckContext(overlay ?? media, options, progress) { ImageName = media is PmemMedia pm ? pm.Path : media.Description };
+        // Never a load from a bad line: poisoned bytes read as zeros (PhasePoison says where they are).
+        var bad = EmulatedPoisonMedia.BadRangesOf(media);
+        IMedia view = bad.Count == 0 ? media : new PoisonMaskedMedia(media, bad);
+        using var overlay = CopyOnWriteOverlay.IsNeededFor(media) ? new CopyOnWriteOverlay(view) : null;
+        var ctx = new FsckContext(overlay ?? view, options, progress) { ImageName = media is PmemMedia pm ? pm.Path : media.Description };
         if (overlay is not null) ctx.Note($"{media.Description} {NotPrivateCopyNote}");
 
         // Phase 1 decides whether there is a file system at all: its ImageFormatException propagates.
@@ -54,6 +58,7 @@ public static class Fsck
         Run(ctx, 5, "extents and rmap", Phase5ExtentsRmap.Run);
         Run(ctx, 6, "free space", Phase6FreeSpace.Run);
         Run(ctx, 7, "namespace", Phase7Namespace.Run);
+        if (bad.Count > 0) Run(ctx, 8, "media errors", c => PhasePoison.Run(c, bad));
         return ctx.ToReport();
     }
 

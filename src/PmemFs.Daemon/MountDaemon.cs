@@ -71,9 +71,6 @@ public sealed class MountDaemon(MountRequest request, DaemonLog log)
             Name = image,
         });
         var report = fs.Report;
-        // What mount found wrong (bad ranges, sick files), then everything found later, as it happens.
-        foreach (var e in fs.Health.Events) LogHealthEvent(log, e);
-        fs.Health.Report = e => LogHealthEvent(log, e);
         log.Info($"{image}: mounted on {mountpoint} ({media.Description}); replayed {report.TransactionsReplayed} transactions, freed {report.OrphansFreed} orphans, finished {report.TrimsFinished} truncates"
             + (report.SuperblockProblem is null ? "" : $"; superblock: {report.SuperblockProblem}"));
 
@@ -88,6 +85,13 @@ public sealed class MountDaemon(MountRequest request, DaemonLog log)
         // Declared after the session: disposed (its queued replies sent) before the session is.
         using var invalidator = new PageCacheInvalidator(session.InvalidateInode, log);
         ops.Invalidator = invalidator;
+        // What mount found wrong (bad ranges, sick files), then everything found later, as it happens.
+        foreach (var e in fs.Health.Events) LogHealthEvent(log, e);
+        fs.Health.Report = e =>
+        {
+            LogHealthEvent(log, e);
+            ops.HealthEventSeen(e);
+        };
         ops.MountIsReadOnly = () => MountTable.FindServing(mountpoint, image)?.ReadOnly ?? false;
         // A clone's source descriptor must be on this mount: its device, read once.
         string? ownDevice = null;

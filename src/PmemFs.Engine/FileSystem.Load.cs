@@ -4,6 +4,7 @@ using PmemFs.Engine.Leases;
 using PmemFs.Engine.Log;
 using PmemFs.Format;
 using PmemFs.Media;
+using PmemFs.Media.Poison;
 
 namespace PmemFs.Engine;
 
@@ -25,7 +26,8 @@ public sealed partial class FileSystem
         Mapper = new Mapping.Mapper(this);
         Rmap = new ReverseMap.RmapTable(this);
         Poison = new Poison.PoisonWatch(this);
-        var opened = ImageReader.ReadSuperblock(media, options.Name);
+        // Metadata is read through a view that never loads a known bad line (poisoned bytes read as zeros).
+        var opened = ImageReader.ReadSuperblock(PoisonMaskedMedia.Over(media), options.Name);
         Superblock = opened.Superblock;
         var g = Geometry;
         if (options.ReadOnly && opened.UsedCopy != SuperblockCopy.Primary)
@@ -36,6 +38,7 @@ public sealed partial class FileSystem
         {
             if (JournalReplay.Inspect(media, Superblock) != JournalState.Clean) throw new ImageFormatException($"{options.Name}: the journal holds committed transactions; mount read-write once (or run fsck) to replay them");
         }
+        RefuseReplayThroughPoison(media, options);
         var replay = options.ReadOnly
             ? new ReplayResult(0, 0, 0, 0, null)
             : JournalReplay.Recover(media, Superblock);
@@ -65,7 +68,7 @@ public sealed partial class FileSystem
     private void LoadTables()
     {
         var g = Geometry;
-        var media = Media;
+        var media = PoisonMaskedMedia.Over(Media);
 
         for (long slot = 0; slot < g.InodeCount; slot++)
         {

@@ -1,5 +1,6 @@
 using PmemFs.Format;
 using PmemFs.Media;
+using PmemFs.Media.Poison;
 
 namespace PmemFs.Check;
 
@@ -55,7 +56,13 @@ public static class FsckRepair
         ArgumentNullException.ThrowIfNull(options);
         if (media is PmemMedia { IsReadOnly: true } ro)
             throw new InvalidOperationException($"{ro.Path}: opened read-only; repair has to write the image");
-        var changes = new Repairer(media, options, progress).Run();
+        // Poisoned metadata cannot be read: clear it first (its records are lost and rebuilt from
+        // the rest, as damaged ones are), and read everything else without loading a bad line.
+        var poisonChanges = PoisonRepair.ClearMetadataPoison(media);
+        var bad = EmulatedPoisonMedia.BadRangesOf(media);
+        IMedia view = bad.Count == 0 ? media : new PoisonMaskedMedia(media, bad);
+        var changes = new Repairer(view, options, progress).Run();
+        changes.InsertRange(0, poisonChanges);
         var after = Fsck.Check(media, options, progress);
         // The journal is empty now: that the check would have replayed into memory only says nothing.
         after = after with { Notes = after.Notes.Where(n => !n.EndsWith(Fsck.NotPrivateCopyNote, StringComparison.Ordinal)).ToArray() };

@@ -1,6 +1,7 @@
 using System.Runtime.InteropServices;
 using PmemFs.Abi;
 using PmemFs.Engine;
+using PmemFs.Engine.Health;
 using PmemFs.Fuse;
 using PmemFs.Media.Poison;
 
@@ -65,7 +66,12 @@ public sealed unsafe partial class PmemFsOperations
                 if (errno.IsOk) _log.Warning($"poison injected at region bytes [{args.Offset}, +{args.Length}) by pid {req.Context.Pid}{((args.Flags & PmemFsPoisonAbi.FlagQuiet) != 0 ? " (quiet: found when touched)" : "")}");
                 break;
             case PmemFsPoisonAbi.OpClear:
+                var owners = _fs.PoisonOwners(new BadRange((long)args.Offset, (long)args.Length));
                 errno = _fs.ClearPoison((long)args.Offset, (long)args.Length, discardData: (args.Flags & PmemFsPoisonAbi.FlagDiscardData) != 0);
+                // Discarded data reads zeros now: the kernel must not keep showing what it cached.
+                if (errno.IsOk)
+                    foreach (var o in owners.Where(o => o.Kind == ReverseMapKind.Data))
+                        DropCachedPages(o.Ino, o.FileOffset / 4096 * 4096, (o.FileOffset % 4096 + o.Length + 4095) / 4096 * 4096);
                 break;
             default:
                 var ranges = page.Ranges;
@@ -82,6 +88,17 @@ public sealed unsafe partial class PmemFsOperations
         if (errno.Failed) { Reply(req, errno); return; }
         page.HealthState = (uint)_fs.Health.State;
         req.ReplyIoctl(0, MemoryMarshal.AsBytes(new ReadOnlySpan<PmemFsPoison>(in page)));
+    }
+
+    /// <summary>
+    /// From the engine, as it happens: pages the kernel cached of a file range that is now
+    /// poisoned were read before; drop them, so the mount reads EIO there as `poison list` says.
+    /// </summary>
+    public void HealthEventSeen(HealthEvent e)
+    {
+        if (e.Kind != HealthEventKind.Poison || e.Ino == 0 || e.Offset < 0) return;
+        long start = e.Offset / 4096 * 4096;
+        DropCachedPages(e.Ino, start, Math.Max(4096, (e.Offset + e.Length + 4095) / 4096 * 4096 - start));
     }
 
     /// <summary>A load the engine did not expect to fault did (emulated poison, or a device's list it had not seen): learn it; the request was answered EIO.</summary>

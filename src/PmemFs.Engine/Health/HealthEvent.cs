@@ -8,7 +8,10 @@ public sealed record HealthEvent(DateTimeOffset At, HealthEventKind Kind, ulong 
 
 public enum HealthEventKind
 {
+    /// <summary>Poison learned (its owner, file and offset when it is file data).</summary>
     Poison,
+    /// <summary>A read or store refused with EIO because it would touch known poison.</summary>
+    PoisonTouched,
     PoisonCleared,
     SickInode,
     QuarantinedSlot,

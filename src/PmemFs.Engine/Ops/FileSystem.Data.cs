@@ -85,7 +85,7 @@ public sealed partial class FileSystem
         if (n <= 0) return false;
         long at = Poison.FirstPoisonedByte(inode, offset, n, out unknown);
         if (at < 0) return false;
-        Health.Record(Engine.Health.HealthEventKind.Poison, inode.Ino, at, 0, $"read of inode {inode.Ino} at [{offset}, +{n}) hit poison at file offset {at}: EIO");
+        Health.Record(Engine.Health.HealthEventKind.PoisonTouched, inode.Ino, at, 0, $"read of inode {inode.Ino} at [{offset}, +{n}) hit poison at file offset {at}: EIO");
         return true;
     }
 

@@ -1,3 +1,5 @@
+using PmemFs.Format;
+using PmemFs.Media;
 using PmemFs.Media.Poison;
 
 namespace PmemFs.Engine;
@@ -11,6 +13,22 @@ public sealed record PoisonOwner(ReverseMapKind? Kind, ulong Ino, long FileOffse
 
 public sealed partial class FileSystem
 {
+    /// <summary>
+    /// Replay reads the journal's committed transactions: through poison it would either fault or,
+    /// masked, silently stop short and lose them. A journal that holds transactions and overlaps a
+    /// bad range refuses the mount (read-only mounts never replay).
+    /// </summary>
+    private static void RefuseReplayThroughPoison(IMedia media, FileSystemOptions options)
+    {
+        if (options.ReadOnly || media.BadRanges.Count == 0) return;
+        var sb = ImageReader.ReadSuperblock(PoisonMaskedMedia.Over(media), options.Name).Superblock;
+        var g = sb.Geometry;
+        long start = g.JournalStart * FormatConstants.BlockSize, length = g.JournalBlocks * FormatConstants.BlockSize;
+        if (!media.BadRanges.Any(r => r.Overlaps(start, length))) return;
+        if (JournalReplay.Inspect(PoisonMaskedMedia.Over(media), sb) == JournalState.Clean) return;
+        throw new ImageFormatException($"{options.Name}: the journal holds committed transactions and is poisoned; run pmemfs fsck --repair (it replays what it can read), or mount read-only");
+    }
+
     /// <summary>The bad ranges the file system knows of (sorted, merged), in region bytes.</summary>
     public IReadOnlyList<BadRange> PoisonedRanges => Poison.Map.All;
 

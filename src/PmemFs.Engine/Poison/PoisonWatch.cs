@@ -175,7 +175,7 @@ internal sealed class PoisonWatch(FileSystem fs)
                 bool whole = e.State == ExtentState.Unwritten || (f0 * Bs >= start && f1 * Bs <= end);
                 if (!whole)
                 {
-                    fs.Health.Record(HealthEventKind.Poison, inode.Ino, f0 * Bs, (f1 - f0) * Bs,
+                    fs.Health.Record(HealthEventKind.PoisonTouched, inode.Ino, f0 * Bs, (f1 - f0) * Bs,
                         $"a store to inode {inode.Ino} at [{start}, {end}) covers poisoned blocks at file offset {f0 * Bs} (+{(f1 - f0) * Bs}) only partly: EIO");
                     throw new ErrnoException(Errno.EIO);
                 }

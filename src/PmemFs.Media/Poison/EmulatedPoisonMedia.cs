@@ -30,6 +30,17 @@ public sealed class EmulatedPoisonMedia : MediaDecorator
         return new EmulatedPoisonMedia(media, state, writable: !media.IsReadOnly, ownsInner: false);
     }
 
+    /// <summary>
+    /// The bad ranges of <paramref name="media"/> as a tool that maps an image itself (fsck) must
+    /// know them: its own list, and for an image file the emulated device's (IMAGE.poison).
+    /// </summary>
+    public static IReadOnlyList<BadRange> BadRangesOf(IMedia media)
+    {
+        if (media is not PmemMedia { IsDeviceDax: false } file) return media.BadRanges;
+        var state = EmulatedDeviceState.Load(EmulatedDeviceState.PathFor(file.Path));
+        return state.BadRanges.Length == 0 ? media.BadRanges : BadRange.Normalize([.. state.BadRanges, .. media.BadRanges]);
+    }
+
     public override IReadOnlyList<BadRange> BadRanges => Inner.BadRanges.Count == 0 ? _state.BadRanges : BadRange.Normalize([.. _state.BadRanges, .. Inner.BadRanges]);
 
     public override ReadOnlySpan<byte> Read(long offset, int length)
