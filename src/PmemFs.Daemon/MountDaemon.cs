@@ -86,7 +86,14 @@ public sealed class MountDaemon(MountRequest request, DaemonLog log)
         using var invalidator = new PageCacheInvalidator(session.InvalidateInode, log);
         ops.Invalidator = invalidator;
         // What mount found wrong (bad ranges, sick files), then everything found later, as it happens.
-        foreach (var e in fs.Health.Events) LogHealthEvent(log, e);
+        foreach (var e in fs.Health.Events)
+        {
+            LogHealthEvent(log, e);
+            // What changes how the mount can be used is said where `pmemfs mount` shows it too
+            // (a background daemon's stderr reaches the command until the mount is live).
+            if (e.Kind is HealthEventKind.UnsafeShutdown or HealthEventKind.WritesRefused or HealthEventKind.ShutDown)
+                Console.Error.WriteLine($"pmemfs: mount: warning: {image}: {e.Message}");
+        }
         fs.Health.Report = e =>
         {
             LogHealthEvent(log, e);

@@ -59,6 +59,7 @@ public sealed partial class FileSystem
         int orphans = 0, trims = 0;
         if (!options.ReadOnly) (orphans, trims) = FinishInterruptedWork();
         Poison.Attach();
+        UnsafeShutdown = Engine.Health.UnsafeShutdownCheck.Run(this);
         Report = new MountReport(opened.UsedCopy, opened.PrimaryProblem ?? opened.SecondaryProblem, replay.Replayed, orphans, trims);
     }
 

@@ -181,6 +181,21 @@ public sealed partial class FileSystem : IDisposable
         return true;
     }
 
+    /// <summary>The device's unsafe shutdown count as mount found it; null where the media has none (image files on disks).</summary>
+    public Health.UnsafeShutdownReport? UnsafeShutdown { get; private set; }
+
+    /// <summary>Records the device's unsafe shutdown count in both superblocks (secondary first, as mkfs writes them).</summary>
+    internal void RecordUnsafeShutdownCount(ulong count)
+    {
+        lock (_formatLock)
+        {
+            var updated = Superblock with { UnsafeShutdownCount = count };
+            ImageReader.WriteSuperblock(Media, updated, SuperblockCopy.Secondary);
+            ImageReader.WriteSuperblock(Media, updated, SuperblockCopy.Primary);
+            Superblock = updated;
+        }
+    }
+
     internal Inode? InodeAt(ulong ino) => Geometry.IsValidIno(ino) ? Volatile.Read(ref _inodes[Geometry.SlotOfIno(ino)]) : null;
 
     /// <summary>The live inode numbered <paramref name="ino"/>, or ESTALE/ENOENT.</summary>

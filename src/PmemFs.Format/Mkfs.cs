@@ -30,6 +30,8 @@ public static class Mkfs
             CreatedNs = now,
             JournalSalt = (ulong)Random.Shared.NextInt64() | 1,
             Label = options.Label,
+            // The count to compare with at the first mount: only shutdowns after mkfs matter.
+            UnsafeShutdownCount = (ulong)Math.Max(0, media.UnsafeShutdownCount ?? 0),
         };
 
         // 1. Invalidate first: a crash mid-mkfs must not leave something that looks mountable.

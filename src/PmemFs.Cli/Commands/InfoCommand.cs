@@ -4,6 +4,8 @@ using PmemFs.Cli.Output;
 using PmemFs.Engine;
 using PmemFs.Format;
 using PmemFs.Media;
+using PmemFs.Media.Poison;
+using PmemFs.Engine.Health;
 using PmemFs.Media.Access;
 using static PmemFs.Cli.Commands.CommandGuard;
 
@@ -33,12 +35,20 @@ public static class InfoCommand
         long FreeDataBlocks,
         IReadOnlyList<string> Notes,
         RegionAccess Access,
-        SharingUsage? Sharing = null)
+        SharingUsage? Sharing = null,
+        MediaHealth? Health = null)
     {
         public Superblock Superblock => Opened.Superblock;
         public Geometry Geometry => Opened.Superblock.Geometry;
         public long UsedDataBlocks => DataBlocks - FreeDataBlocks;
     }
+
+    /// <summary>
+    /// The region's own health: its bad ranges (the device's list, or the emulated image's
+    /// IMAGE.poison), the unsafe shutdown count the superblock recorded and the device's now
+    /// (null where the media has none), and what the engine's read-only mount concluded.
+    /// </summary>
+    public sealed record MediaHealth(int BadRanges, long BadBytes, ulong RecordedUnsafeShutdowns, long? DeviceUnsafeShutdowns, string State);
 
     public static Command Build(CliConsole console)
     {
@@ -82,9 +92,19 @@ public static class InfoCommand
         long? usedInodes;
         long freeData;
         SharingUsage? sharing = null;
+        // Through the emulated device (an image file): its bad ranges and unsafe shutdown count.
+        var region = EmulatedPoisonMedia.Attach(media);
+        var bad = region.BadRanges;
+        string state = "unknown (the read-only mount refused)";
         try
         {
-            using var fs = FileSystem.Mount(media, new FileSystemOptions { ReadOnly = true, Name = path });
+            using var fs = FileSystem.Mount(region, new FileSystemOptions { ReadOnly = true, Name = path });
+            state = fs.Health.State switch
+            {
+                HealthState.Healthy => "ok",
+                HealthState.WritesRefused => $"writes refused: {fs.Health.Reason}",
+                _ => $"shut down: {fs.Health.Reason}",
+            };
             var st = fs.StatFs();
             sharing = fs.SharingUsage;
             usedInodes = st.TotalInodes - st.FreeInodes;
@@ -100,7 +120,8 @@ public static class InfoCommand
             usedInodes = CountUsedInodes(media, g);
             source = "bitmap";
         }
-        return new ImageInfo(path, opened, Durability.Of(media), journal, source, g.InodeCount, usedInodes, g.DataBlocks, freeData, notes, media.Access, sharing);
+        var health = new MediaHealth(bad.Count, bad.Sum(r => r.Length), opened.Superblock.UnsafeShutdownCount, region.UnsafeShutdownCount, state);
+        return new ImageInfo(path, opened, Durability.Of(media), journal, source, g.InodeCount, usedInodes, g.DataBlocks, freeData, notes, media.Access, sharing, health);
     }
 
     /// <summary>The image mapped privately; a refusal says whose the region is (most often a user who may not open a private one).</summary>
@@ -190,6 +211,17 @@ public static class InfoCommand
             u.Field("shared blocks", shared.SharedBlocks == 0 ? "none"
                 : $"{shared.SharedBlocks} ({Units.Bytes(shared.SharedBlocks * bs)}) in {shared.Records} reference-count record{(shared.Records == 1 ? "" : "s")}; files map {Units.Bytes(shared.ExtraReferences * bs)} more than they use");
 
+        if (info.Health is { } h)
+        {
+            output.WriteLine("health:");
+            var hw = new FieldWriter(output, nameWidth: 28, indent: "  ");
+            hw.Field("state", h.State);
+            hw.Field("bad ranges", h.BadRanges == 0 ? "none" : $"{h.BadRanges} ({Units.Bytes(h.BadBytes)}; pmemfs poison list {info.Image})");
+            hw.Field("unsafe shutdowns", h.DeviceUnsafeShutdowns is not long device ? $"{h.RecordedUnsafeShutdowns} recorded (the media keeps no count)"
+                : (ulong)device == h.RecordedUnsafeShutdowns ? $"{device} (unchanged since the last mount)"
+                : $"{device} now, {h.RecordedUnsafeShutdowns} at the last mount: data written before a power loss may be lost; the next read-write mount warns and scrubs the metadata");
+        }
+
         AccessReport.WriteText(output, info.Image, info.Access);
 
         output.WriteLine("durability:");
@@ -257,6 +289,17 @@ public static class InfoCommand
             w.WriteNumber("extraReferences", shared.ExtraReferences);
         }
         w.WriteEndObject();
+        if (info.Health is { } h)
+        {
+            w.WriteStartObject("health");
+            w.WriteString("state", h.State);
+            w.WriteNumber("badRanges", h.BadRanges);
+            w.WriteNumber("badBytes", h.BadBytes);
+            w.WriteNumber("recordedUnsafeShutdowns", h.RecordedUnsafeShutdowns);
+            if (h.DeviceUnsafeShutdowns is long device) w.WriteNumber("deviceUnsafeShutdowns", device);
+            else w.WriteNull("deviceUnsafeShutdowns");
+            w.WriteEndObject();
+        }
         w.WriteStartObject("durability");
         w.WriteString("storeGranularity", d.GranularityName);
         w.WriteBoolean("userSpaceFlushSuffices", d.UserSpaceFlushSuffices);

@@ -5,6 +5,7 @@ using System.Text;
 using PmemFs.Cli.Output;
 using PmemFs.Format;
 using PmemFs.Media;
+using PmemFs.Media.Poison;
 using PmemFs.Media.Access;
 using static PmemFs.Cli.Commands.CommandGuard;
 
@@ -116,6 +117,8 @@ public static class MkfsCommand
         if (regionSize > 0) Geometry.Compute(regionSize, request.Inodes); // too many inodes for the size: refuse before any change
 
         bool created = file.Kind == ImageFileKind.Missing;
+        // A new image file is a new emulated device: a bad-block list left by an earlier one at this path is not its.
+        if (created) File.Delete(EmulatedDeviceState.PathFor(path));
         using var inUse = created ? null : ImageUse.LockForWriting(path);
         PmemMedia media;
         if (file.Kind == ImageFileKind.CharacterDevice)
@@ -153,7 +156,8 @@ public static class MkfsCommand
                 Superblock sb;
                 try
                 {
-                    sb = Mkfs.Format(media, new MkfsOptions
+                    // Through the emulated device (an image file): its unsafe shutdown count is the one to record.
+                    sb = Mkfs.Format(EmulatedPoisonMedia.Attach(media), new MkfsOptions
                     {
                         InodeCount = request.Inodes,
                         Label = request.Label,
