@@ -183,7 +183,7 @@ public static class PmemFsMapAbi
     public const uint Version = 1;
     public const int Extents = 126;
 
-    public const uint ExtentHole = 0, ExtentUnwritten = 1, ExtentWritten = 2, ExtentShared = 3;
+    public const uint ExtentHole = 0, ExtentUnwritten = 1, ExtentWritten = 2, ExtentShared = 3, ExtentPoisoned = 4;
 
     /// <summary>phys_offset of a hole (PMEMFS_NO_PHYS_OFFSET): it has no place in the region.</summary>
     public const ulong NoPhysicalOffset = ulong.MaxValue;

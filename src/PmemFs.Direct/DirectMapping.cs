@@ -89,6 +89,9 @@ public sealed unsafe class DirectMapping : IDisposable
         long end = Math.Min((long)(e.FileOffset + e.Length), _mapStart + _mapLength);
         if (end <= start) return;
         long at = start - _mapStart;
+        // Known poison: a load there would be a machine check (SIGBUS), as reads through the mount are EIO.
+        if (e.State == PmemFsMapAbi.ExtentPoisoned)
+            throw new DirectAccessException($"[{start}, {end}) of the file is poisoned (bad media; reads through the mount get EIO there): rewrite, zero or punch it through the mount first", 5);
         bool data = e.State is PmemFsMapAbi.ExtentWritten or PmemFsMapAbi.ExtentShared;
         if (!data)
         {

@@ -253,6 +253,7 @@ struct pmemfs_lease_list {
 #define PMEMFS_EXTENT_UNWRITTEN 1 /* allocated, reads as zeros until written or prepared */
 #define PMEMFS_EXTENT_WRITTEN   2 /* holds the file's data */
 #define PMEMFS_EXTENT_SHARED    3 /* written, shared with another file: prepare before storing */
+#define PMEMFS_EXTENT_POISONED  4 /* written, but bad (poison): loads fault; never map it; PREPARE_WRITE is EIO */
 
 /* pmemfs_map.flags (PREPARE_WRITE only; GET_MAP takes 0) */
 #define PMEMFS_PREPARE_EXTEND_SIZE 0x1 /* extend the file size to offset + length if it is smaller */

@@ -253,3 +253,29 @@ public class PoisonTests
         Assert.Equal(Errno.EINVAL, t.Fs.InjectPoison(-1, 512));
     }
 }
+
+/// <summary>The direct-access view of poison: the extent map marks poisoned blocks, and prepare-write refuses them.</summary>
+public class PoisonExtentMapTests
+{
+    private const int Bs = FormatConstants.BlockSize;
+
+    [Fact]
+    public void TheExtentMapCutsOutPoisonedBlocksAndPrepareWriteRefusesThem()
+    {
+        using var t = new EngineFixture(rootFlags: InodeFlags.Dax,
+            wrap: m => new EmulatedPoisonMedia(m, EmulatedDeviceState.InMemory(), writable: true, ownsInner: false));
+        ulong ino = t.CreateFile(EngineFixture.Root, "f");
+        t.Write(ino, 0, EngineFixture.Pattern(8 * Bs, 1));
+        var into = new MappedExtent[16];
+        Assert.Equal(Errno.Ok, t.Fs.GetExtentMap(ino, 0, 8 * Bs, into, out int n, out _));
+        long phys = into[0].PhysicalOffset;
+        Assert.Equal(Errno.Ok, t.Fs.InjectPoison(phys + 3 * Bs + 1000, 100));
+        Assert.Equal(Errno.Ok, t.Fs.GetExtentMap(ino, 0, 8 * Bs, into, out n, out _));
+        Assert.Equal(
+            [new MappedExtent(0, phys, 3 * Bs, Mapping.ExtentState.Written), new MappedExtent(3 * Bs, phys + 3 * Bs, Bs, Mapping.ExtentState.Poisoned), new MappedExtent(4 * Bs, phys + 4 * Bs, 4 * Bs, Mapping.ExtentState.Written)],
+            into[..n]);
+        Assert.Equal(Errno.Ok, t.Fs.Leases.Acquire(ino, 9, 99, Leases.LeaseMode.Write, Leases.FileRange.WholeFile, out _));
+        Assert.Equal(Errno.EIO, t.Fs.PrepareWrite(ino, 9, 2 * Bs, 2 * Bs, PrepareWriteFlags.None, Credentials.Root));
+        Assert.Equal(Errno.Ok, t.Fs.PrepareWrite(ino, 9, 5 * Bs, Bs, PrepareWriteFlags.None, Credentials.Root));
+    }
+}

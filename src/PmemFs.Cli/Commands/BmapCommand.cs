@@ -126,6 +126,7 @@ public static unsafe class BmapCommand
         if (physical is null) flags.Add("hole");
         if (state == PmemFsMapAbi.ExtentUnwritten) flags.Add("unwritten");
         if (state == PmemFsMapAbi.ExtentShared) flags.Add("shared");
+        if (state == PmemFsMapAbi.ExtentPoisoned) flags.Add("poisoned");
         if (physical is ulong p && p % TwoMiB == 0 && logical % TwoMiB == 0 && length >= TwoMiB) flags.Add("2mib-aligned");
         return new Extent(logical, physical, length, flags);
     }

@@ -157,6 +157,7 @@ public sealed unsafe partial class PmemFsOperations
                     ExtentState.Hole => PmemFsMapAbi.ExtentHole,
                     ExtentState.Unwritten => PmemFsMapAbi.ExtentUnwritten,
                     ExtentState.Shared => PmemFsMapAbi.ExtentShared,
+                    ExtentState.Poisoned => PmemFsMapAbi.ExtentPoisoned,
                     _ => PmemFsMapAbi.ExtentWritten,
                 },
             };

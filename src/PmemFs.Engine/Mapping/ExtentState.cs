@@ -19,4 +19,10 @@ public enum ExtentState
     /// go there (the other files would see them): prepare-write gives the range its own copy first.
     /// </summary>
     Shared = 3,
+    /// <summary>
+    /// Written blocks holding poison (bad bytes, DESIGN.md "Poison"): a load would raise a machine
+    /// check, reads through the mount get EIO, and stores cannot clear it. Never map them; a write
+    /// through the mount covering the blocks, zero range or punch makes them Written again.
+    /// </summary>
+    Poisoned = 4,
 }

@@ -45,8 +45,13 @@ internal sealed partial class Mapper
                 bool full = false;
                 foreach (var (rs, re, shared) in SharedParts(e.PhysOf(pos / Bs), (ee - pos) / Bs))
                 {
-                    long fs0 = pos + (rs - e.PhysOf(pos / Bs)) * Bs;
-                    if (!list.Add(new MappedExtent(fs0, rs * Bs, (re - rs) * Bs, shared ? ExtentState.Shared : ExtentState.Written))) { full = true; break; }
+                    var kind = shared ? ExtentState.Shared : ExtentState.Written;
+                    foreach (var (ps, pe, poisoned) in PoisonedParts(rs, re))
+                    {
+                        long fs0 = pos + (ps - e.PhysOf(pos / Bs)) * Bs;
+                        if (!list.Add(new MappedExtent(fs0, ps * Bs, (pe - ps) * Bs, poisoned ? ExtentState.Poisoned : kind))) { full = true; break; }
+                    }
+                    if (full) break;
                 }
                 if (full) break;
                 pos = ee;
@@ -70,6 +75,24 @@ internal sealed partial class Mapper
             if (s > cursor) parts.Add((cursor, s, false));
             parts.Add((s, e, true));
             cursor = e;
+        }
+        if (cursor < end) parts.Add((cursor, end, false));
+        return parts;
+    }
+
+    /// <summary>Physical blocks [start, end) cut into runs that hold known poison or not (whole blocks).</summary>
+    private List<(long Start, long End, bool Poisoned)> PoisonedParts(long start, long end)
+    {
+        var parts = new List<(long, long, bool)>();
+        long cursor = start;
+        foreach (var r in fs.Poison.Map.All)
+        {
+            long s = Math.Max(start, r.Offset / Bs), e = Math.Min(end, (r.End + Bs - 1) / Bs);
+            if (s >= e) continue;
+            if (s > cursor) parts.Add((cursor, s, false));
+            s = Math.Max(s, cursor);
+            if (e > s) parts.Add((s, e, true));
+            cursor = Math.Max(cursor, e);
         }
         if (cursor < end) parts.Add((cursor, end, false));
         return parts;

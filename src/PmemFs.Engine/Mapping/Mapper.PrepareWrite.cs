@@ -41,6 +41,9 @@ internal sealed partial class Mapper
             bool extend = flags.HasFlag(PrepareWriteFlags.ExtendSize) && end > size;
             if (!extend && end > RoundUp(size)) return Errno.ENXIO;
             long b0 = offset / Bs, b1 = (end + Bs - 1) / Bs;
+            // Direct stores cannot clear poison, and loads of the rest of a bad block would fault:
+            // poisoned blocks are cleared by a write through the mount, zero range or punch first.
+            if (fs.Poison.FirstPoisonedByte(inode, b0 * Bs, (b1 - b0) * Bs, out _) >= 0) return Errno.EIO;
             // Shared blocks are copied first (a holder's stores must reach this file only).
             bool mapWork = !FullyWritten(inode, b0, b1) || AnyShared(inode, b0, b1);
             var rec = inode.Rec;
