@@ -40,7 +40,10 @@ internal static class PhasePoison
             {
                 if (rec.XattrBlock == 0 || !r.Overlaps(rec.XattrBlock * bs, rec.XattrBlocks * bs)) continue;
                 owned = true;
-                ctx.Problem("poison", $"{where}: inode {ino}'s xattr blob is poisoned (run pmemfs fsck --repair: it drops the xattrs it cannot read)");
+                // Past the blob's length the blocks hold nothing: the next xattr change writes a new blob elsewhere.
+                if (r.Overlaps(rec.XattrBlock * bs, (long)rec.XattrLength))
+                    ctx.Problem("poison", $"{where}: inode {ino}'s xattr blob is poisoned (run pmemfs fsck --repair: it drops the xattrs it cannot read)");
+                else ctx.Note($"poison: inode {ino}'s xattr blob blocks, past its {N((long)rec.XattrLength)} bytes, {where}: nothing is read there");
             }
             if (!owned) ctx.Note($"poison: free space, {where}: withheld from the allocator until cleared (pmemfs poison clear)");
         }

@@ -36,9 +36,9 @@ public sealed partial class FileSystem
         // Replay first (read-only mounts need a clean journal: replay would be a write).
         if (options.ReadOnly)
         {
-            if (JournalReplay.Inspect(media, Superblock) != JournalState.Clean) throw new ImageFormatException($"{options.Name}: the journal holds committed transactions; mount read-write once (or run fsck) to replay them");
+            if (JournalReplay.Inspect(PoisonMaskedMedia.Over(media), Superblock) != JournalState.Clean) throw new ImageFormatException($"{options.Name}: the journal holds committed transactions; mount read-write once (or run fsck) to replay them");
         }
-        RefuseReplayThroughPoison(media, options);
+        ClearPoisonOfAnIdleJournal(media, options);
         var replay = options.ReadOnly
             ? new ReplayResult(0, 0, 0, 0, null)
             : JournalReplay.Recover(media, Superblock);

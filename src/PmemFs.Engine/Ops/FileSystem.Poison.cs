@@ -14,19 +14,28 @@ public sealed record PoisonOwner(ReverseMapKind? Kind, ulong Ino, long FileOffse
 public sealed partial class FileSystem
 {
     /// <summary>
-    /// Replay reads the journal's committed transactions: through poison it would either fault or,
-    /// masked, silently stop short and lose them. A journal that holds transactions and overlaps a
-    /// bad range refuses the mount (read-only mounts never replay).
+    /// Before replay, on a read-write mount of media with bad ranges in the journal: a journal
+    /// that holds no transaction needs nothing it holds, so its poison is cleared (the log ring
+    /// is rewritten as it is used; the header stays). One that holds committed transactions, or
+    /// whose header is poisoned, cannot be replayed without reading through the poison (or,
+    /// masked, silently stopping short and losing what follows): the mount is refused, and
+    /// `pmemfs fsck --repair` replays what it can read. Read-only mounts never replay.
     /// </summary>
-    private static void RefuseReplayThroughPoison(IMedia media, FileSystemOptions options)
+    private void ClearPoisonOfAnIdleJournal(IMedia media, FileSystemOptions options)
     {
         if (options.ReadOnly || media.BadRanges.Count == 0) return;
-        var sb = ImageReader.ReadSuperblock(PoisonMaskedMedia.Over(media), options.Name).Superblock;
-        var g = sb.Geometry;
+        var g = Superblock.Geometry;
         long start = g.JournalStart * FormatConstants.BlockSize, length = g.JournalBlocks * FormatConstants.BlockSize;
-        if (!media.BadRanges.Any(r => r.Overlaps(start, length))) return;
-        if (JournalReplay.Inspect(PoisonMaskedMedia.Over(media), sb) == JournalState.Clean) return;
-        throw new ImageFormatException($"{options.Name}: the journal holds committed transactions and is poisoned; run pmemfs fsck --repair (it replays what it can read), or mount read-only");
+        var hits = media.BadRanges.Where(r => r.Overlaps(start, length)).ToList();
+        if (hits.Count == 0) return;
+        if (JournalReplay.Inspect(PoisonMaskedMedia.Over(media), Superblock) != JournalState.Clean || !media.CanClearPoison)
+            throw new ImageFormatException($"{options.Name}: the journal is poisoned and may hold committed transactions; run pmemfs fsck --repair (it replays what it can read)");
+        foreach (var r in hits)
+        {
+            long s = Math.Max(r.Offset, start), e = Math.Min(r.End, start + length);
+            media.ClearPoison(s, e - s);
+            Health.Record(Engine.Health.HealthEventKind.PoisonCleared, 0, s, e - s, $"poison in the journal at region bytes [{s}, +{e - s}), which held no transaction: cleared");
+        }
     }
 
     /// <summary>The bad ranges the file system knows of (sorted, merged), in region bytes.</summary>
