@@ -33,7 +33,8 @@ public struct PmemFsInodeFlags
     public ulong State;
     public uint DaxMode;
     public uint Granularity;
-    public ulong Reserved1;
+    /// <summary>In: 0. Out: the file system's health (PMEMFS_HEALTH_*: 0 ok, 1 writes refused, 2 shut down).</summary>
+    public ulong Health;
     public ulong Reserved2;
 
     public const int Size = 64;

@@ -76,7 +76,15 @@ public sealed partial class FileSystem : IDisposable
     {
         if (Options.ReadOnly) throw new ErrnoException(Errno.EROFS);
         Health.ThrowIfWritesRefused();
-        Log.Commit(tx);
+        try { Log.Commit(tx); }
+        catch (LogRefusedException) { throw; } // nothing was stored: the transaction gives everything back
+        catch (Exception e)
+        {
+            // A persist or an apply failed: whether this commit (or an earlier one it needs) is
+            // durable, and what the tables hold, is no longer known. Stop writing (XFS's forced shutdown).
+            ShutDown($"a commit failed after it began reaching the media ({e.GetType().Name}: {e.Message})");
+            throw new ErrnoException(Errno.EIO);
+        }
     }
 
     /// <summary>
@@ -217,11 +225,18 @@ public sealed partial class FileSystem : IDisposable
         tx.Log.Write(Geometry.InodeOffset(Geometry.SlotOfIno(rec.Ino)), buf);
     }
 
-    /// <summary>Persists everything and leaves an empty journal (clean unmount).</summary>
+    /// <summary>Persists everything and leaves an empty journal (clean unmount); after a shutdown, nothing (the next mount replays).</summary>
     public void Sync()
     {
-        if (!Options.ReadOnly) Log.Checkpoint();
+        if (!Options.ReadOnly && Health.State != Engine.Health.HealthState.ShutDown) Log.Checkpoint();
     }
+
+    /// <summary>
+    /// Forced shutdown (docs/health.md): from now on every change answers EIO and nothing more is
+    /// written, not even the clean-unmount checkpoint, so the next mount replays the journal and
+    /// finds the media as the last durable commit left it. Reads go on. Said once.
+    /// </summary>
+    public void ShutDown(string reason) => Health.ShutDown(reason);
 
     public void Dispose()
     {

@@ -1,4 +1,5 @@
 using PmemFs.Engine.Alloc;
+using PmemFs.Engine.Log;
 using PmemFs.Engine.Sharing;
 using PmemFs.Format;
 
@@ -92,13 +93,30 @@ internal sealed class Txn : IDisposable
         if (_done) throw new InvalidOperationException("transaction already finished");
         // Reference-count records are logged last (they may need slots: ENOSPC still gives all back).
         _sharing?.LogRecords();
+        // Refused before anything is stored: Dispose then gives back what was allocated.
+        if (_fs.Options.ReadOnly) throw new ErrnoException(Errno.EROFS);
+        _fs.Health.ThrowIfWritesRefused();
         _done = true;
         try
         {
-            _fs.CommitLog(Log);
-            foreach (var a in _onCommit) a();
-            foreach (var r in _blocksToFree) _fs.Blocks.Free(r.Start, r.Count);
-            foreach (var (t, s) in _slotsToFree) t.Release(s);
+            try { _fs.CommitLog(Log); }
+            catch (LogRefusedException)
+            {
+                _done = false; // nothing stored: Dispose gives back what was allocated
+                throw;
+            }
+            try
+            {
+                foreach (var a in _onCommit) a();
+                foreach (var r in _blocksToFree) _fs.Blocks.Free(r.Start, r.Count);
+                foreach (var (t, s) in _slotsToFree) t.Release(s);
+            }
+            catch (Exception e)
+            {
+                // Durable on the media, half done in memory: the two no longer agree.
+                _fs.ShutDown($"memory could not follow a durable commit ({e.GetType().Name}: {e.Message})");
+                throw new ErrnoException(Errno.EIO);
+            }
         }
         finally { _sharing?.Complete(); }
     }

@@ -150,7 +150,14 @@ public sealed class LogTransaction
     /// Stores every entry of <paramref name="body"/> at its home and flushes it (no drain).
     /// Returns a problem when an entry is malformed or points outside the metadata areas.
     /// </summary>
-    public static string? Apply(ReadOnlySpan<byte> body, int entries, IMedia media, Geometry g)
+    /// <summary>
+    /// What <see cref="Apply"/> (and so replay) would refuse in a body, without writing: the
+    /// log checks every transaction with it before anything of it is stored, so a bad one can
+    /// never be committed and then stop every later mount at replay.
+    /// </summary>
+    public static string? Validate(ReadOnlySpan<byte> body, int entries, Geometry g) => Apply(body, entries, null, g);
+
+    public static string? Apply(ReadOnlySpan<byte> body, int entries, IMedia? media, Geometry g)
     {
         int pos = 0;
         for (int i = 0; i < entries; i++)
@@ -165,13 +172,14 @@ public sealed class LogTransaction
             {
                 case LogEntryKind.Write or LogEntryKind.Zero:
                     if (!IsRecordArea(g, target, length)) return $"entry {i} writes [{target}, +{length}) outside the metadata tables";
+                    if (media is null) break;
                     if (kind == LogEntryKind.Write) media.Write(target, body.Slice(pos + EntryHeader, length));
                     else media.Fill(target, length, 0);
                     media.Flush(target, length);
                     break;
                 case LogEntryKind.SetBits or LogEntryKind.ClearBits:
                     if (target < 0 || length < 0 || target > g.BlockCount - length) return $"entry {i} changes bits of blocks outside the region";
-                    FreeSpaceBitmap.ApplyRange(media, g, target, length, kind == LogEntryKind.SetBits);
+                    if (media is not null) FreeSpaceBitmap.ApplyRange(media, g, target, length, kind == LogEntryKind.SetBits);
                     break;
                 default:
                     return $"entry {i} has unknown kind {(byte)kind}";

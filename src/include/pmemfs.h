@@ -63,8 +63,13 @@ struct pmemfs_inode_flags {
 	uint64_t state;       /* out: PMEMFS_STATE_* */
 	uint32_t dax_mode;    /* out: PMEMFS_DAX_* of the mount */
 	uint32_t granularity; /* out: PMEMFS_GRANULARITY_* of the region */
-	uint64_t reserved[2]; /* in: 0; out: 0 */
+	uint64_t health;      /* in: 0; out: PMEMFS_HEALTH_* of the file system (docs/health.md) */
+	uint64_t reserved[1]; /* in: 0; out: 0 */
 };
+
+#define PMEMFS_HEALTH_OK             0 /* changes allowed */
+#define PMEMFS_HEALTH_WRITES_REFUSED 1 /* damaged or poisoned metadata: EROFS until pmemfs fsck --repair */
+#define PMEMFS_HEALTH_SHUT_DOWN      2 /* forced shutdown: EIO for changes, nothing written until remount */
 
 /*
  * GET: fills flags, state, dax_mode, granularity.

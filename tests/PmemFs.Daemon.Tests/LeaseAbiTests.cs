@@ -43,6 +43,18 @@ public sealed class LeaseAbiTests
         yield return N("PMEMFS_EXTENT_UNWRITTEN", PmemFsMapAbi.ExtentUnwritten);
         yield return N("PMEMFS_EXTENT_WRITTEN", PmemFsMapAbi.ExtentWritten);
         yield return N("PMEMFS_EXTENT_SHARED", PmemFsMapAbi.ExtentShared);
+        yield return N("PMEMFS_EXTENT_POISONED", PmemFsMapAbi.ExtentPoisoned);
+        yield return N("PMEMFS_HEALTH_OK", PmemFsPoisonAbi.HealthOk);
+        yield return N("PMEMFS_HEALTH_WRITES_REFUSED", PmemFsPoisonAbi.HealthWritesRefused);
+        yield return N("PMEMFS_HEALTH_SHUT_DOWN", PmemFsPoisonAbi.HealthShutDown);
+        yield return N("PMEMFS_IOC_POISON", PmemFsPoisonAbi.Poison);
+        yield return N("PMEMFS_POISON_VERSION", PmemFsPoisonAbi.Version);
+        yield return N("PMEMFS_POISON_ENTRIES", (uint)PmemFsPoisonAbi.Entries);
+        yield return N("PMEMFS_POISON_LIST", PmemFsPoisonAbi.OpList);
+        yield return N("PMEMFS_POISON_INJECT", PmemFsPoisonAbi.OpInject);
+        yield return N("PMEMFS_POISON_CLEAR", PmemFsPoisonAbi.OpClear);
+        yield return N("PMEMFS_POISON_QUIET", PmemFsPoisonAbi.FlagQuiet);
+        yield return N("PMEMFS_POISON_DISCARD_DATA", PmemFsPoisonAbi.FlagDiscardData);
         yield return N("PMEMFS_PREPARE_EXTEND_SIZE", PmemFsMapAbi.PrepareExtendSize);
         yield return N("PMEMFS_IOC_REGION", PmemFsRegionAbi.Region);
         yield return N("PMEMFS_IOC_BMAP", PmemFsMapAbi.Bmap);
@@ -69,7 +81,7 @@ public sealed class LeaseAbiTests
         yield return N("PMEMFS_RMAP_SHARED", PmemFsRmapAbi.FlagShared);
 
         foreach (var f in Layout<PmemFsInodeFlags>("pmemfs_inode_flags", PmemFsInodeFlags.Size,
-            "version", "reserved0", "set", "clear", "flags", "state", "dax_mode", "granularity", "reserved:Reserved1")) yield return f;
+            "version", "reserved0", "set", "clear", "flags", "state", "dax_mode", "granularity", "health", "reserved:Reserved2")) yield return f;
         foreach (var f in Layout<PmemFsLease>("pmemfs_lease", PmemFsLease.Size,
             "version", "mode", "offset", "length", "flags", "lease_id", "reserved:Reserved1")) yield return f;
         foreach (var f in Layout<PmemFsLeaseRef>("pmemfs_lease_ref", PmemFsLeaseRef.Size, "version", "reserved0", "id", "reserved:Reserved1")) yield return f;
@@ -88,6 +100,9 @@ public sealed class LeaseAbiTests
             "version", "kind", "size:RegionSize", "uuid:_uuid", "uuid_offset", "granularity", "reserved:Reserved1", "path:_path")) yield return f;
         foreach (var f in Layout<PmemFsCloneRange>("pmemfs_clone_range", PmemFsCloneRange.Size,
             "version", "src_fd", "src_offset", "length", "dst_offset", "flags", "cloned", "reserved:Reserved1")) yield return f;
+        foreach (var f in Layout<PmemFsPoisonRange>("pmemfs_poison_range", PmemFsPoisonRange.Size, "offset", "length")) yield return f;
+        foreach (var f in Layout<PmemFsPoison>("pmemfs_poison", PmemFsPoison.Size,
+            "version", "op", "flags", "count", "offset", "length", "more", "health_state", "reserved:Reserved1", "ranges:_ranges")) yield return f;
         foreach (var f in Layout<PmemFsRmapEntry>("pmemfs_rmap_entry", PmemFsRmapEntry.Size,
             "physical", "length", "ino", "file_offset", "refs", "kind", "flags", "reserved:Reserved1")) yield return f;
         foreach (var f in Layout<PmemFsRmap>("pmemfs_rmap", PmemFsRmap.Size,

@@ -112,6 +112,7 @@ public sealed record PathInfo(
             WriteRegionAccess(output);
             return;
         }
+        w.Field("file system", f.HealthName);
         w.Field("flags", f.Flags == 0 ? "none" : FlagNames.Format(f.Flags));
         w.Field("effective DAX", DaxText(f, IsDirectory));
         w.Field("DAX_IMMUTABLE", DaxImmutableText(f));
@@ -162,6 +163,7 @@ public sealed record PathInfo(
             w.WriteEndObject();
             return;
         }
+        w.WriteString("health", f.Raw.Health switch { PmemFsPoisonAbi.HealthOk => "ok", PmemFsPoisonAbi.HealthWritesRefused => "writes-refused", _ => "shut-down" });
         w.WriteStartArray("flags");
         foreach (string name in FlagNames.Names(f.Flags)) w.WriteStringValue(name);
         w.WriteEndArray();

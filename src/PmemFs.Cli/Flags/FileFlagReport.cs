@@ -15,6 +15,15 @@ public readonly record struct FileFlagReport(PmemFsInodeFlags Raw)
     public bool CanBeDax => (Raw.State & PmemFsIoctlAbi.StateCanDax) != 0;
     public bool DaxPending => (Raw.State & PmemFsIoctlAbi.StateDaxPending) != 0;
 
+    /// <summary>The file system's health (docs/health.md): "ok", "writes refused", "shut down".</summary>
+    public string HealthName => Raw.Health switch
+    {
+        PmemFsPoisonAbi.HealthOk => "ok",
+        PmemFsPoisonAbi.HealthWritesRefused => "writes refused (damaged or poisoned metadata: unmount and run pmemfs fsck --repair)",
+        PmemFsPoisonAbi.HealthShutDown => "shut down (changes get EIO and nothing is written: unmount and mount again)",
+        var h => $"unknown ({h})",
+    };
+
     /// <summary>The mount's dax= option: "inode", "always", "never".</summary>
     public string DaxMode => Raw.DaxMode switch
     {

@@ -57,6 +57,9 @@ public sealed unsafe partial class PmemFsOperations
                 break;
             case PmemFsCloneAbi.CloneRange when TryCloneIoctl(req, ino, fi, flags, input, outSize):
                 break;
+            case XfsIocGoingDown when outSize >= 4:
+                GoingDown(req);
+                break;
             case PmemFsPoisonAbi.Poison when TryPoisonIoctl(req, input, outSize):
                 return;
             case PmemFsRmapAbi.Rmap when TryRmapIoctl(req, input, outSize):
@@ -154,7 +157,7 @@ public sealed unsafe partial class PmemFsOperations
 
     private void SetPmemFsFlags(FuseRequest req, ulong ino, FuseFileInfo* fi, PmemFsInodeFlags args)
     {
-        if (args.Version != PmemFsIoctlAbi.Version || args.Reserved0 != 0 || args.Reserved1 != 0 || args.Reserved2 != 0
+        if (args.Version != PmemFsIoctlAbi.Version || args.Reserved0 != 0 || args.Health != 0 || args.Reserved2 != 0
             || ((args.Set | args.Clear) & ~PmemFsIoctlAbi.FlAll) != 0 || (args.Set & args.Clear) != 0)
         {
             Reply(req, Errno.EINVAL);
@@ -192,6 +195,7 @@ public sealed unsafe partial class PmemFsOperations
                 | (state.DaxPending ? PmemFsIoctlAbi.StateDaxPending : 0),
             DaxMode = (uint)_fs.Options.Dax,
             Granularity = StoreGranularity,
+            Health = (ulong)_fs.Health.State,
         };
         req.ReplyIoctl(0, MemoryMarshal.AsBytes(new ReadOnlySpan<PmemFsInodeFlags>(in reply)));
     }

@@ -4,6 +4,9 @@ using PmemFs.Media;
 
 namespace PmemFs.Engine.Log;
 
+/// <summary>A transaction the log refused before storing anything of it: nothing changed, on the media or in memory.</summary>
+public sealed class LogRefusedException(string message) : InvalidOperationException(message);
+
 /// <summary>
 /// Writes transactions to the journal and applies them in place: the one place where metadata
 /// becomes durable. See <see cref="LogTransaction"/> for the on-media protocol.
@@ -85,7 +88,11 @@ public sealed class MetadataLog
         if (tx.IsEmpty) return;
         int length = tx.EncodedLength;
         if (length > MaxTransactionBytes)
-            throw new InvalidOperationException($"transaction of {length} bytes exceeds the log limit of {MaxTransactionBytes}");
+            throw new LogRefusedException($"transaction of {length} bytes exceeds the log limit of {MaxTransactionBytes}");
+        // Everything replay would refuse, refused before anything is stored (a bad transaction
+        // committed would stop every later mount at replay).
+        if (LogTransaction.Validate(tx.Body, tx.EntryCount, _g) is { } bad)
+            throw new LogRefusedException($"engine built a bad transaction: {bad}");
 
         CommitWindow.Entry entry;
         long abs;

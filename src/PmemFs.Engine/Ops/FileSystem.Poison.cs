@@ -97,6 +97,7 @@ public sealed partial class FileSystem
     {
         if (offset < 0 || length <= 0 || offset > Media.Size - length) return Errno.EINVAL;
         if (Options.ReadOnly) return Errno.EROFS;
+        if (Health.State == Engine.Health.HealthState.ShutDown) return Errno.EIO;
         if (!Media.CanClearPoison) return Errno.EOPNOTSUPP;
         var range = new BadRange(offset, length);
         foreach (var o in PoisonOwners(range))
