@@ -249,7 +249,8 @@ internal static class Phase5ExtentsRmap
     {
         long blocks = ctx.Geometry.BlockCount;
         var inRegion = ctx.Rmaps.Where(x => x.Rec.PhysBlock <= blocks - x.Rec.BlockCount).ToList();
-        inRegion.Sort((a, b) => a.Rec.PhysBlock.CompareTo(b.Rec.PhysBlock));
+        // By block, then slot: a stable order, so the same damage is reported the same way every time.
+        inRegion.Sort((a, b) => a.Rec.PhysBlock != b.Rec.PhysBlock ? a.Rec.PhysBlock.CompareTo(b.Rec.PhysBlock) : a.Slot.CompareTo(b.Slot));
         long maxEnd = -1;
         (long Slot, RmapRecord Rec) holder = default;
         foreach (var x in inRegion)

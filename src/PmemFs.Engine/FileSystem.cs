@@ -211,6 +211,9 @@ public sealed partial class FileSystem : IDisposable
     {
         var inode = InodeAt(ino);
         if (inode is null) throw new ErrnoException(Geometry.IsValidIno(ino) ? Errno.ESTALE : Errno.ENOENT);
+        // A sick file (damaged metadata) answers EUCLEAN to everything (docs/health.md).
+        var sick = Health.SickAnswer(ino);
+        if (sick.Failed) throw new ErrnoException(sick);
         return inode;
     }
 

@@ -116,7 +116,7 @@ public static class Oracle
 
         try
         {
-            Stage("mount checks", () => MustHaveRefused(fs!, fsckMedia, before!));
+            Stage("mount checks", () => MustHaveConfined(fs!, fsckMedia, before!));
             Stage("walk", () => Walk(fs!, fsckMedia));
             if (Use) Stage("use", () => UseIt(fs!));
         }
@@ -134,7 +134,18 @@ public static class Oracle
             catch (ImageFormatException e) { throw new FuzzFailureException($"fsck refuses the image after a clean unmount: {e.Message}"); }
         });
         var old = Kinds(before!);
-        var fresh = after!.Problems.Where(p => !old.Contains(Kind(p))).ToList();
+        // A record the mount distrusted keeps claiming its blocks; when their real owners free
+        // them, the bitmap says so: that is the same damage seen again, not new damage.
+        var claimed = new HashSet<long>();
+        foreach (var p in before!.Problems)
+            foreach (System.Text.RegularExpressions.Match d in DistrustedBlock.Matches(p.Message))
+            {
+                long first = long.Parse(d.Groups[1].Value, System.Globalization.CultureInfo.InvariantCulture);
+                long last = d.Groups[2].Success ? long.Parse(d.Groups[2].Value, System.Globalization.CultureInfo.InvariantCulture) : first;
+                for (long b = first; b <= last && b - first < 4096; b++) claimed.Add(b);
+            }
+        var fresh = after!.Problems.Where(p => !old.Contains(Kind(p))
+            && !(p.Where == "bitmap" && StaleClaim.Match(p.Message) is { Success: true } m && claimed.Contains(long.Parse(m.Groups[1].Value, System.Globalization.CultureInfo.InvariantCulture)))).ToList();
         if (fresh.Count > 0)
             throw new FuzzFailureException("using the image made new kinds of problems:\n      " + string.Join("\n      ", fresh.Take(10))
                 + "\n    before:\n      " + string.Join("\n      ", before!.Problems.Take(10)));
@@ -299,43 +310,55 @@ public static class Oracle
     }
 
     /// <summary>What mount checks itself: it must not have accepted an image failing those checks.</summary>
-    private static void MustHaveRefused(FileSystem fs, MemoryMedia replayed, FsckReport before)
+    /// <summary>
+    /// Damage costs only what it holds (docs/health.md): every record that fails its verifier is
+    /// quarantined (never used, reported), a bad xattr blob makes its file sick, and damage of
+    /// the tree or of shared blocks makes some file sick or refuses writes. A mount that used a
+    /// damaged record as if it were good fails here.
+    /// </summary>
+    private static void MustHaveConfined(FileSystem fs, MemoryMedia replayed, FsckReport before)
     {
         var g = fs.Geometry;
+        var quarantined = fs.Health.Quarantined.Select(q => (q.Table, q.Slot)).ToHashSet();
+        void Quarantined(string table, long slot, string? problem)
+        {
+            if (!quarantined.Contains((table, slot))) throw new FuzzFailureException($"mount used a bad {table} record (slot {slot}: {problem}) without quarantining it");
+        }
+        bool anySick = fs.Health.SickInodes.Count > 0 || fs.Health.State != Engine.Health.HealthState.Healthy;
         for (long i = 0; i < g.InodeCount; i++)
         {
             var v = DiskInode.VerifyRead(replayed.Read(g.InodeOffset(i), DiskInode.Size), Geometry.InoOfSlot(i), out var r);
-            if (v.Verdict is Verdict.BadChecksum or Verdict.Corrupt) throw new FuzzFailureException($"mount accepted a bad inode record: {v.Problem}");
+            if (v.Verdict is Verdict.BadChecksum or Verdict.Corrupt) Quarantined("inode", i, v.Problem);
             if (v.IsOk && !r.IsFree && r.XattrBlock != 0 && g.IsDataBlockRange(r.XattrBlock, r.XattrBlocks))
             {
                 var xv = DiskXattrBlob.VerifyRead(replayed.Read(Geometry.BlockOffset(r.XattrBlock), (int)r.XattrLength), r.Ino, out _);
-                if (!xv.IsOk) throw new FuzzFailureException($"mount accepted a bad xattr blob: {xv.Problem}");
+                if (!xv.IsOk && !fs.Health.IsSick(r.Ino)) throw new FuzzFailureException($"mount accepted a bad xattr blob of a file it did not make sick: {xv.Problem}");
             }
         }
         for (long i = 0; i < g.DirentCount; i++)
         {
             var v = DiskDirent.VerifyRead(replayed.Read(g.DirentOffset(i), DiskDirent.Size), i, out _);
-            if (v.Verdict is Verdict.BadChecksum or Verdict.Corrupt) throw new FuzzFailureException($"mount accepted a bad dirent record: {v.Problem}");
+            if (v.Verdict is Verdict.BadChecksum or Verdict.Corrupt) Quarantined("dirent", i, v.Problem);
         }
         for (long i = 0; i < g.ExtentCount; i++)
         {
             var v = DiskExtent.VerifyRead(replayed.Read(g.ExtentOffset(i), DiskExtent.Size), i, out _);
-            if (v.Verdict is Verdict.BadChecksum or Verdict.Corrupt) throw new FuzzFailureException($"mount accepted a bad extent record: {v.Problem}");
+            if (v.Verdict is Verdict.BadChecksum or Verdict.Corrupt) Quarantined("extent", i, v.Problem);
         }
         for (long i = 0; i < g.RmapCount; i++)
         {
             var v = ImageMap.VerifyRmapSlot(replayed.Read(g.RmapOffset(i), DiskRmap.Size), i);
-            if (v.Verdict is Verdict.BadChecksum or Verdict.Corrupt) throw new FuzzFailureException($"mount accepted a bad rmap record: {v.Problem}");
+            if (v.Verdict is Verdict.BadChecksum or Verdict.Corrupt) Quarantined("rmap", i, v.Problem);
         }
         foreach (var p in before.Problems)
         {
             if (p.Message.Contains("directory cycle", StringComparison.Ordinal) || p.Message.Contains("directory is disconnected", StringComparison.Ordinal)
                 || p.Message.Contains("is named by", StringComparison.Ordinal))
-                throw new FuzzFailureException($"mount accepted a directory tree fsck finds broken: {p}");
-            if (OwnedTwiceByFiles.IsMatch(p.Message))
-                throw new FuzzFailureException($"mount accepted blocks owned by two files: {p}");
-            // Mount keeps the same rule (SharedBlocks): counts that disagree with the maps are refused.
-            if (p.Where == "refcount")
+                if (!anySick) throw new FuzzFailureException($"mount made nothing sick in a directory tree fsck finds broken: {p}");
+            if (OwnedTwiceByFiles.IsMatch(p.Message) && !anySick)
+                throw new FuzzFailureException($"mount accepted blocks owned by two files and made nothing sick: {p}");
+            // Mount keeps the same rule (SharedBlocks): counts that disagree with the maps make their files sick.
+            if (p.Where == "refcount" && !anySick)
                 throw new FuzzFailureException($"mount accepted shared blocks whose reference counts are wrong: {p}");
         }
     }
@@ -369,7 +392,7 @@ public static class Oracle
         try
         {
             if (fsckRefusal is not null) throw new FuzzFailureException($"fsck refused the image ({fsckRefusal}) but a read-only mount accepted it");
-            Stage("mount checks", () => MustHaveRefused(fs!, replayed, before!));
+            Stage("mount checks", () => MustHaveConfined(fs!, replayed, before!));
             Stage("walk read-only", () => Walk(fs!, replayed));
         }
         catch
@@ -467,12 +490,14 @@ public static class Oracle
             ulong dir = queue.Dequeue();
             var items = new List<FileSystem.DirectoryItem>();
             var e = fs.ReadDirectory(dir, 0, item => { items.Add(item); return items.Count < 100_000; });
+            if (e == Errno.EUCLEAN && fs.Health.IsSick(dir)) continue; // damaged: it fails alone
             if (e != Errno.Ok) throw new FuzzFailureException($"readdir of directory {dir} reached from the root: {e}");
             foreach (var item in items)
             {
                 if (item.Name.AsSpan().SequenceEqual("."u8) || item.Name.AsSpan().SequenceEqual(".."u8)) continue;
                 if (++visited > 100_000) return;
                 var le = fs.Lookup(dir, item.Name, out var attr);
+                if (le == Errno.EUCLEAN && fs.Health.IsSick(item.Ino)) continue;
                 if (le != Errno.Ok) throw new FuzzFailureException($"lookup of an entry readdir listed (directory {dir}, inode {item.Ino}) failed: {le}");
                 if (attr.Ino != item.Ino) throw new FuzzFailureException($"lookup found inode {attr.Ino}, readdir said {item.Ino}");
                 fs.GetAttr(item.Ino, out _);
@@ -539,6 +564,9 @@ public static class Oracle
     private static readonly Regex BlockRange = new(@"blocks? #(\.\.#)?", RegexOptions.Compiled);
 
     /// <summary>A problem without its numbers and names: what kind of problem it is.</summary>
+    private static readonly System.Text.RegularExpressions.Regex DistrustedBlock = new(@"(?:\(|names )blocks? (\d+)(?:\.\.(\d+))?(?:\), which has no extent| for it)");
+    private static readonly System.Text.RegularExpressions.Regex StaleClaim = new(@"^block (\d+) in use by inode \d+ but marked free");
+
     public static string Kind(FsckProblem p)
     {
         string where = p.Where.Split(' ')[0];

@@ -124,6 +124,24 @@ public sealed class BlockAllocator
         }
     }
 
+    /// <summary>Takes whatever of [start, +count) is free out of the free index (blocks found in use at mount that the bitmap calls free).</summary>
+    public void TakeOut(long start, long count)
+    {
+        lock (_lock)
+        {
+            for (long at = start; at < start + count;)
+            {
+                var before = _byStart.GetViewBetween(new BlockRun(long.MinValue, 0), new BlockRun(at, 0)).Max;
+                var after = _byStart.GetViewBetween(new BlockRun(at, 0), new BlockRun(long.MaxValue, 0)).Min;
+                BlockRun run = before.Count > 0 && before.End > at ? before : after;
+                if (run.Count == 0 || run.Start >= start + count) break;
+                long s = Math.Max(run.Start, at), n = Math.Min(run.End, start + count) - s;
+                Split(run, s, n);
+                at = s + n;
+            }
+        }
+    }
+
     /// <summary>
     /// Never hands out blocks [start, +count) again until <see cref="Release"/> (poisoned blocks):
     /// the free ones leave the free index now, the others when they are freed.

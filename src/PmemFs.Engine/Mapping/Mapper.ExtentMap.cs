@@ -16,6 +16,7 @@ internal sealed partial class Mapper
         if (check.Failed) return check;
         var inode = fs.InodeAt(ino);
         if (inode is null) return Errno.ESTALE;
+        if (fs.Health.SickAnswer(ino) is { Failed: true } sick) return sick;
         inode.Lock.EnterReadLock();
         try
         {

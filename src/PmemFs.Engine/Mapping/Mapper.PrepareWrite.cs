@@ -22,6 +22,7 @@ internal sealed partial class Mapper
         if (fs.Options.ReadOnly) return Errno.EROFS;
         var inode = fs.InodeAt(ino);
         if (inode is null) return Errno.ESTALE;
+        if (fs.Health.SickAnswer(ino) is { Failed: true } sick) return sick;
         inode.Lock.EnterWriteLock();
         try
         {

@@ -96,6 +96,7 @@ public sealed partial class FileSystem
         if (offset < 0) return Errno.EINVAL;
         var found = InodeAt(ino);
         if (found is null) return Errno.ESTALE;
+        if (Health.SickAnswer(ino) is { Failed: true } sick) return sick;
         found.Lock.EnterReadLock();
         if (found.Freed || found.IsDirectory)
         {
@@ -623,6 +624,7 @@ public sealed partial class FileSystem
         if (offset < 0) return Errno.ENXIO;
         var inode = InodeAt(ino);
         if (inode is null) return Errno.ESTALE;
+        if (Health.SickAnswer(ino) is { Failed: true } sick) return sick;
         inode.Lock.EnterReadLock();
         try
         {

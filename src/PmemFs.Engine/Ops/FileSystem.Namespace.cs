@@ -36,6 +36,7 @@ public sealed partial class FileSystem
         attr = default;
         var inode = InodeAt(ino);
         if (inode is null) return Geometry.IsValidIno(ino) ? Errno.ESTALE : Errno.ENOENT;
+        if (Health.SickAnswer(ino) is { Failed: true } sick) return sick;
         inode.Lock.EnterReadLock();
         try
         {
@@ -408,7 +409,7 @@ public sealed partial class FileSystem
     /// <summary>Frees the blocks of an unlinked, unopened file whose inode the kernel still holds.</summary>
     private void ReleaseDataOfOrphanLocked(Inode inode)
     {
-        if (inode.Freed || !inode.IsRegular || inode.Extents.Count == 0 || Options.ReadOnly) return;
+        if (inode.Freed || !inode.IsRegular || inode.Extents.Count == 0 || Options.ReadOnly || Health.IsSick(inode.Ino)) return;
         Leases.EndLeasesOfInode(inode.Ino); // none by now (the unlink broke them): never free under a lease
         try { TrimLocked(inode, 0); }
         catch (ErrnoException) { /* ENOSPC splitting an extent: freed with the inode instead */ }
@@ -435,7 +436,8 @@ public sealed partial class FileSystem
     /// <summary>Frees an inode with no links: its blocks (in batches if many), its xattrs, then the slot.</summary>
     private void FreeInodeLocked(Inode inode)
     {
-        if (inode.Freed) return;
+        // A sick file's extents and xattrs are not known well enough to free anything of it.
+        if (inode.Freed || Health.IsSick(inode.Ino)) return;
         Leases.EndLeasesOfInode(inode.Ino);
         TrimLocked(inode, 0);
         using var tx = new Txn(this);
