@@ -12,15 +12,16 @@ public sealed partial class FileSystem
 {
     /// <summary>
     /// Opens the file system on <paramref name="media"/>: verifies the superblock (falling back
-    /// to the copy), replays the journal, loads and verifies every table, and finishes work a
-    /// crash interrupted (orphans, pending truncates).
+    /// to the copy), replays the journal (read-only: into a private view), loads and verifies
+    /// every table, confining damage to what it holds, and finishes work a crash interrupted
+    /// (orphans, pending truncates).
     /// </summary>
-    /// <exception cref="ImageFormatException">the image is foreign or damaged; nothing was written.</exception>
+    /// <exception cref="ImageFormatException">the image is foreign, both superblocks are damaged, or
+    /// (read-write only) the journal cannot be replayed; nothing was written.</exception>
     public static FileSystem Mount(IMedia media, FileSystemOptions? options = null) => new(media, options ?? new FileSystemOptions());
 
     private FileSystem(IMedia media, FileSystemOptions options)
     {
-        Media = media;
         Options = options;
         Leases = new LeaseTable(this, options.Time, options.LeaseBreakTime);
         Mapper = new Mapping.Mapper(this);
@@ -30,23 +31,24 @@ public sealed partial class FileSystem
         var opened = ImageReader.ReadSuperblock(PoisonMaskedMedia.Over(media), options.Name);
         Superblock = opened.Superblock;
         var g = Geometry;
-        if (options.ReadOnly && opened.UsedCopy != SuperblockCopy.Primary)
-            throw new ImageFormatException($"{options.Name}: primary superblock is damaged ({opened.PrimaryProblem}); run pmemfs fsck --repair");
 
-        // Replay first (read-only mounts need a clean journal: replay would be a write).
+        ReplayResult replay;
         if (options.ReadOnly)
         {
-            if (JournalReplay.Inspect(PoisonMaskedMedia.Over(media), Superblock) != JournalState.Clean) throw new ImageFormatException($"{options.Name}: the journal holds committed transactions; mount read-write once (or run fsck) to replay them");
+            // Nothing is written: what recovery would change is replayed into a private view (salvage).
+            (Media, replay) = Engine.Health.ReadOnlySalvage.Open(media, opened, Health, options.Name);
         }
-        ClearPoisonOfAnIdleJournal(media, options);
-        var replay = options.ReadOnly
-            ? new ReplayResult(0, 0, 0, 0, null)
-            : JournalReplay.Recover(media, Superblock);
-        if (replay.Problem is not null)
-            throw new ImageFormatException($"{options.Name}: {replay.Problem}; run pmemfs fsck --repair");
-        // Only now is it safe to fix the primary: the image is known to be ours and consistent.
-        if (!options.ReadOnly && opened.UsedCopy == SuperblockCopy.Secondary)
-            ImageReader.WriteSuperblock(media, Superblock, SuperblockCopy.Primary);
+        else
+        {
+            Media = media;
+            ClearPoisonOfAnIdleJournal(media, options);
+            replay = JournalReplay.Recover(media, Superblock);
+            if (replay.Problem is not null)
+                throw new ImageFormatException($"{options.Name}: {replay.Problem}; run pmemfs fsck --repair (a read-only mount, -o ro, salvages what can be read)");
+            // Only now is it safe to fix the primary: the image is known to be ours and consistent.
+            if (opened.UsedCopy == SuperblockCopy.Secondary)
+                ImageReader.WriteSuperblock(media, Superblock, SuperblockCopy.Primary);
+        }
 
         InodeSlots = new SlotAllocator("inode", g.InodeCount);
         DirentSlots = new SlotAllocator("dirent", g.DirentCount);

@@ -369,9 +369,10 @@ public static class Oracle
     [ThreadStatic] private static MemoryMedia? _roMedia;
 
     /// <summary>
-    /// A read-only mount refuses what a read-write one refuses and more (a damaged primary, a
-    /// journal to replay), and never writes a byte: after mount, walk and unmount the media
-    /// is exactly the corrupted image.
+    /// A read-only mount salvages (docs/health.md): it refuses only an image fsck cannot read
+    /// either (no usable superblock), replays a pending journal into a private view, confines
+    /// damage as a read-write mount does, and never writes a byte: after mount, walk and
+    /// unmount the media is exactly the corrupted image.
     /// </summary>
     private static void CheckReadOnly(Mutation m, MemoryMedia replayed, FsckReport? before, string? fsckRefusal)
     {
@@ -387,6 +388,7 @@ public static class Oracle
         if (refusal is not null)
         {
             CheckRefusal("read-only mount", refusal);
+            if (fsckRefusal is null) throw new FuzzFailureException($"a read-only mount refused an image fsck reads: {refusal}");
             return;
         }
         try

@@ -1,26 +1,36 @@
 using System.Runtime.InteropServices;
-using PmemFs.Media;
+using PmemFs.Media.Poison;
 
-namespace PmemFs.Check;
+namespace PmemFs.Media;
 
 /// <summary>
-/// A media whose stores land in process memory, page by page, over a media that must not be
-/// written: a shared mapping of the user's image, or a device-DAX region that can only be
-/// mapped read-only (no private copy-on-write there). Journal replay stores into this, so fsck
-/// sees the recovered state while the region itself is never touched.
+/// A private view of a region that must not be written: stores land in process memory, page by
+/// page, and reads see them over the region underneath, which is never touched. Journal replay
+/// stores into this so that fsck, and a read-only mount that salvages an image (a pending
+/// journal, a damaged primary superblock), see the recovered state while the user's image or
+/// device stays exactly as it was. Works over anything, including a device-DAX region that
+/// can only be mapped read-only (no private copy-on-write mapping there).
 /// </summary>
-/// <remarks>Single-threaded, like fsck. Pages are copied on first store; reads that touch no
-/// copied page go straight to the media underneath.</remarks>
-internal sealed unsafe class CopyOnWriteOverlay(IMedia lower) : IMedia
+/// <remarks>
+/// Stores come from one thread (replay, fsck); once they stop, reads may come from many.
+/// <see cref="PointerAt"/> passes through for pages never stored to and refuses copied ones:
+/// their copy has no address that runs on into the next page. Replay stores only into the
+/// metadata tables, so file data (the only thing read through addresses) is never copied.
+/// </remarks>
+public sealed unsafe class CopyOnWriteMedia(IMedia lower, string why) : IMedia
 {
     private const int Page = 4096;
     private readonly Dictionary<long, byte[]> _pages = [];
 
+    public IMedia Lower => lower;
     public long Size => lower.Size;
     public StoreGranularity Granularity => lower.Granularity;
-    public string Description => $"{lower.Description}, fsck's in-memory overlay";
+    public string Description => $"{lower.Description}, {why}";
 
-    /// <summary>Whether stores into <paramref name="media"/> could reach the user's image.</summary>
+    /// <summary>Pages stored to so far (each holds a private copy).</summary>
+    public int CopiedPages => _pages.Count;
+
+    /// <summary>Whether stores into <paramref name="media"/> could reach the user's image (it is not already a private copy).</summary>
     public static bool IsNeededFor(IMedia media) => media is not (MemoryMedia or PmemMedia { IsPrivateCopy: true });
 
     public ReadOnlySpan<byte> Read(long offset, int length)
@@ -43,7 +53,9 @@ internal sealed unsafe class CopyOnWriteOverlay(IMedia lower) : IMedia
         return buf;
     }
 
-    public byte* PointerAt(long offset) => throw new NotSupportedException("fsck's overlay has no stable addresses");
+    public byte* PointerAt(long offset) => _pages.ContainsKey(offset / Page)
+        ? throw new InvalidOperationException($"{Description}: page at {offset} holds a private copy, which has no stable address")
+        : lower.PointerAt(offset);
 
     public void Write(long offset, ReadOnlySpan<byte> source)
     {
@@ -75,11 +87,17 @@ internal sealed unsafe class CopyOnWriteOverlay(IMedia lower) : IMedia
 
     public void AtomicAnd64(long offset, ulong mask) => Word(offset) &= mask;
 
+    /// <summary>Nothing here is ever durable: the view dies with the process.</summary>
     public void Flush(long offset, long length) => Check(offset, length);
 
     public void Drain() { }
 
-    /// <summary>The overlay does not own the media underneath.</summary>
+    // Poison is the region's: known bad ranges stay known (and checked); the view cannot change them.
+    public IReadOnlyList<BadRange> BadRanges => lower.BadRanges;
+    public void CheckReadable(long offset, long length) => lower.CheckReadable(offset, length);
+    public long? UnsafeShutdownCount => lower.UnsafeShutdownCount;
+
+    /// <summary>The view does not own the region underneath.</summary>
     public void Dispose() => _pages.Clear();
 
     /// <summary>The copied page holding <paramref name="offset"/>, from there up to <paramref name="want"/> bytes or the page end.</summary>
