@@ -35,7 +35,10 @@ public struct PmemFsInodeFlags
     public uint Granularity;
     /// <summary>In: 0. Out: the file system's health (PMEMFS_HEALTH_*: 0 ok, 1 writes refused, 2 shut down).</summary>
     public ulong Health;
-    public ulong Reserved2;
+    /// <summary>In: 0. Out: files whose metadata is damaged: every operation on them answers EUCLEAN (docs/health.md).</summary>
+    public uint SickFiles;
+    /// <summary>In: 0. Out: table slots whose record is damaged and that are never used again.</summary>
+    public uint QuarantinedSlots;
 
     public const int Size = 64;
 }

@@ -64,7 +64,8 @@ struct pmemfs_inode_flags {
 	uint32_t dax_mode;    /* out: PMEMFS_DAX_* of the mount */
 	uint32_t granularity; /* out: PMEMFS_GRANULARITY_* of the region */
 	uint64_t health;      /* in: 0; out: PMEMFS_HEALTH_* of the file system (docs/health.md) */
-	uint64_t reserved[1]; /* in: 0; out: 0 */
+	uint32_t sick_files;        /* in: 0; out: files answering EUCLEAN (damaged metadata; docs/health.md) */
+	uint32_t quarantined_slots; /* in: 0; out: damaged table slots that are never used again */
 };
 
 #define PMEMFS_HEALTH_OK             0 /* changes allowed */

@@ -81,7 +81,7 @@ public sealed class LeaseAbiTests
         yield return N("PMEMFS_RMAP_SHARED", PmemFsRmapAbi.FlagShared);
 
         foreach (var f in Layout<PmemFsInodeFlags>("pmemfs_inode_flags", PmemFsInodeFlags.Size,
-            "version", "reserved0", "set", "clear", "flags", "state", "dax_mode", "granularity", "health", "reserved:Reserved2")) yield return f;
+            "version", "reserved0", "set", "clear", "flags", "state", "dax_mode", "granularity", "health", "sick_files", "quarantined_slots")) yield return f;
         foreach (var f in Layout<PmemFsLease>("pmemfs_lease", PmemFsLease.Size,
             "version", "mode", "offset", "length", "flags", "lease_id", "reserved:Reserved1")) yield return f;
         foreach (var f in Layout<PmemFsLeaseRef>("pmemfs_lease_ref", PmemFsLeaseRef.Size, "version", "reserved0", "id", "reserved:Reserved1")) yield return f;

@@ -48,7 +48,7 @@ public static class InfoCommand
     /// IMAGE.poison), the unsafe shutdown count the superblock recorded and the device's now
     /// (null where the media has none), and what the engine's read-only mount concluded.
     /// </summary>
-    public sealed record MediaHealth(int BadRanges, long BadBytes, ulong RecordedUnsafeShutdowns, long? DeviceUnsafeShutdowns, string State);
+    public sealed record MediaHealth(int BadRanges, long BadBytes, ulong RecordedUnsafeShutdowns, long? DeviceUnsafeShutdowns, string State, InfoDamage? Damage = null);
 
     public static Command Build(CliConsole console)
     {
@@ -86,8 +86,10 @@ public static class InfoCommand
         if (opened.SecondaryProblem is not null) notes.Add($"secondary superblock: {opened.SecondaryProblem}");
         string journal = JournalStateOf(media, opened.Superblock);
 
-        // Usage as the engine sees it: a read-only mount of the private view. It refuses a dirty
-        // journal or a damaged table; then the numbers come from the on-media bitmap and inode table.
+        // Usage as the engine sees it: a read-only mount of the private view (a dirty journal is
+        // replayed into memory, damage is confined). It refuses only when no superblock is usable
+        // (then Inspect above failed already) or the region cannot be read; then the numbers come
+        // from the on-media bitmap and inode table.
         string source;
         long? usedInodes;
         long freeData;
@@ -96,6 +98,7 @@ public static class InfoCommand
         var region = EmulatedPoisonMedia.Attach(media);
         var bad = region.BadRanges;
         string state = "unknown (the read-only mount refused)";
+        InfoDamage? damage = null;
         try
         {
             using var fs = FileSystem.Mount(region, new FileSystemOptions { ReadOnly = true, Name = path });
@@ -105,6 +108,8 @@ public static class InfoCommand
                 HealthState.WritesRefused => $"writes refused: {fs.Health.Reason}",
                 _ => $"shut down: {fs.Health.Reason}",
             };
+            damage = InfoDamage.Of(fs);
+            if (journal == "dirty") notes.Add("usage as the next read-write mount will see it: the journal was replayed into a private view (the image is unchanged)");
             var st = fs.StatFs();
             sharing = fs.SharingUsage;
             usedInodes = st.TotalInodes - st.FreeInodes;
@@ -113,14 +118,12 @@ public static class InfoCommand
         }
         catch (ImageFormatException e)
         {
-            notes.Add(journal == "dirty"
-                ? "usage read from the on-media bitmap and inode table as they are before journal replay (a read-only mount needs a clean journal)"
-                : $"usage read from the on-media bitmap and inode table (a read-only mount refused: {e.Message})");
+            notes.Add($"usage read from the on-media bitmap and inode table (a read-only mount refused: {e.Message})");
             freeData = CountFreeDataBlocks(media, g);
             usedInodes = CountUsedInodes(media, g);
             source = "bitmap";
         }
-        var health = new MediaHealth(bad.Count, bad.Sum(r => r.Length), opened.Superblock.UnsafeShutdownCount, region.UnsafeShutdownCount, state);
+        var health = new MediaHealth(bad.Count, bad.Sum(r => r.Length), opened.Superblock.UnsafeShutdownCount, region.UnsafeShutdownCount, state, damage);
         return new ImageInfo(path, opened, Durability.Of(media), journal, source, g.InodeCount, usedInodes, g.DataBlocks, freeData, notes, media.Access, sharing, health);
     }
 
@@ -220,6 +223,7 @@ public static class InfoCommand
             hw.Field("unsafe shutdowns", h.DeviceUnsafeShutdowns is not long device ? $"{h.RecordedUnsafeShutdowns} recorded (the media keeps no count)"
                 : (ulong)device == h.RecordedUnsafeShutdowns ? $"{device} (unchanged since the last mount)"
                 : $"{device} now, {h.RecordedUnsafeShutdowns} at the last mount: data written before a power loss may be lost; the next read-write mount warns and scrubs the metadata");
+            h.Damage?.WriteText(output, info.Image);
         }
 
         AccessReport.WriteText(output, info.Image, info.Access);
@@ -298,6 +302,7 @@ public static class InfoCommand
             w.WriteNumber("recordedUnsafeShutdowns", h.RecordedUnsafeShutdowns);
             if (h.DeviceUnsafeShutdowns is long device) w.WriteNumber("deviceUnsafeShutdowns", device);
             else w.WriteNull("deviceUnsafeShutdowns");
+            h.Damage?.WriteJson(w);
             w.WriteEndObject();
         }
         w.WriteStartObject("durability");

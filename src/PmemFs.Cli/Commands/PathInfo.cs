@@ -113,6 +113,7 @@ public sealed record PathInfo(
             return;
         }
         w.Field("file system", f.HealthName);
+        w.Field("damage", f.DamageText);
         w.Field("flags", f.Flags == 0 ? "none" : FlagNames.Format(f.Flags));
         w.Field("effective DAX", DaxText(f, IsDirectory));
         w.Field("DAX_IMMUTABLE", DaxImmutableText(f));
@@ -164,6 +165,8 @@ public sealed record PathInfo(
             return;
         }
         w.WriteString("health", f.Raw.Health switch { PmemFsPoisonAbi.HealthOk => "ok", PmemFsPoisonAbi.HealthWritesRefused => "writes-refused", _ => "shut-down" });
+        w.WriteNumber("sickFiles", f.Raw.SickFiles);
+        w.WriteNumber("quarantinedSlots", f.Raw.QuarantinedSlots);
         w.WriteStartArray("flags");
         foreach (string name in FlagNames.Names(f.Flags)) w.WriteStringValue(name);
         w.WriteEndArray();

@@ -24,6 +24,10 @@ public readonly record struct FileFlagReport(PmemFsInodeFlags Raw)
         var h => $"unknown ({h})",
     };
 
+    /// <summary>What the daemon confined at mount or since (docs/health.md, "Damaged metadata"), in words.</summary>
+    public string DamageText => Raw.SickFiles == 0 && Raw.QuarantinedSlots == 0 ? "none"
+        : $"{Raw.SickFiles} sick file{(Raw.SickFiles == 1 ? "" : "s")} (EUCLEAN), {Raw.QuarantinedSlots} quarantined slot{(Raw.QuarantinedSlots == 1 ? "" : "s")}; pmemfs info IMAGE lists them, pmemfs fsck --repair after unmount mends them";
+
     /// <summary>The mount's dax= option: "inode", "always", "never".</summary>
     public string DaxMode => Raw.DaxMode switch
     {

@@ -157,7 +157,7 @@ public sealed unsafe partial class PmemFsOperations
 
     private void SetPmemFsFlags(FuseRequest req, ulong ino, FuseFileInfo* fi, PmemFsInodeFlags args)
     {
-        if (args.Version != PmemFsIoctlAbi.Version || args.Reserved0 != 0 || args.Health != 0 || args.Reserved2 != 0
+        if (args.Version != PmemFsIoctlAbi.Version || args.Reserved0 != 0 || args.Health != 0 || args.SickFiles != 0 || args.QuarantinedSlots != 0
             || ((args.Set | args.Clear) & ~PmemFsIoctlAbi.FlAll) != 0 || (args.Set & args.Clear) != 0)
         {
             Reply(req, Errno.EINVAL);
@@ -196,6 +196,8 @@ public sealed unsafe partial class PmemFsOperations
             DaxMode = (uint)_fs.Options.Dax,
             Granularity = StoreGranularity,
             Health = (ulong)_fs.Health.State,
+            SickFiles = (uint)Math.Min(_fs.Health.SickCount, uint.MaxValue),
+            QuarantinedSlots = (uint)Math.Min(_fs.Health.QuarantinedCount, uint.MaxValue),
         };
         req.ReplyIoctl(0, MemoryMarshal.AsBytes(new ReadOnlySpan<PmemFsInodeFlags>(in reply)));
     }

@@ -75,6 +75,8 @@ public sealed class FileSystemHealth
 
     public bool IsSick(ulong ino) => !_sick.IsEmpty && _sick.ContainsKey(ino);
 
+    public int SickCount => _sick.Count;
+
     /// <summary>Forgets a sick file (it was freed or repaired).</summary>
     internal void ForgetSick(ulong ino) => _sick.TryRemove(ino, out _);
 
@@ -87,6 +89,8 @@ public sealed class FileSystemHealth
     }
 
     public IReadOnlyList<QuarantinedSlot> Quarantined { get { lock (_gate) return _quarantined.ToList(); } }
+
+    public int QuarantinedCount { get { lock (_gate) return _quarantined.Count; } }
 
     /// <summary>The latest events (at most 1024), oldest first.</summary>
     public IReadOnlyList<HealthEvent> Events { get { lock (_gate) return _events.ToList(); } }
