@@ -69,7 +69,7 @@ public sealed record InfoDamage(IReadOnlyList<InfoDamage.SickFile> Sick, IReadOn
         foreach (var s in Sick.Take(Shown))
             output.WriteLine($"    inode {s.Ino} {s.Path ?? "(no path)"}: {CliConsole.OneLine(s.Problem)}");
         if (Sick.Count > Shown) output.WriteLine($"    ... {Sick.Count - Shown} more (--json lists all)");
-        w.Field("quarantined slots", Quarantined.Count == 0 ? "none" : $"{Quarantined.Count} (damaged records nothing uses: never allocated)");
+        w.Field("quarantined slots", Quarantined.Count == 0 ? "none" : $"{Quarantined.Count} (damaged records: their slots are never allocated again)");
         foreach (var q in Quarantined.Take(Shown))
             output.WriteLine($"    {q.Table} slot {q.Index}: {CliConsole.OneLine(q.Problem)}");
         if (Quarantined.Count > Shown) output.WriteLine($"    ... {Quarantined.Count - Shown} more (--json lists all)");
