@@ -1,5 +1,7 @@
 using PmemFs.Check;
 using PmemFs.Engine.Health;
+using PmemFs.Engine.Leases;
+using PmemFs.Engine.Mapping;
 using PmemFs.Format;
 using PmemFs.Media;
 using static PmemFs.Engine.Tests.EngineFixture;
@@ -191,5 +193,60 @@ public class DamageConfinementTests
             Assert.Equal(Errno.Ok, fs.Read(img.Files["f1"].Ino, 0, buf, out _));
             Assert.Equal(img.Files["f1"].Data, buf); // nobody overwrote it
         }
+    }
+
+    /// <summary>Every engine entry point that touches a sick file or directory answers EUCLEAN and changes nothing.</summary>
+    [Fact]
+    public void EveryEntryPointOnASickFileOrDirectoryAnswersEuclean()
+    {
+        using var img = new Image();
+        ulong f, dir, inDir;
+        using (var fs = img.Mount())
+        {
+            Assert.Equal(Errno.Ok, fs.MakeDirectory(Root, N("d"), DirMode, Credentials.Root, out var d));
+            Assert.Equal(Errno.Ok, fs.Create(d.Ino, N("inside"), RegularMode, Credentials.Root, out var i));
+            (f, dir, inDir) = (img.Files["f2"].Ino, d.Ino, i.Ino);
+        }
+        img.Corrupt(img.G.InodeOffset(Geometry.SlotOfIno(f)));
+        img.Corrupt(img.G.InodeOffset(Geometry.SlotOfIno(dir)));
+        using var sick = img.Mount();
+        Assert.True(sick.Health.IsSick(f) && sick.Health.IsSick(dir));
+        ulong ok = img.Files["f1"].Ino;
+        var who = Credentials.Root;
+        var buf = new byte[16];
+        var answers = new Dictionary<string, Errno>
+        {
+            ["lookup"] = sick.Lookup(Root, N("f2"), out _),
+            ["getattr"] = sick.GetAttr(f, out _),
+            ["read"] = sick.Read(f, 0, buf, out _),
+            ["write"] = sick.Write(f, 0, buf, who, out _),
+            ["truncate"] = sick.SetAttr(f, new SetAttrRequest { Fields = SetAttrFields.Size, Size = 0 }, who, out _),
+            ["chmod"] = sick.SetAttr(f, new SetAttrRequest { Fields = SetAttrFields.Mode, Mode = 0x1FF }, who, out _),
+            ["fallocate"] = sick.Fallocate(f, FallocateMode.KeepSize, 0, Bs, who),
+            ["seek"] = sick.Seek(f, 0, SeekWhence.Data, out _),
+            ["getxattr"] = sick.GetXattr(f, N("user.k"), out _),
+            ["listxattr"] = sick.ListXattr(f, out _),
+            ["setxattr"] = sick.SetXattr(f, N("user.k"), buf, XattrSetFlags.None),
+            ["removexattr"] = sick.RemoveXattr(f, N("user.k")),
+            ["getflags"] = sick.GetFlags(f, out _),
+            ["setflags"] = sick.SetFlags(f, InodeFlags.NoDump, InodeFlags.None, who, out _),
+            ["open"] = sick.Open(f, write: false, append: false),
+            ["link"] = sick.Link(f, Root, N("f2-link"), out _),
+            ["rename"] = sick.Rename(Root, N("f2"), Root, N("f2-renamed")),
+            ["rename onto"] = sick.Rename(Root, N("f1"), Root, N("f2")),
+            ["unlink"] = sick.Unlink(Root, N("f2")),
+            ["extent map"] = sick.GetExtentMap(f, 0, Bs, new MappedExtent[4], out _, out _),
+            ["clone from"] = sick.CloneRange(f, 0, ok, 0, Bs, who, 1, out _),
+            ["clone onto"] = sick.CloneRange(ok, 0, f, 0, Bs, who, 1, out _),
+            ["lease"] = sick.Leases.Acquire(f, 1, 1, LeaseMode.Read, new FileRange(0, Bs), out _),
+            ["readdir"] = sick.ReadDirectory(dir, 0, _ => true),
+            ["lookup in dir"] = sick.Lookup(dir, N("inside"), out _),
+            ["create in dir"] = sick.Create(dir, N("x"), RegularMode, who, out _),
+            ["rmdir"] = sick.RemoveDirectory(Root, N("d")),
+            ["rename dir"] = sick.Rename(Root, N("d"), Root, N("d2")),
+        };
+        Assert.All(answers, kv => Assert.True(kv.Value == Errno.EUCLEAN, $"{kv.Key}: {kv.Value}"));
+        Assert.Equal(Errno.Ok, sick.GetAttr(inDir, out _)); // what the sick directory holds is not sick itself
+        OthersWork(img, sick, "f2");
     }
 }

@@ -76,6 +76,7 @@ public sealed class LeaseTable : IDisposable
         if (handle == 0) return Errno.EBADF;
         var inode = _fs.InodeAt(ino);
         if (inode is null) return Errno.ESTALE;
+        if (_fs.Health.SickAnswer(ino) is { Failed: true } sick) return sick;
         // The read lock orders this grant against every layout change of the file (they hold
         // the write lock across their break): either the lease exists before the break and is
         // recalled, or it is asked for after the change and sees its result.
