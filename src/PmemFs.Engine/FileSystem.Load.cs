@@ -189,6 +189,7 @@ public sealed partial class FileSystem
         var distrusted = new List<(long Start, long Count)>();
         var metadataAreas = g.MetadataAreas().ToHashSet();
         var refcounts = new List<RefcountRecord>();
+        bool countsLost = false; // a reference-count record is damaged: writes are refused
         for (long slot = 0; slot < g.RmapCount; slot++)
         {
             var bytes = media.Read(g.RmapOffset(slot), DiskRmap.Size);
@@ -204,6 +205,7 @@ public sealed partial class FileSystem
                     // Which blocks it counted is not known: freeing shared blocks is unsafe now.
                     Quarantine(RmapSlots, "rmap", slot, bad);
                     Health.RefuseWrites($"a reference-count record is damaged ({bad}); run pmemfs fsck --repair");
+                    countsLost = true;
                     continue;
                 }
                 RmapSlots.MarkUsed(slot);
@@ -330,7 +332,14 @@ public sealed partial class FileSystem
         }
         foreach (var mismatch in SharedBlocks.Compare(owners, refcounts))
         {
-            if (mismatch.Inodes.Count == 0) Health.RefuseWrites($"{mismatch.Describe()}; run pmemfs fsck --repair");
+            // With a count lost, blocks shared by files look uncounted; nothing is freed while
+            // writes are refused, so those files stay readable (as XFS reads reflinked files
+            // without its refcount btree): each extent has its own rmap twin vouching for it.
+            if (mismatch.Inodes.Count == 0 || countsLost)
+            {
+                Health.RefuseWrites($"{mismatch.Describe()}; run pmemfs fsck --repair");
+                continue;
+            }
             foreach (var ino in mismatch.Inodes) Health.MarkSick(ino, mismatch.Describe());
         }
 

@@ -249,4 +249,40 @@ public class DamageConfinementTests
         Assert.Equal(Errno.Ok, sick.GetAttr(inDir, out _)); // what the sick directory holds is not sick itself
         OthersWork(img, sick, "f2");
     }
+
+    /// <summary>
+    /// A damaged reference-count record: which blocks it counted is lost, so no free of shared
+    /// blocks is safe. The mount refuses writes (EROFS) instead of the mount; every file reads.
+    /// </summary>
+    [Fact]
+    public void ADamagedReferenceCountRecordRefusesWritesAndEveryFileStillReads()
+    {
+        using var img = new Image();
+        long slot;
+        using (var fs = img.Mount())
+        {
+            var (a, b) = (img.Files["f0"], img.Files["f1"]);
+            Assert.Equal(Errno.Ok, fs.CloneRange(a.Ino, 0, b.Ino, 0, 3 * Bs, Credentials.Root, 1, out _));
+            var shared = b.Data.ToArray();
+            a.Data.AsSpan(0, 3 * Bs).CopyTo(shared);
+            img.Files["f1"] = (b.Ino, shared);
+            slot = Assert.Single(fs.Sharing.All).Slot;
+        }
+        img.Corrupt(img.G.RmapOffset(slot));
+        using (var fs = img.Mount())
+        {
+            Assert.Equal(HealthState.WritesRefused, fs.Health.State);
+            Assert.Contains("fsck --repair", fs.Health.Reason, StringComparison.Ordinal);
+            Assert.Contains(fs.Health.Quarantined, q => q.Table == "rmap" && q.Slot == slot);
+            foreach (var (_, (ino, data)) in img.Files)
+            {
+                var buf = new byte[data.Length];
+                Assert.Equal(Errno.Ok, fs.Read(ino, 0, buf, out int n));
+                Assert.Equal(data, buf[..n]);
+            }
+            Assert.Equal(Errno.EROFS, fs.Write(img.Files["f0"].Ino, 0, new byte[1], Credentials.Root, out _));
+            Assert.Equal(Errno.EROFS, fs.Unlink(Root, N("f1")));
+        }
+        RepairBringsItBack(img);
+    }
 }
