@@ -357,11 +357,23 @@ public sealed partial class FileSystem
             if (inode.Rec.XattrBlock != 0 && g.IsDataBlockRange(inode.Rec.XattrBlock, inode.Rec.XattrBlocks))
                 TakeOutOfFreeSpace(inode.Ino, inode.Rec.XattrBlock, inode.Rec.XattrBlocks);
         }
-        // Withheld, not just taken out: when their real owner frees them they must still not be handed out.
+        // Withheld, not just taken out: when their real owner frees them they must still not be
+        // handed out. Only where the bitmap agrees they are in use: a block the bitmap calls free
+        // and no trusted map uses has two witnesses against the one distrusted record (a damaged
+        // block count could otherwise withhold the whole data area and every write get ENOSPC).
+        if (distrusted.Count == 0) return;
+        var used = new List<(long Start, long End)>();
+        FreeSpaceBitmap.ForEachRun(media, g, set: true, (start, count) => used.Add((start, start + count)));
         foreach (var (start, count) in distrusted)
         {
-            long s = Math.Max(start, g.DataStart), e = Math.Min(start + count, g.DataEnd);
-            if (s < e) Blocks.Withhold(s, e - s);
+            long s = Math.Max(start, g.DataStart), e = count >= g.DataEnd - start ? g.DataEnd : start + count;
+            if (s >= e) continue;
+            int i = used.BinarySearch((s, long.MaxValue));
+            for (i = i < 0 ? Math.Max(0, ~i - 1) : i; i < used.Count && used[i].Start < e; i++)
+            {
+                long a = Math.Max(s, used[i].Start), b = Math.Min(e, used[i].End);
+                if (a < b) Blocks.Withhold(a, b - a);
+            }
         }
     }
 
