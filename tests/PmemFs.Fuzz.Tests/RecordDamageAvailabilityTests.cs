@@ -87,10 +87,13 @@ public class RecordDamageAvailabilityTests(ITestOutputHelper output)
         output.WriteLine(table.ToString());
         output.WriteLine(summary);
         Console.WriteLine("single-record availability: " + summary);
+        lock (Refusals) foreach (var r in Refusals.Take(20)) output.WriteLine("  refused: " + r);
         foreach (var f in failures.Take(10)) output.WriteLine(f);
         Assert.True(failures.Count == 0, $"{failures.Count} image(s) cost more than they hold:\n" + string.Join("\n\n", failures.Take(5)));
         Assert.True(all.Images > 0);
     }
+
+    private static readonly List<string> Refusals = [];
 
     private static string Pct(int a, int b) => b == 0 ? "-" : $"{100.0 * a / b:0.0}%";
 
@@ -141,6 +144,7 @@ public class RecordDamageAvailabilityTests(ITestOutputHelper output)
         {
             t.Refused++;
             if (intact) { t.RefusedIntact++; throw new FuzzFailureException($"an image with intact superblocks and journal was refused: {refusal}"); }
+            lock (Refusals) Refusals.Add($"{m.Kind} on {m.Base}: {refusal}");
             return;
         }
         using (fs)
