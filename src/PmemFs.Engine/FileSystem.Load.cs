@@ -20,28 +20,32 @@ public sealed partial class FileSystem
 
     private FileSystem(IMedia media, FileSystemOptions options)
     {
-        Media = media;
         Options = options;
+        // Metadata is read through a view that never loads a known bad line (poisoned bytes read as zeros).
+        var opened = ImageReader.ReadSuperblock(PoisonMaskedMedia.Over(media), options.Name);
+        Superblock = opened.Superblock;
+
+        // Salvage: a read-only mount of an image with committed transactions to replay, or with a
+        // damaged primary superblock, replays into a private in-memory view of the region
+        // (copy on write, as fsck does) instead of refusing; the region is never written.
+        bool salvage = options.ReadOnly && (opened.UsedCopy != SuperblockCopy.Primary
+            || JournalReplay.Inspect(PoisonMaskedMedia.Over(media), Superblock) != JournalState.Clean);
+        if (salvage) media = new CopyOnWriteOverlay(media);
+        Media = media;
         Leases = new LeaseTable(this, options.Time, options.LeaseBreakTime);
         Mapper = new Mapping.Mapper(this);
         Rmap = new ReverseMap.RmapTable(this);
         Poison = new Poison.PoisonWatch(this);
-        // Metadata is read through a view that never loads a known bad line (poisoned bytes read as zeros).
-        var opened = ImageReader.ReadSuperblock(PoisonMaskedMedia.Over(media), options.Name);
-        Superblock = opened.Superblock;
         var g = Geometry;
-        if (options.ReadOnly && opened.UsedCopy != SuperblockCopy.Primary)
-            throw new ImageFormatException($"{options.Name}: primary superblock is damaged ({opened.PrimaryProblem}); run pmemfs fsck --repair");
 
-        // Replay first (read-only mounts need a clean journal: replay would be a write).
-        if (options.ReadOnly)
-        {
-            if (JournalReplay.Inspect(PoisonMaskedMedia.Over(media), Superblock) != JournalState.Clean) throw new ImageFormatException($"{options.Name}: the journal holds committed transactions; mount read-write once (or run fsck) to replay them");
-        }
         ClearPoisonOfAnIdleJournal(media, options);
-        var replay = options.ReadOnly
+        var replay = options.ReadOnly && !salvage
             ? new ReplayResult(0, 0, 0, 0, null)
             : JournalReplay.Recover(media, Superblock);
+        if (salvage)
+            Health.Record(Engine.Health.HealthEventKind.Salvaged, 0, -1, 0,
+                $"{options.Name}: read-only salvage: {(opened.UsedCopy != SuperblockCopy.Primary ? $"the primary superblock is damaged ({opened.PrimaryProblem}); " : "")}" +
+                $"{replay.Replayed} committed transaction(s) replayed into a private in-memory view; the image itself was not written (mount read-write, or run pmemfs fsck --repair, to recover it for good)");
         if (replay.Problem is not null)
             throw new ImageFormatException($"{options.Name}: {replay.Problem}; run pmemfs fsck --repair");
         // Only now is it safe to fix the primary: the image is known to be ours and consistent.

@@ -110,6 +110,12 @@ public static class InfoCommand
             usedInodes = st.TotalInodes - st.FreeInodes;
             freeData = st.FreeBlocks;
             source = "mount";
+            if (journal == "dirty")
+            {
+                // A read-only mount replays into a private view (salvage): usage as the next mount will see it.
+                source = "replayed";
+                notes.Add("usage as after replaying the journal's committed transactions (in a private view: the image was not written)");
+            }
         }
         catch (ImageFormatException e)
         {

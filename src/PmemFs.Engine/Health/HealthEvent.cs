@@ -18,4 +18,6 @@ public enum HealthEventKind
     WritesRefused,
     ShutDown,
     UnsafeShutdown,
+    /// <summary>A read-only mount replayed into a private view instead of refusing.</summary>
+    Salvaged,
 }

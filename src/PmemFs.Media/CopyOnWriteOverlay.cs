@@ -1,24 +1,23 @@
 using System.Runtime.InteropServices;
-using PmemFs.Media;
-
-namespace PmemFs.Check;
+namespace PmemFs.Media;
 
 /// <summary>
 /// A media whose stores land in process memory, page by page, over a media that must not be
 /// written: a shared mapping of the user's image, or a device-DAX region that can only be
 /// mapped read-only (no private copy-on-write there). Journal replay stores into this, so fsck
-/// sees the recovered state while the region itself is never touched.
+/// sees the recovered state while the region itself is never touched; a read-only mount that
+/// must replay first (salvage) does the same.
 /// </summary>
 /// <remarks>Single-threaded, like fsck. Pages are copied on first store; reads that touch no
 /// copied page go straight to the media underneath.</remarks>
-internal sealed unsafe class CopyOnWriteOverlay(IMedia lower) : IMedia
+public sealed unsafe class CopyOnWriteOverlay(IMedia lower) : IMedia
 {
     private const int Page = 4096;
     private readonly Dictionary<long, byte[]> _pages = [];
 
     public long Size => lower.Size;
     public StoreGranularity Granularity => lower.Granularity;
-    public string Description => $"{lower.Description}, fsck's in-memory overlay";
+    public string Description => $"{lower.Description}, in-memory copy-on-write overlay";
 
     /// <summary>Whether stores into <paramref name="media"/> could reach the user's image.</summary>
     public static bool IsNeededFor(IMedia media) => media is not (MemoryMedia or PmemMedia { IsPrivateCopy: true });
@@ -43,7 +42,16 @@ internal sealed unsafe class CopyOnWriteOverlay(IMedia lower) : IMedia
         return buf;
     }
 
-    public byte* PointerAt(long offset) => throw new NotSupportedException("fsck's overlay has no stable addresses");
+    /// <summary>
+    /// Addresses of bytes no store touched (file data: replay writes only metadata); a copied
+    /// page has no stable address, so asking for one is refused.
+    /// </summary>
+    public byte* PointerAt(long offset) => _pages.ContainsKey(offset / Page)
+        ? throw new NotSupportedException("a copy-on-write overlay has no stable address for a page it copied")
+        : lower.PointerAt(offset);
+
+    public IReadOnlyList<Poison.BadRange> BadRanges => lower.BadRanges;
+    public void CheckReadable(long offset, long length) => lower.CheckReadable(offset, length);
 
     public void Write(long offset, ReadOnlySpan<byte> source)
     {
