@@ -48,7 +48,8 @@ public static class InfoCommand
     /// IMAGE.poison), the unsafe shutdown count the superblock recorded and the device's now
     /// (null where the media has none), and what the engine's read-only mount concluded.
     /// </summary>
-    public sealed record MediaHealth(int BadRanges, long BadBytes, ulong RecordedUnsafeShutdowns, long? DeviceUnsafeShutdowns, string State);
+    public sealed record MediaHealth(int BadRanges, long BadBytes, ulong RecordedUnsafeShutdowns, long? DeviceUnsafeShutdowns, string State,
+        IReadOnlyList<SickInode>? Sick = null, IReadOnlyList<QuarantinedSlot>? Quarantined = null);
 
     public static Command Build(CliConsole console)
     {
@@ -96,6 +97,8 @@ public static class InfoCommand
         var region = EmulatedPoisonMedia.Attach(media);
         var bad = region.BadRanges;
         string state = "unknown (the read-only mount refused)";
+        IReadOnlyList<SickInode>? sick = null;
+        IReadOnlyList<QuarantinedSlot>? quarantined = null;
         try
         {
             using var fs = FileSystem.Mount(region, new FileSystemOptions { ReadOnly = true, Name = path });
@@ -105,6 +108,8 @@ public static class InfoCommand
                 HealthState.WritesRefused => $"writes refused: {fs.Health.Reason}",
                 _ => $"shut down: {fs.Health.Reason}",
             };
+            sick = fs.Health.SickInodes;
+            quarantined = fs.Health.Quarantined;
             var st = fs.StatFs();
             sharing = fs.SharingUsage;
             usedInodes = st.TotalInodes - st.FreeInodes;
@@ -126,7 +131,7 @@ public static class InfoCommand
             usedInodes = CountUsedInodes(media, g);
             source = "bitmap";
         }
-        var health = new MediaHealth(bad.Count, bad.Sum(r => r.Length), opened.Superblock.UnsafeShutdownCount, region.UnsafeShutdownCount, state);
+        var health = new MediaHealth(bad.Count, bad.Sum(r => r.Length), opened.Superblock.UnsafeShutdownCount, region.UnsafeShutdownCount, state, sick, quarantined);
         return new ImageInfo(path, opened, Durability.Of(media), journal, source, g.InodeCount, usedInodes, g.DataBlocks, freeData, notes, media.Access, sharing, health);
     }
 
@@ -223,6 +228,12 @@ public static class InfoCommand
             var hw = new FieldWriter(output, nameWidth: 28, indent: "  ");
             hw.Field("state", h.State);
             hw.Field("bad ranges", h.BadRanges == 0 ? "none" : $"{h.BadRanges} ({Units.Bytes(h.BadBytes)}; pmemfs poison list {info.Image})");
+            if (h.Sick is { } sickFiles)
+                hw.Field("sick files", sickFiles.Count == 0 ? "none" : $"{sickFiles.Count} (answer EUCLEAN until pmemfs fsck --repair)");
+            foreach (var f in (h.Sick ?? []).Take(20)) output.WriteLine($"    inode {f.Ino}: {CliConsole.OneLine(f.Problem)}");
+            if (h.Quarantined is { } slots)
+                hw.Field("quarantined slots", slots.Count == 0 ? "none" : $"{slots.Count} (damaged records nothing uses; never allocated)");
+            foreach (var q in (h.Quarantined ?? []).Take(20)) output.WriteLine($"    {q.Table} slot {q.Slot}: {CliConsole.OneLine(q.Problem)}");
             hw.Field("unsafe shutdowns", h.DeviceUnsafeShutdowns is not long device ? $"{h.RecordedUnsafeShutdowns} recorded (the media keeps no count)"
                 : (ulong)device == h.RecordedUnsafeShutdowns ? $"{device} (unchanged since the last mount)"
                 : $"{device} now, {h.RecordedUnsafeShutdowns} at the last mount: data written before a power loss may be lost; the next read-write mount warns and scrubs the metadata");
@@ -304,6 +315,25 @@ public static class InfoCommand
             w.WriteNumber("recordedUnsafeShutdowns", h.RecordedUnsafeShutdowns);
             if (h.DeviceUnsafeShutdowns is long device) w.WriteNumber("deviceUnsafeShutdowns", device);
             else w.WriteNull("deviceUnsafeShutdowns");
+            w.WriteStartArray("sickFiles");
+            foreach (var f in h.Sick ?? [])
+            {
+                w.WriteStartObject();
+                w.WriteNumber("inode", f.Ino);
+                w.WriteString("problem", f.Problem);
+                w.WriteEndObject();
+            }
+            w.WriteEndArray();
+            w.WriteStartArray("quarantinedSlots");
+            foreach (var q in h.Quarantined ?? [])
+            {
+                w.WriteStartObject();
+                w.WriteString("table", q.Table);
+                w.WriteNumber("slot", q.Slot);
+                w.WriteString("problem", q.Problem);
+                w.WriteEndObject();
+            }
+            w.WriteEndArray();
             w.WriteEndObject();
         }
         w.WriteStartObject("durability");
