@@ -45,7 +45,7 @@ public static class Fsck
         // Never a load from a bad line: poisoned bytes read as zeros (PhasePoison says where they are).
         var bad = EmulatedPoisonMedia.BadRangesOf(media);
         IMedia view = bad.Count == 0 ? media : new PoisonMaskedMedia(media, bad);
-        using var overlay = CopyOnWriteMedia.IsNeededFor(media) ? new CopyOnWriteMedia(view, "fsck's in-memory overlay") : null;
+        using var overlay = CopyOnWriteOverlay.IsNeededFor(media) ? new CopyOnWriteOverlay(view) : null;
         var ctx = new FsckContext(overlay ?? view, options, progress) { ImageName = media is PmemMedia pm ? pm.Path : media.Description };
         if (overlay is not null) ctx.Note($"{media.Description} {NotPrivateCopyNote}");
 

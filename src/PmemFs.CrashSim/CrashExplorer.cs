@@ -43,6 +43,15 @@ public sealed record ExploreOptions
 
     /// <summary>Stop a workload after this many failures.</summary>
     public int MaxFailuresPerWorkload { get; init; } = 5;
+
+    /// <summary>
+    /// Every Nth first-crash state that recovers correctly has its recovery crashed in turn
+    /// (<see cref="RecoveryCrashes"/>); 0: none.
+    /// </summary>
+    public int RecoveryCrashEvery { get; init; }
+
+    /// <summary>Every Nth first-crash state is also recovered with random poison (<see cref="PoisonedRecovery"/>); 0: none.</summary>
+    public int PoisonEvery { get; init; }
 }
 
 /// <summary>A crash state that broke the contract, and how to get it back.</summary>
@@ -51,7 +60,8 @@ public sealed record CrashFailure(string Workload, int Seed, CrashPoint Point, l
     public string Reproducer => $"pmemfs crashtest --workload {Workload} --seed {Seed} --max-subset {MaxSubset} --point {Point.Index} --state {State}";
 }
 
-public sealed record WorkloadResult(string Workload, int Seed, int Operations, int RecordedEvents, int CrashPoints, int PointsChecked, long States, long EnumeratedPoints, long SampledPoints, int MaxPending, TimeSpan Elapsed, IReadOnlyList<CrashFailure> Failures);
+public sealed record WorkloadResult(string Workload, int Seed, int Operations, int RecordedEvents, int CrashPoints, int PointsChecked, long States, long EnumeratedPoints, long SampledPoints, int MaxPending, TimeSpan Elapsed, IReadOnlyList<CrashFailure> Failures,
+    int RecoveriesCrashed = 0, long RecoveryStates = 0, int PoisonedRecoveries = 0);
 
 /// <summary>
 /// Records a workload, then at each crash point builds crash images (durable stores plus a
@@ -97,7 +107,8 @@ public static class CrashExplorer
         if (options.OnlyPoint is null && points.Count > options.BudgetPerWorkload) pointStride = (int)Math.Ceiling((double)points.Count / options.BudgetPerWorkload);
 
         var failures = new List<CrashFailure>();
-        long states = 0, enumerated = 0, sampled = 0;
+        long states = 0, enumerated = 0, sampled = 0, recoveryStates = 0;
+        int recoveries = 0, poisoned = 0;
         int checkedPoints = 0;
         using var space = new CrashWorkspace(recording.Size);
         var simulator = new PmemSimulator(recording) { DurableLineChanged = space.DurableChanged };
@@ -119,8 +130,24 @@ public static class CrashExplorer
                 long state = options.OnlyState ?? (take == count ? t : t * (count - 1) / Math.Max(1, take - 1));
                 var choice = Choose(lines, enumerate, state, options.Seed, i);
                 space.Build(simulator.Durable, lines, choice);
+                // The image as the power loss left it, before the check's mount recovers it.
+                bool crashRecovery = options.RecoveryCrashEvery > 0 && states % options.RecoveryCrashEvery == 0;
+                bool poison = options.PoisonEvery > 0 && states % options.PoisonEvery == 0;
+                byte[]? image = crashRecovery || poison ? space.Media.Read(0, (int)recording.Size).ToArray() : null;
                 string? problem = Check(space, point, snapshots, ops, options);
                 states++;
+                if (problem is null && poison)
+                {
+                    poisoned++;
+                    if (PoisonedRecovery.Check(image!, (int)(options.Seed * 7919 + states)) is { } bad) problem = "with poison: " + bad;
+                }
+                if (problem is null && crashRecovery)
+                {
+                    var (n, _, again) = RecoveryCrashes.Check(image!, options.MaxSubset, Math.Min(options.SamplesPerPoint, 4), options.Seed);
+                    recoveries++;
+                    recoveryStates += n;
+                    if (again is not null) problem = "first crash recovered, but " + again;
+                }
                 if (problem is not null)
                 {
                     var f = new CrashFailure(workload.Name, options.Seed, point, state, options.MaxSubset, problem, DescribeChoice(lines, choice));
@@ -129,7 +156,8 @@ public static class CrashExplorer
                 }
             }
         }
-        return new WorkloadResult(workload.Name, options.Seed, ops.Count, recording.Records.Length, points.Count, checkedPoints, states, enumerated, sampled, pending.Length == 0 ? 0 : pending.Max(), clock.Elapsed, failures);
+        return new WorkloadResult(workload.Name, options.Seed, ops.Count, recording.Records.Length, points.Count, checkedPoints, states, enumerated, sampled, pending.Length == 0 ? 0 : pending.Max(), clock.Elapsed, failures,
+            recoveries, recoveryStates, poisoned);
     }
 
     /// <summary>Crash points: just before and just after every drain, midway between drains, and the end.</summary>

@@ -43,6 +43,13 @@ public sealed class CrashWorkspace : IDisposable
         }
     }
 
+    /// <summary>Makes the buffer exactly <paramref name="content"/> (a crash image whose recovery is crashed in turn).</summary>
+    public void Reset(ReadOnlySpan<byte> content)
+    {
+        content.CopyTo(_memory.RawBytes(0, content.Length));
+        _dirty.Clear();
+    }
+
     public void Dispose() => _memory.Dispose();
 
     /// <summary>Forwards everything (and leaves the buffer to the workspace); records the lines of every store.</summary>

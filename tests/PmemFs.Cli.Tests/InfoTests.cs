@@ -72,7 +72,7 @@ public sealed class InfoTests : IDisposable
     }
 
     [Fact]
-    public void InfoOfAnImageWithADirtyJournalReadsUsageFromTheBitmapWithANote()
+    public void InfoOfAnImageWithADirtyJournalReplaysItPrivatelyWithANote()
     {
         Cli.Mkfs(_image, "32M");
         Populate.AddFiles(_image.Path, cleanUnmount: false);
@@ -82,12 +82,13 @@ public sealed class InfoTests : IDisposable
         Assert.True(r.ExitCode == 0, r.ToString());
         using var doc = JsonDocument.Parse(r.Out);
         Assert.Equal("dirty", doc.RootElement.GetProperty("journal").GetString());
-        Assert.Equal("bitmap", doc.RootElement.GetProperty("usage").GetProperty("source").GetString());
+        Assert.Equal("replayed", doc.RootElement.GetProperty("usage").GetProperty("source").GetString());
         Assert.True(doc.RootElement.GetProperty("notes").GetArrayLength() > 0);
         Assert.Equal(before, _image.Hash());
 
         var text = Cli.Run("info", _image.Path);
-        Assert.Contains(text.OutLines, l => l.StartsWith("note: usage read from the on-media bitmap", StringComparison.Ordinal));
+        Assert.Contains(text.OutLines, l => l.StartsWith("note: usage as after replaying the journal", StringComparison.Ordinal));
+        Assert.Equal(before, _image.Hash()); // replayed in memory only
     }
 
     [Fact]

@@ -125,4 +125,48 @@ public class SalvageTests
         }
         AssertUnchanged(before, image);
     }
+
+    [Fact]
+    public void AReadOnlyMountOfAnImageWithCommittedTransactionsReplaysPrivately()
+    {
+        using var media = new MemoryMedia(16L << 20);
+        Mkfs.Format(media, new MkfsOptions());
+        var fs = FileSystem.Mount(media);
+        Assert.Equal(Errno.Ok, fs.Create(Root, N("kept"), RegularMode, Credentials.Root, out var a));
+        Assert.Equal(Errno.Ok, fs.Write(a.Ino, 0, Pattern(5000, 3), Credentials.Root, out _));
+        // Crash: the process dies with the transactions committed in the journal (no checkpoint).
+        var crashed = MemoryMedia.CopyOf(media);
+        fs.Dispose();
+        using (crashed)
+        {
+            Assert.Equal(JournalState.Pending, JournalReplay.Inspect(crashed, ImageReader.ReadSuperblock(crashed, "x").Superblock));
+            var before = crashed.Read(0, (int)crashed.Size).ToArray();
+            using (var ro = FileSystem.Mount(crashed, new FileSystemOptions { ReadOnly = true }))
+            {
+                Assert.Contains(ro.Health.Events, e => e.Kind == HealthEventKind.Salvaged);
+                Assert.Equal(Errno.Ok, ro.Lookup(Root, N("kept"), out var got));
+                var buf = new byte[5000];
+                Assert.Equal(Errno.Ok, ro.Read(got.Ino, 0, buf, out _));
+                Assert.Equal(Pattern(5000, 3), buf);
+                Assert.Equal(Errno.EROFS, ro.Create(Root, N("no"), RegularMode, Credentials.Root, out _));
+            }
+            Assert.True(before.AsSpan().SequenceEqual(crashed.Read(0, (int)crashed.Size))); // nothing written
+        }
+    }
+
+    [Fact]
+    public void AReadOnlyMountOfAnImageWithADamagedPrimarySuperblockUsesTheCopy()
+    {
+        using var media = new MemoryMedia(16L << 20);
+        Mkfs.Format(media, new MkfsOptions());
+        using (var fs = FileSystem.Mount(media)) Assert.Equal(Errno.Ok, fs.Create(Root, N("kept"), RegularMode, Credentials.Root, out _));
+        media.RawBytes(64, 8).Fill(0xEE);
+        var before = media.Read(0, (int)media.Size).ToArray();
+        using (var ro = FileSystem.Mount(media, new FileSystemOptions { ReadOnly = true }))
+        {
+            Assert.Equal(SuperblockCopy.Secondary, ro.Report.SuperblockUsed);
+            Assert.Equal(Errno.Ok, ro.Lookup(Root, N("kept"), out _));
+        }
+        Assert.True(before.AsSpan().SequenceEqual(media.Read(0, (int)media.Size)));
+    }
 }

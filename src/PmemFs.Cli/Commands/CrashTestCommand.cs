@@ -15,7 +15,7 @@ public static class CrashTestCommand
 {
     public const string Name = "crashtest";
 
-    public sealed record Request(int Seed, int Seeds, long Budget, string Workload, int MaxSubset, int Samples, int? Point, long? State, bool Json, bool Quiet);
+    public sealed record Request(int Seed, int Seeds, long Budget, string Workload, int MaxSubset, int Samples, int? Point, long? State, bool Json, bool Quiet, int RecoveryCrashEvery = 0, int PoisonEvery = 0);
 
     public static Command Build(CliConsole console)
     {
@@ -29,13 +29,23 @@ public static class CrashTestCommand
         var state = new Option<long?>("--state") { Description = "Only this state of the crash point (from a reproducer)." };
         var json = new Option<bool>("--json") { Description = "Print one JSON object." };
         var quiet = new Option<bool>("--quiet", "-q") { Description = "No per-workload lines, only the summary and failures." };
+        var recoveryCrashes = new Option<int>("--recovery-crashes")
+        {
+            Description = "Also crash the recovery: every Nth first-crash state that recovers correctly has its recovery (replay, orphans, truncates, checkpoint) crashed at each fence and recovered again, which must give the same tree (0: off, the default).",
+            HelpName = "N",
+        };
+        var poisonEvery = new Option<int>("--poison")
+        {
+            Description = "Also recover every Nth crash state with 1-3 random bad ranges (emulated poison): fsck and recovery never crash or read through it, and files read back as errors or exactly (0: off, the default).",
+            HelpName = "N",
+        };
         var command = new Command(Name, "Enumerate power-loss states of recorded workloads and check the durability contract. Exit: 0 none failed, 1 failures or error, 2 usage.")
         {
-            seed, seeds, budget, workload, maxSubset, samples, point, state, json, quiet,
+            seed, seeds, budget, workload, maxSubset, samples, point, state, json, quiet, recoveryCrashes, poisonEvery,
         };
         command.SetAction(parsed => Run(console, new Request(
             parsed.GetValue(seed), parsed.GetValue(seeds), parsed.GetValue(budget), parsed.GetValue(workload)!, parsed.GetValue(maxSubset),
-            parsed.GetValue(samples), parsed.GetValue(point), parsed.GetValue(state), parsed.GetValue(json), parsed.GetValue(quiet))));
+            parsed.GetValue(samples), parsed.GetValue(point), parsed.GetValue(state), parsed.GetValue(json), parsed.GetValue(quiet), parsed.GetValue(recoveryCrashes), parsed.GetValue(poisonEvery))));
         return command;
     }
 
@@ -60,6 +70,8 @@ public static class CrashTestCommand
         if (r.Seeds <= 0) return "--seeds must be positive";
         if (r.MaxSubset is < 0 or > 40) return "--max-subset must be between 0 and 40";
         if (r.Samples <= 0) return "--samples must be positive";
+        if (r.RecoveryCrashEvery < 0) return "--recovery-crashes must be 0 or positive";
+        if (r.PoisonEvery < 0) return "--poison must be 0 or positive";
         if (r.State is not null && r.Point is null) return "--state needs --point";
         if ((r.Point is not null) && r.Workload == "all") return "--point needs --workload";
         return null;
@@ -80,6 +92,8 @@ public static class CrashTestCommand
                 SamplesPerPoint = request.Samples,
                 OnlyPoint = request.Point,
                 OnlyState = request.State,
+                RecoveryCrashEvery = request.RecoveryCrashEvery,
+                PoisonEvery = request.PoisonEvery,
             };
             foreach (var w in workloads)
             {
@@ -88,7 +102,9 @@ public static class CrashTestCommand
                 catch (CrashStateOutOfRangeException e) { throw CommandGuard.Fail(e.Message); }
                 results.Add(r);
                 if (!request.Json && !request.Quiet)
-                    console.Out.WriteLine($"{r.Workload,-26} seed {r.Seed,-4} {r.Operations,5} ops {r.CrashPoints,6} crash points {r.States,8} states {r.Failures.Count,3} failures {r.Elapsed.TotalSeconds,7:F1} s");
+                    console.Out.WriteLine($"{r.Workload,-26} seed {r.Seed,-4} {r.Operations,5} ops {r.CrashPoints,6} crash points {r.States,8} states {r.Failures.Count,3} failures {r.Elapsed.TotalSeconds,7:F1} s"
+                        + (r.RecoveriesCrashed > 0 ? $"; {r.RecoveriesCrashed} recoveries crashed in {r.RecoveryStates} states" : "")
+                        + (r.PoisonedRecoveries > 0 ? $"; {r.PoisonedRecoveries} recovered with poison" : ""));
             }
         }
         var failures = results.SelectMany(r => r.Failures).ToList();
@@ -108,6 +124,8 @@ public static class CrashTestCommand
         }
         long states = results.Sum(r => r.States);
         output.WriteLine($"{results.Count} workload runs, {results.Sum(r => r.CrashPoints)} crash points ({results.Sum(r => r.PointsChecked)} checked), {states} crash states explored, {failures.Count} failures, {elapsed.TotalSeconds:F1} s ({(states == 0 ? 0 : elapsed.TotalMilliseconds / states):F2} ms per state)");
+        if (results.Sum(r => r.RecoveriesCrashed) is int recoveries and > 0)
+            output.WriteLine($"recovery crashed in {recoveries} of those states: {results.Sum(r => r.RecoveryStates)} second-crash states recovered again");
     }
 
     private static void WriteJson(TextWriter output, List<WorkloadResult> results, List<CrashFailure> failures, TimeSpan elapsed) => Json.Write(output, w =>

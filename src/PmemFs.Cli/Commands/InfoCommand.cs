@@ -109,12 +109,17 @@ public static class InfoCommand
                 _ => $"shut down: {fs.Health.Reason}",
             };
             damage = InfoDamage.Of(fs);
-            if (journal == "dirty") notes.Add("usage as the next read-write mount will see it: the journal was replayed into a private view (the image is unchanged)");
             var st = fs.StatFs();
             sharing = fs.SharingUsage;
             usedInodes = st.TotalInodes - st.FreeInodes;
             freeData = st.FreeBlocks;
             source = "mount";
+            if (journal == "dirty")
+            {
+                // A read-only mount replays into a private view (salvage): usage as the next mount will see it.
+                source = "replayed";
+                notes.Add("usage as after replaying the journal's committed transactions (in a private view: the image was not written)");
+            }
         }
         catch (ImageFormatException e)
         {
@@ -220,10 +225,10 @@ public static class InfoCommand
             var hw = new FieldWriter(output, nameWidth: 28, indent: "  ");
             hw.Field("state", h.State);
             hw.Field("bad ranges", h.BadRanges == 0 ? "none" : $"{h.BadRanges} ({Units.Bytes(h.BadBytes)}; pmemfs poison list {info.Image})");
+            h.Damage?.WriteText(output, info.Image);
             hw.Field("unsafe shutdowns", h.DeviceUnsafeShutdowns is not long device ? $"{h.RecordedUnsafeShutdowns} recorded (the media keeps no count)"
                 : (ulong)device == h.RecordedUnsafeShutdowns ? $"{device} (unchanged since the last mount)"
                 : $"{device} now, {h.RecordedUnsafeShutdowns} at the last mount: data written before a power loss may be lost; the next read-write mount warns and scrubs the metadata");
-            h.Damage?.WriteText(output, info.Image);
         }
 
         AccessReport.WriteText(output, info.Image, info.Access);

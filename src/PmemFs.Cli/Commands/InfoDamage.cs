@@ -81,7 +81,7 @@ public sealed record InfoDamage(IReadOnlyList<InfoDamage.SickFile> Sick, IReadOn
         foreach (var s in Sick)
         {
             w.WriteStartObject();
-            w.WriteNumber("ino", s.Ino);
+            w.WriteNumber("inode", s.Ino);
             if (s.Path is null) w.WriteNull("path");
             else w.WriteString("path", s.Path);
             w.WriteString("problem", s.Problem);

@@ -18,6 +18,6 @@ public enum HealthEventKind
     WritesRefused,
     ShutDown,
     UnsafeShutdown,
-    /// <summary>A read-only mount salvaged an image a read-write mount would first have to recover (docs/health.md, "Salvage").</summary>
+    /// <summary>A read-only mount replayed into a private view instead of refusing.</summary>
     Salvaged,
 }

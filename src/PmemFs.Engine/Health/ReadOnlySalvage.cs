@@ -7,7 +7,7 @@ namespace PmemFs.Engine.Health;
 /// <summary>
 /// Salvage (docs/health.md): a read-only mount never writes the image, yet must not refuse one
 /// that only a read-write mount's recovery would make whole. A pending journal is replayed into
-/// a private copy-on-write view (<see cref="CopyOnWriteMedia"/>, as fsck does), so the mount sees
+/// a private copy-on-write view (<see cref="CopyOnWriteOverlay"/>, as fsck does), so the mount sees
 /// what the next read-write mount will; a journal whose header or a transaction is unreadable is
 /// replayed as far as it can be and the tables are mounted as they stand (damage confinement
 /// copes with what is inconsistent); a damaged primary superblock is read from its copy.
@@ -29,7 +29,7 @@ internal static class ReadOnlySalvage
                 $"{name}: the journal header is unreadable; mounted read-only with the tables as its last checkpoint left them (transactions after it are not seen); run pmemfs fsck --repair");
             return (media, new ReplayResult(0, 0, 0, 0, null));
         }
-        var view = new CopyOnWriteMedia(media, "read-only salvage view (journal replayed into memory)");
+        var view = new CopyOnWriteOverlay(media);
         // Replay reads through the poison mask (never a load from a bad line); its stores reach only the view.
         var replay = JournalReplay.Recover(PoisonMaskedMedia.Over(view), sb);
         health.Record(HealthEventKind.Salvaged, 0, -1, 0, replay.Problem is null

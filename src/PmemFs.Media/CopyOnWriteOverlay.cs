@@ -1,36 +1,25 @@
 using System.Runtime.InteropServices;
-using PmemFs.Media.Poison;
-
 namespace PmemFs.Media;
 
 /// <summary>
-/// A private view of a region that must not be written: stores land in process memory, page by
-/// page, and reads see them over the region underneath, which is never touched. Journal replay
-/// stores into this so that fsck, and a read-only mount that salvages an image (a pending
-/// journal, a damaged primary superblock), see the recovered state while the user's image or
-/// device stays exactly as it was. Works over anything, including a device-DAX region that
-/// can only be mapped read-only (no private copy-on-write mapping there).
+/// A media whose stores land in process memory, page by page, over a media that must not be
+/// written: a shared mapping of the user's image, or a device-DAX region that can only be
+/// mapped read-only (no private copy-on-write there). Journal replay stores into this, so fsck
+/// sees the recovered state while the region itself is never touched; a read-only mount that
+/// must replay first (salvage) does the same.
 /// </summary>
-/// <remarks>
-/// Stores come from one thread (replay, fsck); once they stop, reads may come from many.
-/// <see cref="PointerAt"/> passes through for pages never stored to and refuses copied ones:
-/// their copy has no address that runs on into the next page. Replay stores only into the
-/// metadata tables, so file data (the only thing read through addresses) is never copied.
-/// </remarks>
-public sealed unsafe class CopyOnWriteMedia(IMedia lower, string why) : IMedia
+/// <remarks>Single-threaded, like fsck. Pages are copied on first store; reads that touch no
+/// copied page go straight to the media underneath.</remarks>
+public sealed unsafe class CopyOnWriteOverlay(IMedia lower) : IMedia
 {
     private const int Page = 4096;
     private readonly Dictionary<long, byte[]> _pages = [];
 
-    public IMedia Lower => lower;
     public long Size => lower.Size;
     public StoreGranularity Granularity => lower.Granularity;
-    public string Description => $"{lower.Description}, {why}";
+    public string Description => $"{lower.Description}, in-memory copy-on-write overlay";
 
-    /// <summary>Pages stored to so far (each holds a private copy).</summary>
-    public int CopiedPages => _pages.Count;
-
-    /// <summary>Whether stores into <paramref name="media"/> could reach the user's image (it is not already a private copy).</summary>
+    /// <summary>Whether stores into <paramref name="media"/> could reach the user's image.</summary>
     public static bool IsNeededFor(IMedia media) => media is not (MemoryMedia or PmemMedia { IsPrivateCopy: true });
 
     public ReadOnlySpan<byte> Read(long offset, int length)
@@ -53,9 +42,17 @@ public sealed unsafe class CopyOnWriteMedia(IMedia lower, string why) : IMedia
         return buf;
     }
 
+    /// <summary>
+    /// Addresses of bytes no store touched (file data: replay writes only metadata); a copied
+    /// page has no stable address, so asking for one is refused.
+    /// </summary>
     public byte* PointerAt(long offset) => _pages.ContainsKey(offset / Page)
-        ? throw new InvalidOperationException($"{Description}: page at {offset} holds a private copy, which has no stable address")
+        ? throw new NotSupportedException("a copy-on-write overlay has no stable address for a page it copied")
         : lower.PointerAt(offset);
+
+    public IReadOnlyList<Poison.BadRange> BadRanges => lower.BadRanges;
+    public void CheckReadable(long offset, long length) => lower.CheckReadable(offset, length);
+    public long? UnsafeShutdownCount => lower.UnsafeShutdownCount;
 
     public void Write(long offset, ReadOnlySpan<byte> source)
     {
@@ -87,17 +84,11 @@ public sealed unsafe class CopyOnWriteMedia(IMedia lower, string why) : IMedia
 
     public void AtomicAnd64(long offset, ulong mask) => Word(offset) &= mask;
 
-    /// <summary>Nothing here is ever durable: the view dies with the process.</summary>
     public void Flush(long offset, long length) => Check(offset, length);
 
     public void Drain() { }
 
-    // Poison is the region's: known bad ranges stay known (and checked); the view cannot change them.
-    public IReadOnlyList<BadRange> BadRanges => lower.BadRanges;
-    public void CheckReadable(long offset, long length) => lower.CheckReadable(offset, length);
-    public long? UnsafeShutdownCount => lower.UnsafeShutdownCount;
-
-    /// <summary>The view does not own the region underneath.</summary>
+    /// <summary>The overlay does not own the media underneath.</summary>
     public void Dispose() => _pages.Clear();
 
     /// <summary>The copied page holding <paramref name="offset"/>, from there up to <paramref name="want"/> bytes or the page end.</summary>
