@@ -401,6 +401,7 @@ static int cmd_badarg(int argc, char **argv)
 		f.reserved0 = 1;
 		f.set = PMEMFS_FL_NODUMP;
 	} else if (strcmp(argv[1], "reserved") == 0) {
+		/* the last reserved word became sick_files and quarantined_slots (out only: in, 0) */
 		f.quarantined_slots = 1;
 		f.set = PMEMFS_FL_NODUMP;
 	} else if (strcmp(argv[1], "unknown") == 0) {
