@@ -36,8 +36,8 @@ public class RecoveryCrashTests(ITestOutputHelper output)
             Assert.Equal(Errno.Ok, fs.Create(FormatConstants.RootIno, System.Text.Encoding.UTF8.GetBytes($"f{i}"), 0x81A4, Credentials.Root, out _));
         var crashed = media.Read(0, (int)media.Size).ToArray(); // committed, not checkpointed
         fs.Dispose();
-        var (states, points, problem) = RecoveryCrashes.Check(crashed, maxSubset: 8, samplesPerPoint: 4, seed: 1);
-        Assert.Null(problem);
-        Assert.True(points >= 3 && states >= points, $"{points} points, {states} states");
+        var r = RecoveryCrashes.Check(crashed, new StateRules(MaxSubset: 8, SamplesPerPoint: 4, Budget: 1000, Seed: 1));
+        Assert.Null(r.Failure);
+        Assert.True(r.Points >= 3 && r.States >= r.Points, $"{r.Points} points, {r.States} states");
     }
 }
