@@ -202,6 +202,9 @@ public static class CrashExplorer
         return list;
     }
 
+    /// <summary>The state's choice of version per line (<see cref="CrashStates.Choose"/>).</summary>
+    public static int[] Choose(List<PendingLine> lines, bool enumerate, long state, int seed, int point) => CrashStates.Choose(lines, enumerate, state, seed, point);
+
     /// <summary>Checks one crash image against the contract; returns what is wrong, or null.</summary>
     private static string? Check(CrashWorkspace space, CrashPoint point, List<FsModel> snapshots, List<OperationInfo> ops, ExploreOptions options)
     {
