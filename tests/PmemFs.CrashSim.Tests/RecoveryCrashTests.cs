@@ -20,7 +20,7 @@ public class RecoveryCrashTests(ITestOutputHelper output)
     public void ACrashDuringRecoveryRecoversToTheSameTree(string name)
     {
         var workload = Workloads.Find(name) ?? throw new InvalidOperationException($"no workload {name}");
-        var result = CrashExplorer.Run(workload, new ExploreOptions { Seed = 2, BudgetPerWorkload = 40, RecoveryCrashEvery = 4, SecondBudget = 40 }, output.WriteLine);
+        var result = CrashExplorer.Run(workload, new ExploreOptions { Seed = 2, BudgetPerWorkload = 30, RecoveryCrashEvery = 5, SecondBudget = 30 }, output.WriteLine);
         output.WriteLine($"{name}: {result.States} first-crash states, {result.RecoveriesCrashed} recoveries crashed in {result.RecoveryStates} states");
         Assert.True(result.Failures.Count == 0, string.Join("\n", result.Failures.Select(f => $"{f.Reproducer}\n  {f.Problem}")));
         Assert.True(result.RecoveriesCrashed > 0 && result.RecoveryStates > result.RecoveriesCrashed);
