@@ -120,6 +120,7 @@ public static class CrashExplorer
                 byte[]? image = crashRecovery ? space.Media.Read(0, (int)recording.Size).ToArray() : null;
                 string? problem = Check(space, s.Point, snapshots, ops, options);
                 string? again = null;
+                string lines = CrashStates.Describe(s.Lines, s.Choice);
                 if (problem is null && image is not null)
                 {
                     var r = RecoveryCrashes.Check(image, second, options.OnlySecondPoint, options.OnlySecondState, options.SabotageRecovery);
@@ -129,11 +130,12 @@ public static class CrashExplorer
                     {
                         problem = $"first crash recovered, but its recovery {f}";
                         again = $"--recovery-crashes 1 --second-budget {options.SecondBudget} {secondArgs(f)}";
+                        lines = $"first crash: {lines}; second crash: {f.Lines}";
                     }
                 }
                 if (problem is not null)
                 {
-                    var f = new CrashFailure(workload.Name, options.Seed, s.Point, s.State, options.MaxSubset, problem, CrashStates.Describe(s.Lines, s.Choice), again);
+                    var f = new CrashFailure(workload.Name, options.Seed, s.Point, s.State, options.MaxSubset, problem, lines, again);
                     failures.Add(f);
                     log?.Invoke($"FAIL {f.Reproducer}: {problem}");
                 }
