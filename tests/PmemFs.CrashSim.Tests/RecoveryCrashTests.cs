@@ -36,6 +36,21 @@ public class RecoveryCrashTests(ITestOutputHelper output)
     }
 
     [Fact]
+    public void AMountThatRewritesADamagedPrimarySuperblockIsCheckedAtEveryPoint()
+    {
+        // Mount takes the secondary copy, replays, and rewrites the primary: a crash anywhere in
+        // that must still find one good copy and the same tree.
+        var crashed = CommittedNotCheckpointed();
+        crashed[100] ^= 0xFF;
+        using (var copy = MemoryMedia.FromBytes(crashed))
+        using (var fs = FileSystem.Mount(copy))
+            Assert.True(fs.Report.SuperblockUsed == SuperblockCopy.Secondary && fs.Report.TransactionsReplayed > 0, fs.Report.ToString());
+        var r = RecoveryCrashes.Check(crashed, new StateRules(MaxSubset: 8, SamplesPerPoint: 12, Budget: 200, Seed: 1));
+        Assert.True(r.Failure is null, r.Failure?.ToString());
+        output.WriteLine($"{r.Points} points, {r.States} states");
+    }
+
+    [Fact]
     public void ARecoveryThatCheckpointsBeforeItsReplayIsDurableIsCaught()
     {
         // Replay's stores never flushed, only the journal header: the header can say "clean"
