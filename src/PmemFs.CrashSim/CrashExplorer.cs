@@ -50,6 +50,9 @@ public sealed record ExploreOptions
     /// </summary>
     public int RecoveryCrashEvery { get; init; }
 
+    /// <summary>Every Nth first-crash state is also recovered with random poison (<see cref="PoisonedRecovery"/>); 0: none.</summary>
+    public int PoisonEvery { get; init; }
+
     /// <summary>Damaged images made from the workload (<see cref="DamagedImages"/>) whose <c>fsck --repair</c> is crashed (<see cref="RepairCrashes"/>); 0: none.</summary>
     public int RepairCrashImages { get; init; }
 
@@ -78,7 +81,7 @@ public sealed record CrashFailure(string Workload, int Seed, CrashPoint Point, l
 }
 
 public sealed record WorkloadResult(string Workload, int Seed, int Operations, int RecordedEvents, int CrashPoints, int PointsChecked, long States, long EnumeratedPoints, long SampledPoints, int MaxPending, TimeSpan Elapsed, IReadOnlyList<CrashFailure> Failures,
-    int RecoveriesCrashed = 0, long RecoveryStates = 0, int RepairsCrashed = 0, long RepairStates = 0, int RepairsSkipped = 0);
+    int RecoveriesCrashed = 0, long RecoveryStates = 0, int RepairsCrashed = 0, long RepairStates = 0, int RepairsSkipped = 0, int PoisonedRecoveries = 0);
 
 /// <summary>
 /// Records a workload, then at each crash point builds crash images (durable stores plus a
@@ -106,7 +109,7 @@ public static class CrashExplorer
 
         var failures = new List<CrashFailure>();
         long recoveryStates = 0, seen = 0;
-        int recoveries = 0;
+        int recoveries = 0, poisoned = 0;
         var second = new StateRules(options.MaxSubset, options.SamplesPerPoint, options.SecondBudget, options.Seed);
         string secondArgs(SecondCrashFailure f) => $"--second-point {f.Point.Index} --second-state {f.State}";
         using var space = new CrashWorkspace(recording.Size);
@@ -116,14 +119,21 @@ public static class CrashExplorer
             walk = CrashStates.Walk(recording, points, null, space, new StateRules(options.MaxSubset, options.SamplesPerPoint, options.BudgetPerWorkload, options.Seed), s =>
             {
                 // The image as the power loss left it, before the check's mount recovers it.
-                bool crashRecovery = options.RecoveryCrashEvery > 0 && seen++ % options.RecoveryCrashEvery == 0;
-                byte[]? image = crashRecovery ? space.Media.Read(0, (int)recording.Size).ToArray() : null;
+                bool crashRecovery = options.RecoveryCrashEvery > 0 && seen % options.RecoveryCrashEvery == 0;
+                bool poison = options.PoisonEvery > 0 && seen % options.PoisonEvery == 0;
+                seen++;
+                byte[]? image = crashRecovery || poison ? space.Media.Read(0, (int)recording.Size).ToArray() : null;
                 string? problem = Check(space, s.Point, snapshots, ops, options);
+                if (problem is null && poison)
+                {
+                    poisoned++;
+                    if (PoisonedRecovery.Check(image!, (int)(options.Seed * 7919 + seen)) is { } bad) problem = "with poison: " + bad;
+                }
                 string? again = null;
                 string lines = CrashStates.Describe(s.Lines, s.Choice);
-                if (problem is null && image is not null)
+                if (problem is null && crashRecovery)
                 {
-                    var r = RecoveryCrashes.Check(image, second, options.OnlySecondPoint, options.OnlySecondState, options.SabotageRecovery);
+                    var r = RecoveryCrashes.Check(image!, second, options.OnlySecondPoint, options.OnlySecondState, options.SabotageRecovery);
                     recoveries++;
                     recoveryStates += r.States;
                     if (r.Failure is { } f)
@@ -167,7 +177,7 @@ public static class CrashExplorer
             }
         }
         return new WorkloadResult(workload.Name, options.Seed, ops.Count, recording.Records.Length, points.Count, walk.PointsChecked, walk.States, walk.EnumeratedPoints, walk.SampledPoints, walk.MaxPending, clock.Elapsed, failures,
-            recoveries, recoveryStates, repairs, repairStates, skipped);
+            recoveries, recoveryStates, repairs, repairStates, skipped, poisoned);
     }
 
     /// <summary>Crash points: just before and just after every drain, midway between drains, and the end.</summary>

@@ -87,3 +87,18 @@ public class RecoveryCrashTests(ITestOutputHelper output)
         return crashed;
     }
 }
+
+/// <summary>Crash images with poison (issue 13): recovery and fsck never crash or read through it, files read back as errors or exactly.</summary>
+public class PoisonedCrashTests(ITestOutputHelper output)
+{
+    [Theory]
+    [InlineData("mix")]
+    [InlineData("clone")]
+    public void CrashImagesWithRandomPoisonRecoverSafely(string name)
+    {
+        var result = CrashExplorer.Run(Workloads.Find(name)!, new ExploreOptions { Seed = 3, BudgetPerWorkload = 60, PoisonEvery = 2 }, output.WriteLine);
+        output.WriteLine($"{name}: {result.States} crash states, {result.PoisonedRecoveries} recovered with poison");
+        Assert.Empty(result.Failures);
+        Assert.True(result.PoisonedRecoveries > 10);
+    }
+}

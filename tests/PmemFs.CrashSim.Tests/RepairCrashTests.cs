@@ -25,6 +25,19 @@ public class RepairCrashTests(ITestOutputHelper output)
         Assert.True(result.RepairsCrashed >= 3 && result.RepairStates > 4 * result.RepairsCrashed);
     }
 
+    [Theory]
+    [InlineData("inode")]
+    [InlineData("dirent")]
+    [InlineData("extent")]
+    [InlineData("rmap")]
+    public void ACrashDuringTheRepairOfOneDamagedRecordConvergesToTheSameTree(string kind)
+    {
+        var r = RepairCrashes.Check(Damaged(kind), Rules with { Budget = 60 });
+        Assert.Null(r.Skipped);
+        Assert.True(r.Crashes!.Failure is null, r.Crashes.Failure?.ToString());
+        Assert.True(r.Crashes.Points >= 3 && r.Crashes.States >= r.Crashes.Points, $"{r.Crashes.Points} points, {r.Crashes.States} states");
+    }
+
     [Fact]
     public void ALostAndFoundIsMadeWholeOrNotAtAll()
     {
@@ -88,6 +101,31 @@ public class RepairCrashTests(ITestOutputHelper output)
             Assert.Equal(Errno.Ok, fs.Create(d.Ino, "e"u8, 0x81A4, who, out _));
         }
         g = ImageReader.ReadSuperblock(media, "image").Superblock.Geometry;
+        return media.Read(0, (int)media.Size).ToArray();
+    }
+
+    /// <summary>Six files with data, then 4 bytes of one record of <paramref name="kind"/> overwritten.</summary>
+    private static byte[] Damaged(string kind)
+    {
+        using var media = new MemoryMedia(16L << 20);
+        Mkfs.Format(media, new MkfsOptions());
+        using (var fs = FileSystem.Mount(media))
+        {
+            for (int i = 0; i < 6; i++)
+            {
+                Assert.Equal(Errno.Ok, fs.Create(FormatConstants.RootIno, Encoding.UTF8.GetBytes($"f{i}"), 0x81A4, Credentials.Root, out var a));
+                Assert.Equal(Errno.Ok, fs.Write(a.Ino, 0, new byte[5000 + i], Credentials.Root, out _));
+            }
+        }
+        var g = ImageReader.ReadSuperblock(media, "x").Superblock.Geometry;
+        long at = kind switch
+        {
+            "inode" => g.InodeOffset(3),
+            "extent" => g.ExtentOffset(2),
+            "rmap" => g.RmapOffset(12),
+            _ => g.DirentOffset(1),
+        };
+        media.RawBytes(at + 8, 4).Fill(0x5A);
         return media.Read(0, (int)media.Size).ToArray();
     }
 

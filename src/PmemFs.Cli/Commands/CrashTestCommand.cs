@@ -16,7 +16,7 @@ public static class CrashTestCommand
     public const string Name = "crashtest";
 
     public sealed record Request(int Seed, int Seeds, long Budget, string Workload, int MaxSubset, int Samples, int? Point, long? State, bool Json, bool Quiet, int RecoveryCrashEvery = 0,
-        int RepairCrashes = 0, long SecondBudget = 100, int? RepairImage = null, int? SecondPoint = null, long? SecondState = null);
+        int RepairCrashes = 0, long SecondBudget = 100, int? RepairImage = null, int? SecondPoint = null, long? SecondState = null, int PoisonEvery = 0);
 
     public static Command Build(CliConsole console)
     {
@@ -40,6 +40,11 @@ public static class CrashTestCommand
             Description = "Also crash fsck --repair: N damaged images per workload and seed (crash images with random metadata flips) are repaired once, then the repair is crashed at each fence and repaired again, which must converge to the same clean tree (0: off, the default).",
             HelpName = "N",
         };
+        var poisonEvery = new Option<int>("--poison")
+        {
+            Description = "Also recover every Nth crash state with 1-3 random bad ranges (emulated poison): fsck and recovery never crash or read through it, and files read back as errors or exactly (0: off, the default).",
+            HelpName = "N",
+        };
         var secondBudget = new Option<long>("--second-budget") { Description = "States per crashed recovery or repair at most (default 100).", DefaultValueFactory = _ => 100 };
         var repairImage = new Option<int?>("--repair-image") { Description = "Only this damaged image, and no first-crash states (from a reproducer)." };
         var secondPoint = new Option<int?>("--second-point") { Description = "Only this crash point of the crashed recovery or repair (from a reproducer)." };
@@ -47,12 +52,12 @@ public static class CrashTestCommand
         var command = new Command(Name, "Enumerate power-loss states of recorded workloads and check the durability contract. Exit: 0 none failed, 1 failures or error, 2 usage.")
         {
             seed, seeds, budget, workload, maxSubset, samples, point, state, json, quiet, recoveryCrashes,
-            repairCrashes, secondBudget, repairImage, secondPoint, secondState,
+            repairCrashes, secondBudget, repairImage, secondPoint, secondState, poisonEvery,
         };
         command.SetAction(parsed => Run(console, new Request(
             parsed.GetValue(seed), parsed.GetValue(seeds), parsed.GetValue(budget), parsed.GetValue(workload)!, parsed.GetValue(maxSubset),
             parsed.GetValue(samples), parsed.GetValue(point), parsed.GetValue(state), parsed.GetValue(json), parsed.GetValue(quiet), parsed.GetValue(recoveryCrashes),
-            parsed.GetValue(repairCrashes), parsed.GetValue(secondBudget), parsed.GetValue(repairImage), parsed.GetValue(secondPoint), parsed.GetValue(secondState))));
+            parsed.GetValue(repairCrashes), parsed.GetValue(secondBudget), parsed.GetValue(repairImage), parsed.GetValue(secondPoint), parsed.GetValue(secondState), parsed.GetValue(poisonEvery))));
         return command;
     }
 
@@ -78,6 +83,7 @@ public static class CrashTestCommand
         if (r.MaxSubset is < 0 or > 40) return "--max-subset must be between 0 and 40";
         if (r.Samples <= 0) return "--samples must be positive";
         if (r.RecoveryCrashEvery < 0) return "--recovery-crashes must be 0 or positive";
+        if (r.PoisonEvery < 0) return "--poison must be 0 or positive";
         if (r.RepairCrashes < 0) return "--repair-crashes must be 0 or positive";
         if (r.SecondBudget <= 0) return "--second-budget must be positive";
         if (r.RepairImage is { } image && (image < 0 || image >= r.RepairCrashes)) return "--repair-image needs --repair-crashes above it";
@@ -109,6 +115,7 @@ public static class CrashTestCommand
                 OnlyRepairImage = request.RepairImage,
                 OnlySecondPoint = request.SecondPoint,
                 OnlySecondState = request.SecondState,
+                PoisonEvery = request.PoisonEvery,
             };
             foreach (var w in workloads)
             {
@@ -119,7 +126,8 @@ public static class CrashTestCommand
                 if (!request.Json && !request.Quiet)
                     console.Out.WriteLine($"{r.Workload,-26} seed {r.Seed,-4} {r.Operations,5} ops {r.CrashPoints,6} crash points {r.States,8} states {r.Failures.Count,3} failures {r.Elapsed.TotalSeconds,7:F1} s"
                         + (r.RecoveriesCrashed > 0 ? $"; {r.RecoveriesCrashed} recoveries crashed in {r.RecoveryStates} states" : "")
-                        + (r.RepairsCrashed + r.RepairsSkipped > 0 ? $"; {r.RepairsCrashed} repairs crashed in {r.RepairStates} states ({r.RepairsSkipped} images skipped)" : ""));
+                        + (r.RepairsCrashed + r.RepairsSkipped > 0 ? $"; {r.RepairsCrashed} repairs crashed in {r.RepairStates} states ({r.RepairsSkipped} images skipped)" : "")
+                        + (r.PoisonedRecoveries > 0 ? $"; {r.PoisonedRecoveries} recovered with poison" : ""));
             }
         }
         var failures = results.SelectMany(r => r.Failures).ToList();

@@ -401,7 +401,7 @@ static int cmd_badarg(int argc, char **argv)
 		f.reserved0 = 1;
 		f.set = PMEMFS_FL_NODUMP;
 	} else if (strcmp(argv[1], "reserved") == 0) {
-		f.reserved[1] = 1;
+		f.reserved[0] = 1;
 		f.set = PMEMFS_FL_NODUMP;
 	} else if (strcmp(argv[1], "unknown") == 0) {
 		f.set = PMEMFS_FL_NODUMP | (PMEMFS_FL_ALL + 1);
