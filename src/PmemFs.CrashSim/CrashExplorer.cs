@@ -52,16 +52,36 @@ public sealed record ExploreOptions
 
     /// <summary>Every Nth first-crash state is also recovered with random poison (<see cref="PoisonedRecovery"/>); 0: none.</summary>
     public int PoisonEvery { get; init; }
+
+    /// <summary>Damaged images made from the workload (<see cref="DamagedImages"/>) whose <c>fsck --repair</c> is crashed (<see cref="RepairCrashes"/>); 0: none.</summary>
+    public int RepairCrashImages { get; init; }
+
+    /// <summary>Second-crash states per crashed recovery or repair at most (the same rules as <see cref="BudgetPerWorkload"/>).</summary>
+    public long SecondBudget { get; init; } = 100;
+
+    /// <summary>Reproducer: only this damaged image (skips the first-crash states).</summary>
+    public int? OnlyRepairImage { get; init; }
+
+    /// <summary>Reproducer: only this point (and <see cref="OnlySecondState"/>) of a crashed recovery or repair.</summary>
+    public int? OnlySecondPoint { get; init; }
+
+    public long? OnlySecondState { get; init; }
+
+    /// <summary>Rewrites the recording of each crashed recovery or repair; only for proving the second-crash check bites.</summary>
+    public Func<Recording, Recording>? SabotageRecovery { get; init; }
 }
 
 /// <summary>A crash state that broke the contract, and how to get it back.</summary>
-public sealed record CrashFailure(string Workload, int Seed, CrashPoint Point, long State, int MaxSubset, string Problem, string Lines)
+/// <param name="Second">For a failure after a crash of the recovery (or of a repair): the options that rebuild it, e.g. "--recovery-crashes 1 --second-point 3 --second-state 7".</param>
+public sealed record CrashFailure(string Workload, int Seed, CrashPoint Point, long State, int MaxSubset, string Problem, string Lines, string? Second = null)
 {
-    public string Reproducer => $"pmemfs crashtest --workload {Workload} --seed {Seed} --max-subset {MaxSubset} --point {Point.Index} --state {State}";
+    public string Reproducer => Second is not null && Second.StartsWith("--repair", StringComparison.Ordinal)
+        ? $"pmemfs crashtest --workload {Workload} --seed {Seed} {Second}"
+        : $"pmemfs crashtest --workload {Workload} --seed {Seed} --max-subset {MaxSubset} --point {Point.Index} --state {State}" + (Second is null ? "" : " " + Second);
 }
 
 public sealed record WorkloadResult(string Workload, int Seed, int Operations, int RecordedEvents, int CrashPoints, int PointsChecked, long States, long EnumeratedPoints, long SampledPoints, int MaxPending, TimeSpan Elapsed, IReadOnlyList<CrashFailure> Failures,
-    int RecoveriesCrashed = 0, long RecoveryStates = 0, int PoisonedRecoveries = 0);
+    int RecoveriesCrashed = 0, long RecoveryStates = 0, int RepairsCrashed = 0, long RepairStates = 0, int RepairsSkipped = 0, int PoisonedRecoveries = 0);
 
 /// <summary>
 /// Records a workload, then at each crash point builds crash images (durable stores plus a
@@ -87,77 +107,77 @@ public static class CrashExplorer
         var snapshots = driver.Snapshots;
         var ops = driver.Operations;
 
-        // Pass 1 (simulation only): how many lines are in doubt at each point, to plan the budget.
-        var counts = new long[points.Count];
-        var pending = new int[points.Count];
-        {
-            var sim = new PmemSimulator(recording);
-            for (int i = 0; i < points.Count; i++)
-            {
-                if (options.OnlyPoint is { } only && only != i) continue;
-                sim.AdvanceTo(points[i].Position);
-                var lines = sim.PendingLines();
-                pending[i] = lines.Count;
-                counts[i] = PlannedStates(lines, options);
-            }
-        }
-        long total = counts.Sum();
-        double ratio = total <= options.BudgetPerWorkload ? 1 : (double)options.BudgetPerWorkload / total;
-        int pointStride = 1;
-        if (options.OnlyPoint is null && points.Count > options.BudgetPerWorkload) pointStride = (int)Math.Ceiling((double)points.Count / options.BudgetPerWorkload);
-
         var failures = new List<CrashFailure>();
-        long states = 0, enumerated = 0, sampled = 0, recoveryStates = 0;
+        long recoveryStates = 0, seen = 0;
         int recoveries = 0, poisoned = 0;
-        int checkedPoints = 0;
+        var second = new StateRules(options.MaxSubset, options.SamplesPerPoint, options.SecondBudget, options.Seed);
+        string secondArgs(SecondCrashFailure f) => $"--second-point {f.Point.Index} --second-state {f.State}";
         using var space = new CrashWorkspace(recording.Size);
-        var simulator = new PmemSimulator(recording) { DurableLineChanged = space.DurableChanged };
-        for (int i = 0; i < points.Count && failures.Count < options.MaxFailuresPerWorkload; i++)
+        var walk = new WalkCounts(0, 0, 0, 0, 0);
+        if (options.OnlyRepairImage is null)
         {
-            if (options.OnlyPoint is { } only ? only != i : i % pointStride != 0) continue;
-            var point = points[i];
-            simulator.AdvanceTo(point.Position);
-            var lines = simulator.PendingLines();
-            bool enumerate = IsEnumerated(lines, options);
-            if (enumerate) enumerated++; else sampled++;
-            checkedPoints++;
-            long count = counts[i];
-            if (options.OnlyState is { } st && (st < 0 || (enumerate && st >= count)))
-                throw new CrashStateOutOfRangeException($"{workload.Name} seed {options.Seed} crash point {i} has states 0..{(enumerate ? count - 1 : long.MaxValue)}, not {st}");
-            long take = options.OnlyState is not null ? 1 : Math.Max(1, (long)Math.Round(count * ratio));
-            for (long t = 0; t < take && failures.Count < options.MaxFailuresPerWorkload; t++)
+            walk = CrashStates.Walk(recording, points, null, space, new StateRules(options.MaxSubset, options.SamplesPerPoint, options.BudgetPerWorkload, options.Seed), s =>
             {
-                long state = options.OnlyState ?? (take == count ? t : t * (count - 1) / Math.Max(1, take - 1));
-                var choice = Choose(lines, enumerate, state, options.Seed, i);
-                space.Build(simulator.Durable, lines, choice);
                 // The image as the power loss left it, before the check's mount recovers it.
-                bool crashRecovery = options.RecoveryCrashEvery > 0 && states % options.RecoveryCrashEvery == 0;
-                bool poison = options.PoisonEvery > 0 && states % options.PoisonEvery == 0;
+                bool crashRecovery = options.RecoveryCrashEvery > 0 && seen % options.RecoveryCrashEvery == 0;
+                bool poison = options.PoisonEvery > 0 && seen % options.PoisonEvery == 0;
+                seen++;
                 byte[]? image = crashRecovery || poison ? space.Media.Read(0, (int)recording.Size).ToArray() : null;
-                string? problem = Check(space, point, snapshots, ops, options);
-                states++;
+                string? problem = Check(space, s.Point, snapshots, ops, options);
                 if (problem is null && poison)
                 {
                     poisoned++;
-                    if (PoisonedRecovery.Check(image!, (int)(options.Seed * 7919 + states)) is { } bad) problem = "with poison: " + bad;
+                    if (PoisonedRecovery.Check(image!, (int)(options.Seed * 7919 + seen)) is { } bad) problem = "with poison: " + bad;
                 }
+                string? again = null;
+                string lines = CrashStates.Describe(s.Lines, s.Choice);
                 if (problem is null && crashRecovery)
                 {
-                    var (n, _, again) = RecoveryCrashes.Check(image!, options.MaxSubset, Math.Min(options.SamplesPerPoint, 4), options.Seed);
+                    var r = RecoveryCrashes.Check(image!, second, options.OnlySecondPoint, options.OnlySecondState, options.SabotageRecovery);
                     recoveries++;
-                    recoveryStates += n;
-                    if (again is not null) problem = "first crash recovered, but " + again;
+                    recoveryStates += r.States;
+                    if (r.Failure is { } f)
+                    {
+                        problem = $"first crash recovered, but its recovery {f}";
+                        again = $"--recovery-crashes 1 --second-budget {options.SecondBudget} {secondArgs(f)}";
+                        lines = $"first crash: {lines}; second crash: {f.Lines}";
+                    }
                 }
                 if (problem is not null)
                 {
-                    var f = new CrashFailure(workload.Name, options.Seed, point, state, options.MaxSubset, problem, DescribeChoice(lines, choice));
+                    var f = new CrashFailure(workload.Name, options.Seed, s.Point, s.State, options.MaxSubset, problem, lines, again);
                     failures.Add(f);
                     log?.Invoke($"FAIL {f.Reproducer}: {problem}");
                 }
+                return failures.Count < options.MaxFailuresPerWorkload;
+            }, options.OnlyPoint, options.OnlyState, $"{workload.Name} seed {options.Seed}");
+        }
+
+        int repairs = 0, skipped = 0;
+        long repairStates = 0;
+        for (int k = 0; k < options.RepairCrashImages && failures.Count < options.MaxFailuresPerWorkload; k++)
+        {
+            if (options.OnlyRepairImage is { } only && only != k) continue;
+            var damaged = DamagedImages.Make(recording, points, options.Seed, k);
+            var r = RepairCrashes.Check(damaged.Bytes, second, options.OnlySecondPoint, options.OnlySecondState, options.SabotageRecovery);
+            if (r.Crashes is null)
+            {
+                skipped++;
+                continue;
+            }
+            repairs++;
+            repairStates += r.Crashes.States;
+            if (r.Crashes.Failure is { } f)
+            {
+                var end = points[^1];
+                var failure = new CrashFailure(workload.Name, options.Seed, end, 0, options.MaxSubset, $"repair of {damaged.Description}: {f}", f.Lines,
+                    $"--repair-crashes {options.RepairCrashImages} --repair-image {k} --second-budget {options.SecondBudget} {secondArgs(f)}");
+                failures.Add(failure);
+                log?.Invoke($"FAIL {failure.Reproducer}: {failure.Problem}");
             }
         }
-        return new WorkloadResult(workload.Name, options.Seed, ops.Count, recording.Records.Length, points.Count, checkedPoints, states, enumerated, sampled, pending.Length == 0 ? 0 : pending.Max(), clock.Elapsed, failures,
-            recoveries, recoveryStates, poisoned);
+        return new WorkloadResult(workload.Name, options.Seed, ops.Count, recording.Records.Length, points.Count, walk.PointsChecked, walk.States, walk.EnumeratedPoints, walk.SampledPoints, walk.MaxPending, clock.Elapsed, failures,
+            recoveries, recoveryStates, repairs, repairStates, skipped, poisoned);
     }
 
     /// <summary>Crash points: just before and just after every drain, midway between drains, and the end.</summary>
@@ -194,67 +214,8 @@ public static class CrashExplorer
         return list;
     }
 
-    private static bool IsEnumerated(List<PendingLine> lines, ExploreOptions o) => EnumeratedStates(lines, o) is not null;
-
-    /// <summary>Product of (1 + versions) over the lines, or null beyond 2^<see cref="ExploreOptions.MaxSubset"/> (the point is sampled).</summary>
-    private static long? EnumeratedStates(List<PendingLine> lines, ExploreOptions o)
-    {
-        long cap = 1L << Math.Min(o.MaxSubset, 40);
-        long n = 1;
-        foreach (var l in lines)
-        {
-            n *= 1 + l.Versions.Length;
-            if (n > cap) return null;
-        }
-        return n;
-    }
-
-    private static long PlannedStates(List<PendingLine> lines, ExploreOptions o) => EnumeratedStates(lines, o) ?? o.SamplesPerPoint;
-
-    /// <summary>
-    /// Version chosen for each line (0 = durable content, v = Versions[v - 1]). Enumerated points
-    /// decode <paramref name="state"/> in mixed radix; sampled ones use state 0 = nothing reached,
-    /// 1 = every latest version reached, others seeded random choices.
-    /// </summary>
-    public static int[] Choose(List<PendingLine> lines, bool enumerate, long state, int seed, int point)
-    {
-        ArgumentNullException.ThrowIfNull(lines);
-        var c = new int[lines.Count];
-        if (enumerate)
-        {
-            for (int i = 0; i < c.Length; i++)
-            {
-                int radix = 1 + lines[i].Versions.Length;
-                c[i] = (int)(state % radix);
-                state /= radix;
-            }
-            return c;
-        }
-        if (state == 0) return c;
-        if (state == 1)
-        {
-            for (int i = 0; i < c.Length; i++) c[i] = lines[i].Versions.Length;
-            return c;
-        }
-        // Not HashCode.Combine: it is salted per process, and a reproducer runs in a new one.
-        long key = ((long)seed * 1_000_003 + point) * 1_000_003 + state;
-        var rng = new Random((int)(key ^ (key >>> 32)));
-        // Vary the density: some states lose almost everything, others almost nothing.
-        double keep = rng.NextDouble();
-        for (int i = 0; i < c.Length; i++)
-            c[i] = rng.NextDouble() < keep ? 1 + rng.Next(lines[i].Versions.Length) : 0;
-        return c;
-    }
-
-    private static string DescribeChoice(List<PendingLine> lines, int[] choice)
-    {
-        int reached = choice.Count(v => v != 0);
-        var sb = new System.Text.StringBuilder($"{lines.Count} lines in doubt, {reached} reached the media");
-        for (int i = 0; i < lines.Count && i < 16; i++)
-            sb.Append($"; line 0x{lines[i].Line * PmemSimulator.LineSize:x}: {(choice[i] == 0 ? "lost" : $"v{choice[i]}/{lines[i].Versions.Length}")}");
-        if (lines.Count > 16) sb.Append("; ...");
-        return sb.ToString();
-    }
+    /// <summary>The state's choice of version per line (<see cref="CrashStates.Choose"/>).</summary>
+    public static int[] Choose(List<PendingLine> lines, bool enumerate, long state, int seed, int point) => CrashStates.Choose(lines, enumerate, state, seed, point);
 
     /// <summary>Checks one crash image against the contract; returns what is wrong, or null.</summary>
     private static string? Check(CrashWorkspace space, CrashPoint point, List<FsModel> snapshots, List<OperationInfo> ops, ExploreOptions options)

@@ -1,93 +1,71 @@
 using PmemFs.Check;
 using PmemFs.Engine;
+using PmemFs.Format;
 using PmemFs.Media;
 
 namespace PmemFs.CrashSim;
 
+/// <summary>What crashing one image's repair found.</summary>
+/// <param name="Skipped">Why the image was not crash-tested (the uninterrupted repair refused it or left it unclean: fsck's own tests judge that), or null.</param>
+public sealed record RepairCrashResult(SecondCrashResult? Crashes, string? Skipped);
+
 /// <summary>
-/// A power loss during `fsck --repair`: a damaged image is repaired once without interruption
-/// (the expected tree), then the repair is recorded and crashed at every point in every state
-/// (as <see cref="RecoveryCrashes"/> does for mount's recovery), and each image is repaired
-/// again. Each must end fsck-clean, mount, and keep every file the uninterrupted repair keeps
-/// (its data, wherever it is linked): repair loses nothing under power loss. The tree need not
-/// be identical: a repair crashed after creating /lost+found but before naming it leaves a
-/// directory the next repair links into a new /lost+found (docs/crash-testing.md).
+/// A power loss during <c>fsck --repair</c> (issue 13): an image is repaired once without
+/// interruption (the expected result: clean, mountable, and its tree), then that repair is
+/// crashed at each of its fences (<see cref="SecondCrash"/>) and every state is repaired again.
+/// Each must end clean, need nothing from a further repair, mount, and hold exactly the
+/// uninterrupted repair's tree with its space accounted for: repair converges under power loss.
 /// </summary>
 public static class RepairCrashes
 {
-    private static readonly FileSystemOptions Options = new() { NoAtime = true, ReadOnly = true, Name = "repair crash image" };
+    private static readonly FileSystemOptions Options = new() { NoAtime = true, Name = "repaired image" };
 
-    public static (long States, int Points, string? Problem) Check(byte[] image, int maxSubset, int samplesPerPoint, int seed)
+    public static RepairCrashResult Check(byte[] image, StateRules rules, int? onlyPoint = null, long? onlyState = null, Func<Recording, Recording>? sabotage = null)
     {
         ArgumentNullException.ThrowIfNull(image);
         FsModel expected;
         using (var media = MemoryMedia.FromBytes(image))
         {
-            FsckRepair.Repair(media, new FsckOptions());
-            using var fs = FileSystem.Mount(media, Options);
-            expected = FsModel.Observe(fs, out _);
-        }
-
-        Recording recording;
-        using (var inner = MemoryMedia.FromBytes(image))
-        using (var recorded = new RecordingMedia(inner, ownsInner: false))
-        {
-            FsckRepair.Repair(recorded, new FsckOptions());
-            recording = Recording.From(recorded);
-        }
-
-        var points = CrashExplorer.CrashPoints(recording, 0);
-        using var space = new CrashWorkspace(image.Length);
-        space.Reset(image);
-        var simulator = new PmemSimulator(recording, image) { DurableLineChanged = space.DurableChanged };
-        long states = 0;
-        foreach (var point in points)
-        {
-            simulator.AdvanceTo(point.Position);
-            var lines = simulator.PendingLines();
-            long all = 1;
-            foreach (var l in lines) all = all > (1L << maxSubset) ? all : all * (1 + l.Versions.Length);
-            bool enumerate = all <= 1L << maxSubset;
-            long take = enumerate ? all : samplesPerPoint;
-            for (long state = 0; state < take; state++)
+            RepairReport first;
+            try { first = FsckRepair.Repair(media, new FsckOptions()); }
+            catch (ImageFormatException e) { return new RepairCrashResult(null, "repair refuses it: " + e.Message); }
+            if (!first.After.IsClean) return new RepairCrashResult(null, "not clean after repair: " + string.Join("; ", first.After.Problems.Take(2)));
+            try
             {
-                space.Build(simulator.Durable, lines, CrashExplorer.Choose(lines, enumerate, state, seed, point.Index));
-                states++;
-                string? problem = RepairAgain(space.Media, expected);
-                if (problem is not null)
-                    return (states, points.Count, $"repair crashed at point {point.Index} ({point.Kind}, event {point.Position} of {recording.Records.Length}), state {state}: {problem}");
+                using var fs = FileSystem.Mount(media, Options);
+                expected = FsModel.Observe(fs, out string? accounting);
+                if (accounting is not null) return new RepairCrashResult(null, "repaired, but " + accounting);
+            }
+            catch (Exception e) when (e is ImageFormatException or InvalidDataException)
+            {
+                return new RepairCrashResult(null, "repaired, but the engine does not take it: " + e.Message);
             }
         }
-        return (states, points.Count, null);
-    }
-
-    /// <summary>Every regular file's data the expected tree holds is held by some file of the seen one.</summary>
-    private static string? Lost(FsModel seen, FsModel expected)
-    {
-        var have = seen.Nodes.Values.Where(n => n.Kind == NodeKind.File).Select(n => Convert.ToHexString(System.Security.Cryptography.SHA256.HashData(n.Data))).ToList();
-        foreach (var (ino, node) in expected.Nodes)
-        {
-            if (node.Kind != NodeKind.File) continue;
-            string hash = Convert.ToHexString(System.Security.Cryptography.SHA256.HashData(node.Data));
-            if (!have.Remove(hash)) return $"inode {ino} ({node.Data.Length} bytes) of the uninterrupted repair's tree is lost";
-        }
-        return null;
+        var crashes = SecondCrash.Explore(image, media => FsckRepair.Repair(media, new FsckOptions()), media => RepairAgain(media, expected), rules, onlyPoint, onlyState, sabotage);
+        return new RepairCrashResult(crashes, null);
     }
 
     private static string? RepairAgain(IMedia media, FsModel expected)
     {
+        RepairReport again;
+        try { again = FsckRepair.Repair(media, new FsckOptions()); }
+        catch (ImageFormatException e) { return "repair after the crash refuses the image: " + e.Message; }
+        if (!again.After.IsClean) return "not clean after repairing the crashed repair: " + string.Join("; ", again.After.Problems.Take(3));
+        var more = FsckRepair.Repair(media, new FsckOptions());
+        if (more.Changed) return "a third repair still changed something: " + string.Join("; ", more.Changes.Take(3));
+        FsModel seen;
         try
         {
-            var report = FsckRepair.Repair(media, new FsckOptions());
-            if (!report.After.IsClean) return "the second repair left problems: " + string.Join("; ", report.After.Problems.Take(3));
             using var fs = FileSystem.Mount(media, Options);
-            var seen = FsModel.Observe(fs, out string? accounting);
-            if (accounting is not null) return "after the second repair: " + accounting;
-            return Lost(seen, expected);
+            seen = FsModel.Observe(fs, out string? accounting);
+            if (accounting is not null) return "after repairing the crashed repair: " + accounting;
         }
-        catch (Exception e)
+        catch (Exception e) when (e is not OutOfMemoryException)
         {
-            return $"the second repair failed: {e.GetType().Name}: {e.Message}";
+            return $"the engine does not take the image repaired again: {e.GetType().Name}: {e.Message}";
         }
+        var after = Fsck.Check(media, new FsckOptions());
+        if (!after.IsClean) return "fsck after mounting it: " + string.Join("; ", after.Problems.Take(3));
+        return seen.DifferenceFrom(expected) is { } diff ? "repairing the crashed repair differs from one uninterrupted repair: " + diff : null;
     }
 }

@@ -150,7 +150,7 @@ public sealed class SimulatorModelTests
     {
         var lines = new List<PendingLine> { new(0, [new byte[L]]), new(1, [new byte[L]]), new(2, [new byte[L], new byte[L]]) };
         var seen = new HashSet<string>();
-        for (long s = 0; s < 2 * 2 * 3; s++) seen.Add(string.Join(",", CrashExplorer.Choose(lines, true, s, 1, 0)));
+        for (long s = 0; s < 2 * 2 * 3; s++) seen.Add(string.Join(",", CrashStates.Choose(lines, true, s, 1, 0)));
         Assert.Equal(12, seen.Count);
     }
 
@@ -162,9 +162,9 @@ public sealed class SimulatorModelTests
     {
         // A reproducer re-draws its state in a new process: the draw must not depend on a per-process hash salt.
         var lines = Enumerable.Range(0, 24).Select(i => new PendingLine(i, [new byte[L], new byte[L], new byte[L]])).ToList();
-        Assert.Equal(new int[lines.Count], CrashExplorer.Choose(lines, false, 0, 1, 3));
-        Assert.All(CrashExplorer.Choose(lines, false, 1, 1, 3), c => Assert.Equal(3, c));
-        Assert.Equal(SampledState5, CrashExplorer.Choose(lines, false, 5, 1, 3));
+        Assert.Equal(new int[lines.Count], CrashStates.Choose(lines, false, 0, 1, 3));
+        Assert.All(CrashStates.Choose(lines, false, 1, 1, 3), c => Assert.Equal(3, c));
+        Assert.Equal(SampledState5, CrashStates.Choose(lines, false, 5, 1, 3));
     }
 
     [Fact]

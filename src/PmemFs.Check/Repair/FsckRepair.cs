@@ -26,8 +26,10 @@ public sealed record RepairReport(IReadOnlyList<RepairChange> Changes, FsckRepor
 /// verify are cleared (and the change says what was lost).
 /// </summary>
 /// <remarks>
-/// Write order (each step flushed and drained before the next), so that a crash at any point
-/// leaves an image another repair can still fix:
+/// Write order, so that a crash at any point leaves an image another repair (or a mount) brings
+/// to the same result: the journal is replayed and checkpointed first, then steps 2 to 6 are
+/// committed through the journal (<see cref="RepairJournal"/>: whole records, and the new
+/// /lost+found with the entry naming it, or nothing), and the superblock is written last:
 /// <list type="number">
 /// <item>journal: replay every committed transaction onto the image, drain, then write a new
 /// header (a checkpoint) so no later mount replays old transactions over the repair;</item>

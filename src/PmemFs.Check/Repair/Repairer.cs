@@ -44,8 +44,13 @@ internal sealed class Repairer(IMedia media, FsckOptions options, IProgress<Fsck
     private readonly SortedDictionary<long, RmapRecord> _rmapsWritten = [];
     private readonly SortedDictionary<long, RefcountRecord> _refcountsWritten = [];
 
-    // Bitmap: words to write (word index -> value).
-    private readonly SortedDictionary<long, ulong> _bitmapWords = [];
+    // Bitmap: runs of blocks to mark in use and free; words holding bits past the region's end to write as they are.
+    private readonly List<(long Start, long End)> _bitmapSet = [];
+    private readonly List<(long Start, long End)> _bitmapClear = [];
+    private readonly SortedDictionary<long, ulong> _bitmapTailWords = [];
+
+    // Where the repair's own transactions go (set by the journal step).
+    private RepairJournal _journal = null!;
 
     // Superblock copies to rewrite at the end.
     private bool _writePrimary, _writeSecondary;
@@ -110,6 +115,7 @@ internal sealed class Repairer(IMedia media, FsckOptions options, IProgress<Fsck
         {
             // Nothing can be replayed. An empty log and a fresh header: old transactions can never look committed again.
             ResetJournal(1, 2);
+            _journal = new RepairJournal(media, _sb, 1, 0, 3);
             Change("journal", $"header unreadable ({slotProblem ?? "both slots are empty"}): log emptied and a new header written; committed transactions in it, if any, are lost");
             return;
         }
@@ -127,11 +133,17 @@ internal sealed class Repairer(IMedia media, FsckOptions options, IProgress<Fsck
         {
             // The transaction at the tail breaks the rules: it and whatever follows are dropped.
             ResetJournal(result.NextSeq + 1, result.HeaderGeneration + 1);
+            _journal = new RepairJournal(media, _sb, result.NextSeq + 1, 0, result.HeaderGeneration + 2);
             Change("journal", $"replayed {result.Replayed} committed transaction(s), then stopped: {result.Problem}; it and any later transactions were discarded (log emptied)");
             return;
         }
-        if (result.Replayed == 0) return;
+        if (result.Replayed == 0)
+        {
+            _journal = new RepairJournal(media, _sb, result.NextSeq, result.NextOffset, result.HeaderGeneration);
+            return;
+        }
         JournalReplay.WriteHeader(media, _g, result.HeaderGeneration + 1, result.NextSeq, result.NextOffset);
+        _journal = new RepairJournal(media, _sb, result.NextSeq, result.NextOffset, result.HeaderGeneration + 1);
         Change("journal", $"replayed {result.Replayed} committed transaction(s) onto the image (from sequence {header.Value.TailSeq}) and checkpointed it");
     }
 
@@ -782,17 +794,19 @@ internal sealed class Repairer(IMedia media, FsckOptions options, IProgress<Fsck
         {
             ulong have = media.ReadUInt64(bitmap + w * 8);
             if (have == want[w]) continue;
-            _bitmapWords[w] = want[w];
             ulong diff = have ^ want[w];
             for (int bit = 0; bit < 64; bit++)
             {
                 if ((diff & (1UL << bit)) == 0) continue;
                 long b = w * 64 + bit;
+                if (b >= blocks) _bitmapTailWords[w] = want[w]; // the journal changes bits of real blocks only
                 var runs = (want[w] & (1UL << bit)) != 0 ? setRuns : clearRuns;
                 if (runs.Count > 0 && runs[^1].End == b) runs[^1] = (runs[^1].Start, b + 1);
                 else runs.Add((b, b + 1));
             }
         }
+        foreach (var (start, end) in setRuns) if (start < blocks) _bitmapSet.Add((start, Math.Min(end, blocks)));
+        foreach (var (start, end) in clearRuns) if (start < blocks) _bitmapClear.Add((start, Math.Min(end, blocks)));
         ReportRuns(setRuns, "marked in use (owned, but they were marked free)", "more runs marked in use");
         ReportRuns(clearRuns, "marked free (they were marked in use but nobody owns them)", "more runs marked free");
     }
@@ -814,12 +828,13 @@ internal sealed class Repairer(IMedia media, FsckOptions options, IProgress<Fsck
     private void Write()
     {
         Step("writing");
+        // Through the journal (RepairJournal): a crash leaves whole transactions or none, and
+        // the order below only matters where one repair needs more than one transaction.
         // 2. Removals.
         foreach (long slot in _direntsCleared) Zero(_g.DirentOffset(slot), DiskDirent.Size);
         foreach (long slot in _extentsCleared) Zero(_g.ExtentOffset(slot), DiskExtent.Size);
         foreach (ulong ino in _inodesCleared)
             if (!_inodes.ContainsKey(ino)) Zero(_g.InodeOffset(Geometry.SlotOfIno(ino)), DiskInode.Size);
-        media.Drain();
 
         // 3. Inode records.
         var buf = new byte[DiskDirent.Size];
@@ -829,7 +844,6 @@ internal sealed class Repairer(IMedia media, FsckOptions options, IProgress<Fsck
             DiskInode.Seal(rec, buf.AsSpan(0, DiskInode.Size));
             Store(_g.InodeOffset(Geometry.SlotOfIno(ino)), buf.AsSpan(0, DiskInode.Size));
         }
-        media.Drain();
 
         // 4. Dirent records, shortened extents.
         foreach (long slot in _direntsWritten)
@@ -842,7 +856,6 @@ internal sealed class Repairer(IMedia media, FsckOptions options, IProgress<Fsck
             DiskExtent.Seal(_extents[slot], buf.AsSpan(0, DiskExtent.Size));
             Store(_g.ExtentOffset(slot), buf.AsSpan(0, DiskExtent.Size));
         }
-        media.Drain();
 
         // 5. The rmap table.
         foreach (long slot in _rmapsCleared) Zero(_g.RmapOffset(slot), DiskRmap.Size);
@@ -856,15 +869,19 @@ internal sealed class Repairer(IMedia media, FsckOptions options, IProgress<Fsck
             DiskRefcount.Seal(rc, buf.AsSpan(0, DiskRefcount.Size));
             Store(_g.RmapOffset(slot), buf.AsSpan(0, DiskRefcount.Size));
         }
-        media.Drain();
 
-        // 6. The bitmap.
+        // 6. The bitmap (bit ranges, as the engine logs them).
+        foreach (var (start, end) in _bitmapClear) _journal.ClearBits(start, end - start);
+        foreach (var (start, end) in _bitmapSet) _journal.SetBits(start, end - start);
+        _journal.Commit();
+        // Bits past the region's last block belong to no block: their words are written as they should read.
         long bitmap = Geometry.BlockOffset(_g.BitmapStart);
         Span<byte> word = stackalloc byte[8];
-        foreach (var (w, value) in _bitmapWords)
+        foreach (var (w, value) in _bitmapTailWords)
         {
             System.Buffers.Binary.BinaryPrimitives.WriteUInt64LittleEndian(word, value);
-            Store(bitmap + w * 8, word);
+            media.Write(bitmap + w * 8, word);
+            media.Flush(bitmap + w * 8, 8);
         }
         media.Drain();
 
@@ -873,15 +890,7 @@ internal sealed class Repairer(IMedia media, FsckOptions options, IProgress<Fsck
         if (_writePrimary) ImageReader.WriteSuperblock(media, _sb, SuperblockCopy.Primary);
     }
 
-    private void Zero(long offset, int length)
-    {
-        media.Fill(offset, length, 0);
-        media.Flush(offset, length);
-    }
+    private void Zero(long offset, int length) => _journal.Zero(offset, length);
 
-    private void Store(long offset, ReadOnlySpan<byte> bytes)
-    {
-        media.Write(offset, bytes);
-        media.Flush(offset, bytes.Length);
-    }
+    private void Store(long offset, ReadOnlySpan<byte> bytes) => _journal.Write(offset, bytes);
 }

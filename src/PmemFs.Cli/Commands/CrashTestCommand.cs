@@ -15,7 +15,8 @@ public static class CrashTestCommand
 {
     public const string Name = "crashtest";
 
-    public sealed record Request(int Seed, int Seeds, long Budget, string Workload, int MaxSubset, int Samples, int? Point, long? State, bool Json, bool Quiet, int RecoveryCrashEvery = 0, int PoisonEvery = 0);
+    public sealed record Request(int Seed, int Seeds, long Budget, string Workload, int MaxSubset, int Samples, int? Point, long? State, bool Json, bool Quiet, int RecoveryCrashEvery = 0,
+        int RepairCrashes = 0, long SecondBudget = 100, int? RepairImage = null, int? SecondPoint = null, long? SecondState = null, int PoisonEvery = 0);
 
     public static Command Build(CliConsole console)
     {
@@ -34,18 +35,29 @@ public static class CrashTestCommand
             Description = "Also crash the recovery: every Nth first-crash state that recovers correctly has its recovery (replay, orphans, truncates, checkpoint) crashed at each fence and recovered again, which must give the same tree (0: off, the default).",
             HelpName = "N",
         };
+        var repairCrashes = new Option<int>("--repair-crashes")
+        {
+            Description = "Also crash fsck --repair: N damaged images per workload and seed (crash images with random metadata flips) are repaired once, then the repair is crashed at each fence and repaired again, which must converge to the same clean tree (0: off, the default).",
+            HelpName = "N",
+        };
         var poisonEvery = new Option<int>("--poison")
         {
             Description = "Also recover every Nth crash state with 1-3 random bad ranges (emulated poison): fsck and recovery never crash or read through it, and files read back as errors or exactly (0: off, the default).",
             HelpName = "N",
         };
+        var secondBudget = new Option<long>("--second-budget") { Description = "States per crashed recovery or repair at most (default 100).", DefaultValueFactory = _ => 100 };
+        var repairImage = new Option<int?>("--repair-image") { Description = "Only this damaged image, and no first-crash states (from a reproducer)." };
+        var secondPoint = new Option<int?>("--second-point") { Description = "Only this crash point of the crashed recovery or repair (from a reproducer)." };
+        var secondState = new Option<long?>("--second-state") { Description = "Only this state of that point (from a reproducer)." };
         var command = new Command(Name, "Enumerate power-loss states of recorded workloads and check the durability contract. Exit: 0 none failed, 1 failures or error, 2 usage.")
         {
-            seed, seeds, budget, workload, maxSubset, samples, point, state, json, quiet, recoveryCrashes, poisonEvery,
+            seed, seeds, budget, workload, maxSubset, samples, point, state, json, quiet, recoveryCrashes,
+            repairCrashes, secondBudget, repairImage, secondPoint, secondState, poisonEvery,
         };
         command.SetAction(parsed => Run(console, new Request(
             parsed.GetValue(seed), parsed.GetValue(seeds), parsed.GetValue(budget), parsed.GetValue(workload)!, parsed.GetValue(maxSubset),
-            parsed.GetValue(samples), parsed.GetValue(point), parsed.GetValue(state), parsed.GetValue(json), parsed.GetValue(quiet), parsed.GetValue(recoveryCrashes), parsed.GetValue(poisonEvery))));
+            parsed.GetValue(samples), parsed.GetValue(point), parsed.GetValue(state), parsed.GetValue(json), parsed.GetValue(quiet), parsed.GetValue(recoveryCrashes),
+            parsed.GetValue(repairCrashes), parsed.GetValue(secondBudget), parsed.GetValue(repairImage), parsed.GetValue(secondPoint), parsed.GetValue(secondState), parsed.GetValue(poisonEvery))));
         return command;
     }
 
@@ -72,8 +84,13 @@ public static class CrashTestCommand
         if (r.Samples <= 0) return "--samples must be positive";
         if (r.RecoveryCrashEvery < 0) return "--recovery-crashes must be 0 or positive";
         if (r.PoisonEvery < 0) return "--poison must be 0 or positive";
+        if (r.RepairCrashes < 0) return "--repair-crashes must be 0 or positive";
+        if (r.SecondBudget <= 0) return "--second-budget must be positive";
+        if (r.RepairImage is { } image && (image < 0 || image >= r.RepairCrashes)) return "--repair-image needs --repair-crashes above it";
+        if (r.SecondState is not null && r.SecondPoint is null) return "--second-state needs --second-point";
+        if (r.SecondPoint is not null && r.RecoveryCrashEvery == 0 && r.RepairImage is null) return "--second-point needs --recovery-crashes or --repair-image";
         if (r.State is not null && r.Point is null) return "--state needs --point";
-        if ((r.Point is not null) && r.Workload == "all") return "--point needs --workload";
+        if ((r.Point is not null || r.RepairImage is not null) && r.Workload == "all") return "--point and --repair-image need --workload";
         return null;
     }
 
@@ -93,6 +110,11 @@ public static class CrashTestCommand
                 OnlyPoint = request.Point,
                 OnlyState = request.State,
                 RecoveryCrashEvery = request.RecoveryCrashEvery,
+                RepairCrashImages = request.RepairCrashes,
+                SecondBudget = request.SecondBudget,
+                OnlyRepairImage = request.RepairImage,
+                OnlySecondPoint = request.SecondPoint,
+                OnlySecondState = request.SecondState,
                 PoisonEvery = request.PoisonEvery,
             };
             foreach (var w in workloads)
@@ -104,6 +126,7 @@ public static class CrashTestCommand
                 if (!request.Json && !request.Quiet)
                     console.Out.WriteLine($"{r.Workload,-26} seed {r.Seed,-4} {r.Operations,5} ops {r.CrashPoints,6} crash points {r.States,8} states {r.Failures.Count,3} failures {r.Elapsed.TotalSeconds,7:F1} s"
                         + (r.RecoveriesCrashed > 0 ? $"; {r.RecoveriesCrashed} recoveries crashed in {r.RecoveryStates} states" : "")
+                        + (r.RepairsCrashed + r.RepairsSkipped > 0 ? $"; {r.RepairsCrashed} repairs crashed in {r.RepairStates} states ({r.RepairsSkipped} images skipped)" : "")
                         + (r.PoisonedRecoveries > 0 ? $"; {r.PoisonedRecoveries} recovered with poison" : ""));
             }
         }
@@ -126,6 +149,8 @@ public static class CrashTestCommand
         output.WriteLine($"{results.Count} workload runs, {results.Sum(r => r.CrashPoints)} crash points ({results.Sum(r => r.PointsChecked)} checked), {states} crash states explored, {failures.Count} failures, {elapsed.TotalSeconds:F1} s ({(states == 0 ? 0 : elapsed.TotalMilliseconds / states):F2} ms per state)");
         if (results.Sum(r => r.RecoveriesCrashed) is int recoveries and > 0)
             output.WriteLine($"recovery crashed in {recoveries} of those states: {results.Sum(r => r.RecoveryStates)} second-crash states recovered again");
+        if (results.Sum(r => r.RepairsCrashed + r.RepairsSkipped) > 0)
+            output.WriteLine($"fsck --repair crashed on {results.Sum(r => r.RepairsCrashed)} damaged images: {results.Sum(r => r.RepairStates)} second-crash states repaired again ({results.Sum(r => r.RepairsSkipped)} images skipped: refused or left unclean by one uninterrupted repair)");
     }
 
     private static void WriteJson(TextWriter output, List<WorkloadResult> results, List<CrashFailure> failures, TimeSpan elapsed) => Json.Write(output, w =>
@@ -135,6 +160,11 @@ public static class CrashTestCommand
         w.WriteNumber("crashPoints", results.Sum(r => r.CrashPoints));
         w.WriteNumber("crashPointsChecked", results.Sum(r => r.PointsChecked));
         w.WriteNumber("states", results.Sum(r => r.States));
+        w.WriteNumber("recoveriesCrashed", results.Sum(r => r.RecoveriesCrashed));
+        w.WriteNumber("recoveryStates", results.Sum(r => r.RecoveryStates));
+        w.WriteNumber("repairsCrashed", results.Sum(r => r.RepairsCrashed));
+        w.WriteNumber("repairStates", results.Sum(r => r.RepairStates));
+        w.WriteNumber("repairImagesSkipped", results.Sum(r => r.RepairsSkipped));
         w.WriteNumber("failures", failures.Count);
         w.WriteNumber("seconds", Math.Round(elapsed.TotalSeconds, 3));
         w.WriteStartArray("workloads");
@@ -151,6 +181,11 @@ public static class CrashTestCommand
             w.WriteNumber("enumeratedPoints", r.EnumeratedPoints);
             w.WriteNumber("sampledPoints", r.SampledPoints);
             w.WriteNumber("maxLinesInDoubt", r.MaxPending);
+            w.WriteNumber("recoveriesCrashed", r.RecoveriesCrashed);
+            w.WriteNumber("recoveryStates", r.RecoveryStates);
+            w.WriteNumber("repairsCrashed", r.RepairsCrashed);
+            w.WriteNumber("repairStates", r.RepairStates);
+            w.WriteNumber("repairImagesSkipped", r.RepairsSkipped);
             w.WriteNumber("failures", r.Failures.Count);
             w.WriteNumber("seconds", Math.Round(r.Elapsed.TotalSeconds, 3));
             w.WriteEndObject();
