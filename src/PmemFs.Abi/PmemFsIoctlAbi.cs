@@ -436,3 +436,43 @@ public unsafe struct PmemFsPoison
     public Span<PmemFsPoisonRange> Ranges => MemoryMarshal.Cast<byte, PmemFsPoisonRange>(
         MemoryMarshal.CreateSpan(ref _ranges[0], PmemFsPoisonAbi.Entries * PmemFsPoisonRange.Size));
 }
+
+/// <summary>
+/// The file system's health and the administrator's forced shutdown (struct pmemfs_health in
+/// pmemfs.h; `pmemfs info MOUNT`, `pmemfs shutdown MOUNT`; docs/health.md). GET: anyone;
+/// SHUTDOWN: CAP_SYS_ADMIN.
+/// </summary>
+public static class PmemFsHealthAbi
+{
+    public const uint Health = 0xC2005051; // _IOWR('P', 0x51, struct pmemfs_health)
+
+    public const uint Version = 1;
+
+    public const uint OpGet = 1, OpShutdown = 2;
+
+    /// <summary>SHUTDOWN flags, XFS_FSOP_GOING_FLAGS_*'s values: DEFAULT and LOGFLUSH let the transactions in flight finish first; NOLOGFLUSH stops them.</summary>
+    public const uint ShutdownDefault = 0, ShutdownLogFlush = 1, ShutdownNoLogFlush = 2;
+
+    public const int ReasonBytes = 448;
+}
+
+/// <summary>struct pmemfs_health (512 bytes).</summary>
+[StructLayout(LayoutKind.Sequential, Size = Size)]
+public unsafe struct PmemFsHealth
+{
+    public uint Version;
+    public uint Op;
+    public uint Flags;
+    /// <summary>Out: PMEMFS_HEALTH_* (<see cref="PmemFsPoisonAbi.HealthOk"/> and the rest).</summary>
+    public uint State;
+    /// <summary>Out: when the state last got worse, ns since the epoch (UTC); 0 while ok.</summary>
+    public ulong SinceNs;
+    public ulong Reserved1, Reserved2, Reserved3, Reserved4, Reserved5;
+    private fixed byte _reason[PmemFsHealthAbi.ReasonBytes];
+
+    public const int Size = 512;
+
+    /// <summary>Out: why (UTF-8, NUL-terminated, cut to fit); empty while ok.</summary>
+    [System.Diagnostics.CodeAnalysis.UnscopedRef]
+    public Span<byte> Reason => MemoryMarshal.CreateSpan(ref _reason[0], PmemFsHealthAbi.ReasonBytes);
+}

@@ -68,6 +68,7 @@ public static class CommandLine
             RmapCommand.Build(console),
             PoisonCommand.Build(console),
             ReflinkCommand.Build(console),
+            ShutdownCommand.Build(console),
         };
         return root;
     }

@@ -88,7 +88,7 @@ public sealed class MountDaemon(MountRequest request, DaemonLog log)
         // What mount found wrong (bad ranges, sick files), then everything found later, as it happens.
         foreach (var e in fs.Health.Events)
         {
-            LogHealthEvent(log, e);
+            LogHealthEvent(log, e, fs.Health);
             // What changes how the mount can be used is said where `pmemfs mount` shows it too
             // (a background daemon's stderr reaches the command until the mount is live).
             if (e.Kind is HealthEventKind.UnsafeShutdown or HealthEventKind.WritesRefused or HealthEventKind.ShutDown)
@@ -96,7 +96,7 @@ public sealed class MountDaemon(MountRequest request, DaemonLog log)
         }
         fs.Health.Report = e =>
         {
-            LogHealthEvent(log, e);
+            LogHealthEvent(log, e, fs.Health);
             ops.HealthEventSeen(e);
         };
         ops.MountIsReadOnly = () => MountTable.FindServing(mountpoint, image)?.ReadOnly ?? false;
@@ -126,14 +126,20 @@ public sealed class MountDaemon(MountRequest request, DaemonLog log)
             // Also after a lost FUSE_DESTROY (plain umount): persist and close here, once.
             fs.Sync();
             if (pidFile is not null) TryDelete(pidFile);
-            log.Info($"{image}: FUSE session over; journal checkpointed");
+            log.Info(fs.Health.State == HealthState.ShutDown
+                ? $"{image}: FUSE session over; shut down, so nothing written: the next mount replays the journal"
+                : $"{image}: FUSE session over; journal checkpointed");
         }
         return 0;
     }
 
-    private static void LogHealthEvent(DaemonLog log, HealthEvent e)
+    private static void LogHealthEvent(DaemonLog log, HealthEvent e, FileSystemHealth health)
     {
         if (e.Kind is HealthEventKind.PoisonCleared) log.Info(e.Message);
+        else if (e.Kind is HealthEventKind.ShutDown)
+            // Once (the state changes once): what failed, and where, for whoever reads the log.
+            log.Error($"forced shutdown: {e.Message}; every change now gets EIO and nothing more is written; unmount and mount again (the mount replays the journal)"
+                + (health.ShutDownCause is { } cause ? $"\n{cause}" : ""));
         else log.Warning(e.Message);
     }
 

@@ -80,9 +80,10 @@ public sealed partial class FileSystem : IDisposable
         catch (LogRefusedException) { throw; } // nothing was stored: the transaction gives everything back
         catch (Exception e)
         {
-            // A persist or an apply failed: whether this commit (or an earlier one it needs) is
-            // durable, and what the tables hold, is no longer known. Stop writing (XFS's forced shutdown).
-            ShutDown($"a commit failed after it began reaching the media ({e.GetType().Name}: {e.Message})");
+            // A store failed, or the log had stopped: whether this commit (or an earlier one it
+            // needs) is durable, and what the tables hold, is no longer known. Stop writing
+            // (XFS's forced shutdown); the next mount's replay decides.
+            ShutDown($"a commit failed after it began reaching the media ({e.GetType().Name}: {e.Message})", e);
             throw new ErrnoException(Errno.EIO);
         }
     }
@@ -180,7 +181,7 @@ public sealed partial class FileSystem : IDisposable
         long bs = FormatConstants.BlockSize;
         SuperblockCopy? copy = bad.Offset < bs ? SuperblockCopy.Primary
             : bad.Offset >= Geometry.SecondarySuperblock * bs ? SuperblockCopy.Secondary : null;
-        if (copy is null || Options.ReadOnly) return false;
+        if (copy is null || Options.ReadOnly || Health.State == Engine.Health.HealthState.ShutDown) return false;
         lock (_formatLock)
         {
             Media.ClearPoison(bad.Offset, bad.Length);
@@ -235,11 +236,32 @@ public sealed partial class FileSystem : IDisposable
     }
 
     /// <summary>
-    /// Forced shutdown (docs/health.md): from now on every change answers EIO and nothing more is
-    /// written, not even the clean-unmount checkpoint, so the next mount replays the journal and
-    /// finds the media as the last durable commit left it. Reads go on. Said once.
+    /// Forced shutdown (docs/health.md, XFS's xfs_force_shutdown): from the moment this returns
+    /// every change answers EIO and nothing more is written — no transaction, apply, checkpoint
+    /// or clean-unmount header — so the next mount replays the journal and finds the media as
+    /// the last durable commit left it. Reads go on. Said once (the first reason and cause win).
+    /// The one door: <see cref="Health.FileSystemHealth.ShutDown"/> alone would not stop the log.
     /// </summary>
-    public void ShutDown(string reason) => Health.ShutDown(reason);
+    /// <param name="cause">The exception that made memory and media part, for the daemon's log.</param>
+    /// <param name="finishInFlight">Let the transactions already in the log finish first (XFS's
+    /// LOGFLUSH: their callers are told success, truthfully); otherwise they fail with EIO (one
+    /// whose commit word was durable is replayed by the next mount). Failures stop at once.</param>
+    public void ShutDown(string reason, Exception? cause = null, bool finishInFlight = false)
+    {
+        Health.ShutDown(reason, cause);
+        Log?.Stop(reason, finishInFlight);
+    }
+
+    /// <summary>
+    /// A verifier failure at run time on a structure about to be changed: the media no longer
+    /// holds what memory believes (a stray store, a bug), so changing it would build on a guess.
+    /// Shuts down and throws EIO; nothing of the change was stored.
+    /// </summary>
+    internal void ShutDownOnDamage(VerifyResult verdict, string what)
+    {
+        ShutDown($"{what} changed under the mount ({verdict.Problem}): memory and media disagree");
+        throw new ErrnoException(Errno.EIO);
+    }
 
     public void Dispose()
     {

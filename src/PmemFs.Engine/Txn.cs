@@ -114,7 +114,7 @@ internal sealed class Txn : IDisposable
             catch (Exception e)
             {
                 // Durable on the media, half done in memory: the two no longer agree.
-                _fs.ShutDown($"memory could not follow a durable commit ({e.GetType().Name}: {e.Message})");
+                _fs.ShutDown($"memory could not follow a durable commit ({e.GetType().Name}: {e.Message})", e);
                 throw new ErrnoException(Errno.EIO);
             }
         }

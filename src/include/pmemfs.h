@@ -508,6 +508,43 @@ struct pmemfs_poison {
 
 #define PMEMFS_IOC_POISON _IOWR('P', 0x50, struct pmemfs_poison)
 
+/* ---------------------------------------------------------------------------------------
+ * Health and forced shutdown (docs/health.md): on any file or directory of the mount.
+ *   PMEMFS_HEALTH_GET       fills state, since_ns and reason. Anyone may ask.
+ *   PMEMFS_HEALTH_SHUTDOWN  forced shutdown, as XFS_IOC_GOINGDOWN (which reaches a FUSE daemon
+ *                           without its flags, being _IOR): from then on every change gets EIO
+ *                           and nothing is written until remount, not even the clean-unmount
+ *                           header, so the next mount replays the journal. Reads go on.
+ *                           flags: PMEMFS_SHUTDOWN_DEFAULT or _LOGFLUSH let the transactions
+ *                           already in the log finish first (their callers are told success);
+ *                           _NOLOGFLUSH makes them fail with EIO (one whose commit was durable
+ *                           is replayed by the next mount). Needs CAP_SYS_ADMIN. Then as GET.
+ * Errors: EINVAL (bad version, op, flags or reserved fields), EPERM (SHUTDOWN without
+ * CAP_SYS_ADMIN). A read-only mount may be shut down too (it writes nothing anyway).
+ * --------------------------------------------------------------------------------------- */
+
+#define PMEMFS_HEALTH_VERSION 1
+#define PMEMFS_HEALTH_REASON_BYTES 448
+
+#define PMEMFS_HEALTH_GET      1
+#define PMEMFS_HEALTH_SHUTDOWN 2
+
+#define PMEMFS_SHUTDOWN_DEFAULT    0 /* = XFS_FSOP_GOING_FLAGS_DEFAULT */
+#define PMEMFS_SHUTDOWN_LOGFLUSH   1 /* = XFS_FSOP_GOING_FLAGS_LOGFLUSH */
+#define PMEMFS_SHUTDOWN_NOLOGFLUSH 2 /* = XFS_FSOP_GOING_FLAGS_NOLOGFLUSH */
+
+struct pmemfs_health {
+	uint32_t version;     /* in: PMEMFS_HEALTH_VERSION */
+	uint32_t op;          /* in: PMEMFS_HEALTH_GET or PMEMFS_HEALTH_SHUTDOWN */
+	uint32_t flags;       /* in: PMEMFS_SHUTDOWN_* (SHUTDOWN); 0 (GET) */
+	uint32_t state;       /* out: PMEMFS_HEALTH_OK, _WRITES_REFUSED or _SHUT_DOWN */
+	uint64_t since_ns;    /* out: when the state last got worse, ns since the epoch (UTC); 0 while ok */
+	uint64_t reserved[5]; /* in: 0; out: 0 */
+	char reason[PMEMFS_HEALTH_REASON_BYTES]; /* out: why, UTF-8, NUL-terminated; empty while ok */
+};
+
+#define PMEMFS_IOC_HEALTH _IOWR('P', 0x51, struct pmemfs_health)
+
 #ifdef __cplusplus
 #define PMEMFS_STATIC_ASSERT static_assert
 #else
@@ -527,6 +564,7 @@ PMEMFS_STATIC_ASSERT(sizeof(struct pmemfs_region) == 4096, "pmemfs_region is 409
 PMEMFS_STATIC_ASSERT(sizeof(struct pmemfs_clone_range) == 64, "pmemfs_clone_range is 64 bytes");
 PMEMFS_STATIC_ASSERT(sizeof(struct pmemfs_rmap_entry) == 64, "pmemfs_rmap_entry is 64 bytes");
 PMEMFS_STATIC_ASSERT(sizeof(struct pmemfs_rmap) == 4096, "pmemfs_rmap is 4096 bytes");
+PMEMFS_STATIC_ASSERT(sizeof(struct pmemfs_health) == 512, "pmemfs_health is 512 bytes");
 #undef PMEMFS_STATIC_ASSERT
 
 #endif /* PMEMFS_H */

@@ -79,6 +79,14 @@ public sealed class LeaseAbiTests
         yield return N("PMEMFS_RMAP_REFCOUNT", PmemFsRmapAbi.KindRefcount);
         yield return N("PMEMFS_RMAP_UNWRITTEN", PmemFsRmapAbi.FlagUnwritten);
         yield return N("PMEMFS_RMAP_SHARED", PmemFsRmapAbi.FlagShared);
+        yield return N("PMEMFS_IOC_HEALTH", PmemFsHealthAbi.Health);
+        yield return N("PMEMFS_HEALTH_VERSION", PmemFsHealthAbi.Version);
+        yield return N("PMEMFS_HEALTH_REASON_BYTES", (uint)PmemFsHealthAbi.ReasonBytes);
+        yield return N("PMEMFS_HEALTH_GET", PmemFsHealthAbi.OpGet);
+        yield return N("PMEMFS_HEALTH_SHUTDOWN", PmemFsHealthAbi.OpShutdown);
+        yield return N("PMEMFS_SHUTDOWN_DEFAULT", PmemFsHealthAbi.ShutdownDefault);
+        yield return N("PMEMFS_SHUTDOWN_LOGFLUSH", PmemFsHealthAbi.ShutdownLogFlush);
+        yield return N("PMEMFS_SHUTDOWN_NOLOGFLUSH", PmemFsHealthAbi.ShutdownNoLogFlush);
 
         foreach (var f in Layout<PmemFsInodeFlags>("pmemfs_inode_flags", PmemFsInodeFlags.Size,
             "version", "reserved0", "set", "clear", "flags", "state", "dax_mode", "granularity", "health", "sick_files", "quarantined_slots")) yield return f;
@@ -103,6 +111,8 @@ public sealed class LeaseAbiTests
         foreach (var f in Layout<PmemFsPoisonRange>("pmemfs_poison_range", PmemFsPoisonRange.Size, "offset", "length")) yield return f;
         foreach (var f in Layout<PmemFsPoison>("pmemfs_poison", PmemFsPoison.Size,
             "version", "op", "flags", "count", "offset", "length", "more", "health_state", "reserved:Reserved1", "ranges:_ranges")) yield return f;
+        foreach (var f in Layout<PmemFsHealth>("pmemfs_health", PmemFsHealth.Size,
+            "version", "op", "flags", "state", "since_ns", "reserved:Reserved1", "reason:_reason")) yield return f;
         foreach (var f in Layout<PmemFsRmapEntry>("pmemfs_rmap_entry", PmemFsRmapEntry.Size,
             "physical", "length", "ino", "file_offset", "refs", "kind", "flags", "reserved:Reserved1")) yield return f;
         foreach (var f in Layout<PmemFsRmap>("pmemfs_rmap", PmemFsRmap.Size,

@@ -28,6 +28,9 @@ public sealed record PathInfo(
 
     public DateTimeOffset LeaseClock { get; init; }
 
+    /// <summary>Why the file system is not healthy, and since when (PMEMFS_IOC_HEALTH); null when healthy or the daemon does not answer it.</summary>
+    public ShutdownCommand.MountHealth? Health { get; init; }
+
     /// <summary>For a regular file: bytes of its blocks that other extents map too (reflink), and bytes it has allocated; null when the map cannot be read.</summary>
     public (ulong Shared, ulong Allocated)? Sharing { get; init; }
 
@@ -49,6 +52,8 @@ public sealed record PathInfo(
         if (errno == 0)
         {
             var info = new PathInfo(path, isDirectory, mount, isMountPoint, flags, null);
+            if (flags.Raw.Health != PmemFsPoisonAbi.HealthOk && ShutdownCommand.Call(path, PmemFsHealthAbi.OpGet, 0, out var health) == 0)
+                info = info with { Health = health };
             if (!isDirectory && LeaseList.Read(path, thisFileOnly: true, mount?.Mountpoint, out var leases, out var now) == 0)
                 info = info with { Leases = leases, LeaseClock = now };
             if (!isDirectory && BmapCommand.Read(path, out var extents, out _) == 0)
@@ -114,6 +119,8 @@ public sealed record PathInfo(
         }
         w.Field("file system", f.HealthName);
         w.Field("damage", f.DamageText);
+        if (Health is { Reason: { } reason } h)
+            w.Field("why", h.Since is { } since ? $"{reason} (since {since.ToLocalTime():yyyy-MM-dd HH:mm:ss zzz})" : reason);
         w.Field("flags", f.Flags == 0 ? "none" : FlagNames.Format(f.Flags));
         w.Field("effective DAX", DaxText(f, IsDirectory));
         w.Field("DAX_IMMUTABLE", DaxImmutableText(f));
@@ -167,6 +174,11 @@ public sealed record PathInfo(
         w.WriteString("health", f.Raw.Health switch { PmemFsPoisonAbi.HealthOk => "ok", PmemFsPoisonAbi.HealthWritesRefused => "writes-refused", _ => "shut-down" });
         w.WriteNumber("sickFiles", f.Raw.SickFiles);
         w.WriteNumber("quarantinedSlots", f.Raw.QuarantinedSlots);
+        if (Health is { Reason: { } reason } h)
+        {
+            w.WriteString("healthReason", reason);
+            if (h.Since is { } since) w.WriteString("healthSince", since.ToString("O", System.Globalization.CultureInfo.InvariantCulture));
+        }
         w.WriteStartArray("flags");
         foreach (string name in FlagNames.Names(f.Flags)) w.WriteStringValue(name);
         w.WriteEndArray();

@@ -62,6 +62,8 @@ public sealed unsafe partial class PmemFsOperations
                 break;
             case PmemFsPoisonAbi.Poison when TryPoisonIoctl(req, input, outSize):
                 return;
+            case PmemFsHealthAbi.Health when TryHealthIoctl(req, input, outSize):
+                return;
             case PmemFsRmapAbi.Rmap when TryRmapIoctl(req, input, outSize):
                 break;
             case PmemFsLeaseAbi.LeaseAcquire or PmemFsLeaseAbi.LeaseRelease or PmemFsLeaseAbi.Pin or PmemFsLeaseAbi.Unpin

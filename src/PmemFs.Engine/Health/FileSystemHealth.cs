@@ -19,6 +19,8 @@ public sealed class FileSystemHealth
     private readonly Queue<HealthEvent> _events = new();
     private volatile int _state;
     private string? _reason;
+    private DateTimeOffset? _since;
+    private Exception? _cause;
 
     /// <summary>Told every event once, as it happens (the daemon logs them); must not throw or block.</summary>
     public Action<HealthEvent>? Report { get; set; }
@@ -27,6 +29,12 @@ public sealed class FileSystemHealth
 
     /// <summary>Why writes are refused or the file system shut down; null while healthy.</summary>
     public string? Reason { get { lock (_gate) return _reason; } }
+
+    /// <summary>When the state last got worse (UTC); null while healthy.</summary>
+    public DateTimeOffset? Since { get { lock (_gate) return _since; } }
+
+    /// <summary>The exception behind a forced shutdown, when one caused it (the daemon logs its stack once).</summary>
+    public Exception? ShutDownCause { get { lock (_gate) return _cause; } }
 
     /// <summary>Ok while changes are allowed; EROFS when writes are refused; EIO after a shutdown.</summary>
     public Errno WriteRefusal => State switch
@@ -46,18 +54,21 @@ public sealed class FileSystemHealth
     public void RefuseWrites(string reason) => Worsen(HealthState.WritesRefused, reason, HealthEventKind.WritesRefused);
 
     /// <summary>
-    /// Forced shutdown: nothing is written again until remount. Returns true the first time
-    /// (the caller may add detail to the log); later calls change nothing.
+    /// Forced shutdown, the state only: changes are refused from now on. Returns true the first
+    /// time; later calls change nothing. Engine code calls <see cref="FileSystem.ShutDown"/>,
+    /// which also stops the metadata log.
     /// </summary>
-    public bool ShutDown(string reason) => Worsen(HealthState.ShutDown, reason, HealthEventKind.ShutDown);
+    public bool ShutDown(string reason, Exception? cause = null) => Worsen(HealthState.ShutDown, reason, HealthEventKind.ShutDown, cause);
 
-    private bool Worsen(HealthState to, string reason, HealthEventKind kind)
+    private bool Worsen(HealthState to, string reason, HealthEventKind kind, Exception? cause = null)
     {
         lock (_gate)
         {
             if (_state >= (int)to) return false;
             _reason = reason;
             _state = (int)to;
+            _since = DateTimeOffset.UtcNow;
+            _cause = cause;
         }
         Record(kind, 0, -1, 0, reason);
         return true;

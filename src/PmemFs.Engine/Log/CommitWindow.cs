@@ -32,6 +32,7 @@ internal sealed class CommitWindow(ulong nextSeq)
     private readonly List<Entry> _entries = []; // consecutive sequences, oldest first; popped once applied
     private ulong _durableBefore = nextSeq;      // the watermark: every sequence below it is durable
     private ulong _failedSeq = ulong.MaxValue;
+    private bool _stopped;
 
     public bool Failed
     {
@@ -97,6 +98,20 @@ internal sealed class CommitWindow(ulong nextSeq)
         }
     }
 
+    /// <summary>
+    /// The log stopped (forced shutdown): every transaction in flight fails at its next wait, as
+    /// behind a failed one, and none is added again.
+    /// </summary>
+    public void Stop()
+    {
+        lock (_lock)
+        {
+            _stopped = true;
+            _failedSeq = 0;
+            Monitor.PulseAll(_lock);
+        }
+    }
+
     /// <summary>The oldest transaction not yet applied, or null when none is in flight.</summary>
     public Entry? OldestUnapplied()
     {
@@ -144,6 +159,7 @@ internal sealed class CommitWindow(ulong nextSeq)
     /// <summary>Throws when a transaction at or before <paramref name="seq"/> failed to become durable.</summary>
     private void ThrowIfFailed(ulong seq)
     {
+        if (_stopped) throw new IOException("metadata log stopped: the file system was shut down");
         if (_failedSeq <= seq)
             throw new IOException($"metadata log stopped: transaction {_failedSeq} could not be made durable, so no later one can be");
     }

@@ -7,6 +7,9 @@ namespace PmemFs.Engine.Log;
 /// <summary>A transaction the log refused before storing anything of it: nothing changed, on the media or in memory.</summary>
 public sealed class LogRefusedException(string message) : InvalidOperationException(message);
 
+/// <summary>The log was stopped (forced shutdown, or a store of it failed): nothing more is stored until remount.</summary>
+public sealed class LogStoppedException(string why) : IOException($"metadata log stopped ({why}): nothing more is stored until remount");
+
 /// <summary>
 /// Writes transactions to the journal and applies them in place: the one place where metadata
 /// becomes durable. See <see cref="LogTransaction"/> for the on-media protocol.
@@ -48,6 +51,12 @@ public sealed class MetadataLog
     private long _committed;
     private long _checkpoints;
 
+    // Stopping (forced shutdown): set once under _storeGate, which also counts the sections of
+    // stores under way, so that Stop returns only once none is left.
+    private readonly object _storeGate = new(); // Monitor.Wait needs an object lock
+    private string? _stopReason;
+    private int _storing;
+
     public MetadataLog(IMedia media, Superblock sb, ReplayResult recovered)
     {
         _media = media;
@@ -82,41 +91,48 @@ public sealed class MetadataLog
     public long CheckpointCount => Interlocked.Read(ref _checkpoints);
 
     /// <summary>Makes <paramref name="tx"/> durable and applies it in place.</summary>
-    /// <exception cref="IOException">A persist failed (this one, or an earlier one this one cannot be replayed without).</exception>
+    /// <exception cref="LogRefusedException">Nothing of it was stored: the log would not replay it (an engine bug).</exception>
+    /// <exception cref="IOException">A store failed (this one's, or an earlier one's this one cannot be replayed
+    /// without), or the log was stopped: whether it is durable is not known, and the log stores nothing more.</exception>
     public void Commit(LogTransaction tx)
     {
         if (tx.IsEmpty) return;
         int length = tx.EncodedLength;
         if (length > MaxTransactionBytes)
             throw new LogRefusedException($"transaction of {length} bytes exceeds the log limit of {MaxTransactionBytes}");
-        // Everything replay would refuse, refused before anything is stored (a bad transaction
-        // committed would stop every later mount at replay).
-        if (LogTransaction.Validate(tx.Body, tx.EntryCount, _g) is { } bad)
+        // Everything replay would refuse, and every record mount would find damaged, refused
+        // before anything is stored (committed, it would stop or damage every later mount).
+        if ((LogTransaction.Validate(tx.Body, tx.EntryCount, _g) ?? LogRecordCheck.Check(tx.Body, tx.EntryCount, _g)) is { } bad)
             throw new LogRefusedException($"engine built a bad transaction: {bad}");
 
         CommitWindow.Entry entry;
         long abs;
         lock (_appendLock)
         {
+            ThrowIfStopped(); // before the reserve: a stopped log moves no tail either
             long at = Reserve(length);
             entry = _window.Add(_nextSeq, at); // throws once a persist has failed: nothing is written then
             _nextSeq++;
             abs = _g.LogOffset + at;
             try
             {
+                using var stores = EnterStores();
                 var buf = _scratch.AsSpan(0, length);
                 tx.EncodeUncommitted(entry.Seq, buf);
                 _media.Write(abs, buf);
             }
             catch
             {
-                _window.Fail(entry);
+                Fail(entry);
                 throw;
             }
         }
 
+        // The commit word is durable at the second drain; the transaction is durable for replay
+        // only once WaitDurable has seen every earlier one durable too.
         try
         {
+            using var stores = EnterStores();
             _media.Flush(abs, length);
             _media.Drain();
             Span<byte> commit = stackalloc byte[8];
@@ -127,37 +143,110 @@ public sealed class MetadataLog
         }
         catch
         {
-            _window.Fail(entry);
+            Fail(entry);
             throw;
         }
-        _window.WaitDurable(entry);
+        _window.WaitDurable(entry); // throws when an earlier one failed or the log was stopped
 
+        // Durable: from here a failure leaves the tables half applied, which only replay mends.
+        // The entry then stays unapplied (Fail), so no header may ever name a tail past it.
         try
         {
+            using var stores = EnterStores();
             string? problem = LogTransaction.Apply(tx.Body, tx.EntryCount, _media, _g);
             if (problem is not null) throw new InvalidOperationException($"engine built a bad transaction: {problem}");
-        }
-        finally
-        {
             // Drained on this thread (a fence orders only its own thread's flushes) before the
             // tail may move past it.
             _media.Drain();
-            _window.Applied(entry);
-            Interlocked.Increment(ref _committed);
         }
+        catch
+        {
+            Fail(entry);
+            throw;
+        }
+        _window.Applied(entry);
+        Interlocked.Increment(ref _committed);
     }
 
     /// <summary>
     /// Waits until every transaction in flight is applied, then persists the header so that
-    /// replay starts after all of them (the ring is empty). Does nothing once a persist has
-    /// failed: the durable header still names everything replay needs.
+    /// replay starts after all of them (the ring is empty). Does nothing once the log has
+    /// stopped: the durable header still names everything replay needs.
     /// </summary>
     public void Checkpoint()
     {
         lock (_appendLock)
         {
-            if (!_window.WaitEmpty()) return;
-            WriteTail(_nextSeq, _ring.Head, empty: true);
+            if (IsStopped || !_window.WaitEmpty()) return;
+            try { WriteTail(_nextSeq, _ring.Head, empty: true); }
+            catch (LogStoppedException) { /* stopped meanwhile: nothing was stored */ }
+        }
+    }
+
+    /// <summary>Why the log stopped (nothing is stored again until remount), or null while it runs.</summary>
+    public string? StopReason => Volatile.Read(ref _stopReason);
+
+    public bool IsStopped => StopReason is not null;
+
+    /// <summary>
+    /// Stops the log for good (forced shutdown): no transaction, header or apply is stored from
+    /// the moment this returns. With <paramref name="finishInFlight"/>, transactions already
+    /// appended first finish (applied, their callers told success) and new ones wait, then
+    /// fail; without it, transactions in flight fail at their next step (one whose commit word
+    /// was durable is replayed by the next mount). Either way a store already under way is
+    /// waited for, so the caller must not hold one (never call it from a media callback).
+    /// </summary>
+    public void Stop(string reason, bool finishInFlight)
+    {
+        if (finishInFlight)
+        {
+            lock (_appendLock)
+            {
+                _window.WaitEmpty();
+                StopStores(reason);
+            }
+        }
+        else StopStores(reason);
+        _window.Stop();
+        lock (_storeGate)
+            while (_storing > 0) Monitor.Wait(_storeGate);
+    }
+
+    private void Fail(CommitWindow.Entry entry)
+    {
+        StopStores($"transaction {entry.Seq} failed while it was being stored");
+        _window.Fail(entry);
+    }
+
+    private void StopStores(string reason)
+    {
+        lock (_storeGate) _stopReason ??= reason;
+    }
+
+    private void ThrowIfStopped()
+    {
+        if (StopReason is { } why) throw new LogStoppedException(why);
+    }
+
+    /// <summary>Counts a section of stores, so that <see cref="Stop"/> can wait for the ones under way. Throws once stopped.</summary>
+    private StoreSection EnterStores()
+    {
+        lock (_storeGate)
+        {
+            ThrowIfStopped();
+            _storing++;
+        }
+        return new StoreSection(this);
+    }
+
+    private readonly ref struct StoreSection(MetadataLog log)
+    {
+        public void Dispose()
+        {
+            lock (log._storeGate)
+            {
+                if (--log._storing == 0) Monitor.PulseAll(log._storeGate);
+            }
         }
     }
 
@@ -183,9 +272,18 @@ public sealed class MetadataLog
     /// <summary>Persists a header naming (<paramref name="seq"/>, <paramref name="offset"/>) as the tail, then frees the ring up to it.</summary>
     private void WriteTail(ulong seq, long offset, bool empty)
     {
-        _media.Drain(); // applied stores are durable before the header says replay may skip them
-        _headerGeneration++;
-        JournalReplay.WriteHeader(_media, _g, _headerGeneration, seq, offset);
+        using var stores = EnterStores();
+        try
+        {
+            _media.Drain(); // applied stores are durable before the header says replay may skip them
+            _headerGeneration++;
+            JournalReplay.WriteHeader(_media, _g, _headerGeneration, seq, offset);
+        }
+        catch
+        {
+            StopStores("a journal header store failed");
+            throw;
+        }
         _ring.MoveTail(offset, empty);
         Interlocked.Increment(ref _checkpoints);
     }

@@ -144,6 +144,8 @@ public sealed partial class FileSystem
     {
         long slot = tx.AllocateSlot(InodeSlots);
         var old = DiskInode.VerifyRead(Media.Read(Geometry.InodeOffset(slot), DiskInode.Size), Geometry.InoOfSlot(slot), out var prev);
+        // Mount quarantines free slots it finds damaged: one damaged now was changed under us.
+        if (old.Verdict is Verdict.BadChecksum or Verdict.Corrupt) ShutDownOnDamage(old, $"free inode slot {slot}");
         uint generation = old.IsOk ? prev.Generation + 1 : 1;
         if (generation == 0) generation = 1;
         bool isDir = (mode & FileTypes.Mask) == FileTypes.Directory;
