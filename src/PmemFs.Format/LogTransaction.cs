@@ -59,10 +59,37 @@ public sealed class LogTransaction
 
     public ReadOnlySpan<byte> Body => _body.AsSpan(0, _length);
 
+    /// <summary>
+    /// Logs <paramref name="bytes"/> for <paramref name="offset"/>. A second image of the same
+    /// record (an inode logged when made and again when its symlink target is added) replaces
+    /// the first in place when no entry in between touches it: the log holds one final image of
+    /// each record, which is what the commit-time record check verifies, and fewer bytes.
+    /// </summary>
     public void Write(long offset, ReadOnlySpan<byte> bytes)
     {
+        if (FindReplaceableImage(offset, bytes.Length) is int at)
+        {
+            bytes.CopyTo(_body.AsSpan(at + EntryHeader, bytes.Length));
+            return;
+        }
         var dst = Append(LogEntryKind.Write, bytes.Length, offset, bytes.Length);
         bytes.CopyTo(dst);
+    }
+
+    /// <summary>The body position of the last entry touching [offset, +length), if it is a Write of exactly that range.</summary>
+    private int? FindReplaceableImage(long offset, int length)
+    {
+        int? found = null;
+        for (int pos = 0, i = 0; i < EntryCount; i++)
+        {
+            var kind = (LogEntryKind)_body[pos];
+            int len = (int)BinaryPrimitives.ReadUInt32LittleEndian(_body.AsSpan(pos + 4));
+            long target = BinaryPrimitives.ReadInt64LittleEndian(_body.AsSpan(pos + 8));
+            if (kind is LogEntryKind.Write or LogEntryKind.Zero && target < offset + length && offset < target + len)
+                found = kind == LogEntryKind.Write && target == offset && len == length ? pos : null;
+            pos += EntryHeader + (kind == LogEntryKind.Write ? Align(len, 8) : 0);
+        }
+        return found;
     }
 
     public void Zero(long offset, int length) => Append(LogEntryKind.Zero, length, offset, 0);

@@ -31,6 +31,29 @@ public sealed class LogTransactionTests : IDisposable
     }
 
     [Fact]
+    public void ASecondImageOfARecordReplacesTheFirstUnlessSomethingTouchedItInBetween()
+    {
+        var tx = new LogTransaction();
+        tx.Write(1_100_000, Pattern(DiskInode.Size, 1));
+        tx.SetBits(600, 1);
+        tx.Write(1_100_000, Pattern(DiskInode.Size, 2)); // replaces the first image: one entry
+        Assert.Equal(2, tx.EntryCount);
+        Assert.Equal(Pattern(DiskInode.Size, 2), tx.Body.Slice(16, DiskInode.Size).ToArray());
+
+        tx.Zero(1_100_000 + 64, 64); // touches the record: a later image must follow the zero
+        tx.Write(1_100_000, Pattern(DiskInode.Size, 3));
+        Assert.Equal(4, tx.EntryCount);
+        tx.Write(1_100_000 + 8, Pattern(8, 4)); // overlaps but is not the same range: appended
+        Assert.Equal(5, tx.EntryCount);
+
+        // Applied in order, the log gives the last image of each byte.
+        Assert.Null(LogTransaction.Apply(tx.Body, tx.EntryCount, _media, _g));
+        var expected = Pattern(DiskInode.Size, 3);
+        Pattern(8, 4).CopyTo(expected.AsSpan(8));
+        Assert.Equal(expected, _media.Read(1_100_000, DiskInode.Size).ToArray());
+    }
+
+    [Fact]
     public void CommittedTransactionReadsBackWithItsBodyAndEntryCount()
     {
         var tx = Sample();
