@@ -53,6 +53,7 @@ if ! cmp -s src/include/pmemfs.h "$prefix/include/pmemfs.h"; then
 fi
 
 # mount(8) runs /sbin/mount.fuse.pmemfs SRC DIR [-sfnv] [-o OPTS] for type fuse.pmemfs.
+mkdir -p "$helper_dir"
 cat >"$helper_dir/mount.fuse.pmemfs" <<HELPER
 #!/bin/sh
 # Installed by PmemFs scripts/install.sh: mount(8) helper for type fuse.pmemfs.
