@@ -114,7 +114,7 @@ public class DataTests
         inode.Lock.EnterWriteLock();
         try
         {
-            using var tx = new Txn(t.Fs);
+            using var tx = Txn.Begin(t.Fs);
             var rec = inode.Rec;
             t.Fs.TruncateLocked(inode, 0, Credentials.Root, tx, ref rec);
             Assert.NotEqual(0, rec.PendingTrim);

@@ -186,11 +186,11 @@ public sealed partial class FileSystem
         try
         {
             if (inode.Freed || !NeedsAtimeUpdate(inode)) return;
-            using var tx = new Txn(this);
+            using var tx = Txn.Begin(this);
             var rec = inode.Rec;
             rec.AtimeNs = Now();
             LogInode(tx, rec);
-            tx.OnCommit(() => inode.Rec = rec);
+            tx.OnCommitStore(inode, rec);
             tx.Commit();
         }
         catch (ErrnoException) { }
@@ -349,7 +349,7 @@ public sealed partial class FileSystem
         }
         Health.ThrowIfWritesRefused();
         Poison.BeforeStore(inode, Math.Min(offset, inode.Rec.Size), end);
-        using var tx = new Txn(this);
+        using var tx = Txn.Begin(this);
         Mapper.ZeroTailBeyondEof(inode, offset);
         Mapper.MapForWrite(tx, inode, offset / Bs, (end + Bs - 1) / Bs, new WriteData(Media, offset, data));
         var rec = inode.Rec;
@@ -357,7 +357,7 @@ public sealed partial class FileSystem
         rec.MtimeNs = rec.CtimeNs = Now();
         KillPrivileges(ref rec, who);
         LogInode(tx, rec);
-        tx.OnCommit(() => inode.Rec = rec);
+        tx.OnCommitStore(inode, rec);
         tx.Commit(); // the commit's drain also orders the data flushes above before the commit word
     }
 
@@ -446,7 +446,7 @@ public sealed partial class FileSystem
         {
             var map = inode.Extents;
             int remaining = map.Count - map.FirstEndingAfter(fromBlock);
-            using var tx = new Txn(this);
+            using var tx = Txn.Begin(this);
             bool last = remaining <= TrimBatch;
             if (remaining > 0)
             {
@@ -459,7 +459,7 @@ public sealed partial class FileSystem
                 var rec = inode.Rec;
                 rec.PendingTrim = 0;
                 LogInode(tx, rec);
-                tx.OnCommit(() => inode.Rec = rec);
+                tx.OnCommitStore(inode, rec);
             }
             tx.Commit();
             if (last) return;
@@ -508,11 +508,11 @@ public sealed partial class FileSystem
                 var windows = oneStep ? [] : SplitIntoWindows(inode, w0, w1);
                 for (int i = 0; i < windows.Count - 1; i++)
                 {
-                    using var part = new Txn(this);
+                    using var part = Txn.Begin(this);
                     FallocateWindow(part, inode, op, windows[i]);
                     part.Commit();
                 }
-                using var tx = new Txn(this);
+                using var tx = Txn.Begin(this);
                 // Bytes past the old EOF in its block (left by a truncate) must be zeros before an
                 // edge copy of that block is taken: the copy is what the file will show.
                 if (oneStep && !keepSize && end > inode.Rec.Size) Mapper.ZeroTailBeyondEof(inode, end);
@@ -528,7 +528,7 @@ public sealed partial class FileSystem
                 rec.MtimeNs = rec.CtimeNs = Now();
                 KillPrivileges(ref rec, who);
                 LogInode(tx, rec);
-                tx.OnCommit(() => inode.Rec = rec);
+                tx.OnCommitStore(inode, rec);
                 tx.Commit();
                 // Done already: where the media cannot clear, the poison stays known (and withheld).
                 foreach (var (phys, count) in poisoned)
@@ -607,7 +607,7 @@ public sealed partial class FileSystem
         if (Mapper.AnyShared(inode, start / Bs, start / Bs + 1))
         {
             // A shared edge block gets its own copy, zeroed there, in a transaction of its own.
-            using var tx = new Txn(this);
+            using var tx = Txn.Begin(this);
             Mapper.ZeroOrPunchInOneStep(tx, inode, punch: false, start, end);
             tx.Commit();
             return;
