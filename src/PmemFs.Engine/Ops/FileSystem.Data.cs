@@ -171,32 +171,6 @@ public sealed partial class FileSystem
         }
     }
 
-    /// <summary>relatime: update atime only when it is older than mtime/ctime or a day old.</summary>
-    private bool NeedsAtimeUpdate(Inode inode)
-    {
-        // DAX_IMMUTABLE skips implicit timestamp updates (rule 4).
-        if (Options.NoAtime || Options.ReadOnly || Health.State != Engine.Health.HealthState.Healthy || (FlagRules.Of(inode) & (InodeFlags.NoAtime | InodeFlags.DaxImmutable)) != 0) return false;
-        ref var r = ref inode.Rec;
-        return r.AtimeNs <= r.MtimeNs || r.AtimeNs <= r.CtimeNs || Now() - r.AtimeNs > 24L * 3600 * 1_000_000_000;
-    }
-
-    private void TouchAtime(Inode inode)
-    {
-        inode.Lock.EnterWriteLock();
-        try
-        {
-            if (inode.Freed || !NeedsAtimeUpdate(inode)) return;
-            using var tx = Txn.Begin(this);
-            var rec = inode.Rec;
-            rec.AtimeNs = Now();
-            LogInode(tx, rec);
-            tx.OnCommitStore(inode, rec);
-            tx.Commit();
-        }
-        catch (ErrnoException) { }
-        finally { inode.Lock.ExitWriteLock(); }
-    }
-
     /// <summary>
     /// pwrite: data is persistent before the metadata that exposes it is committed, and both
     /// before this returns. New blocks are fully written (data plus zeros) before they become
