@@ -228,9 +228,12 @@ fio_json() {
                     iops: ((.read.iops|z) + (.write.iops|z)),
                     bw: ((.read.bw_bytes|z) + (.write.bw_bytes|z)),
                     lat: ((.read|latsum) + (.write|latsum) + ((.sync.lat_ns.mean|z) * (.sync.total_ios|z))),
-                    cpu: (((.usr_cpu|z) + (.sys_cpu|z)) / 100 * (.job_runtime|z) * 1000) } ]
+                    cpu: (((.usr_cpu|z) + (.sys_cpu|z)) / 100 * (.job_runtime|z) * 1000),
+                    p99: ([(.read.clat_ns.percentile["99.000000"]|z), (.write.clat_ns.percentile["99.000000"]|z)]|max),
+                    p999: ([(.read.clat_ns.percentile["99.900000"]|z), (.write.clat_ns.percentile["99.900000"]|z)]|max),
+                    sp99: (.sync.lat_ns.percentile["99.000000"]|z) } ]
       | [ (map(.err)|max), (map(.ios)|add), (map(.bytes)|add), (map(.iops)|add), (map(.bw)|add),
-          (map(.lat)|add), (map(.cpu)|add) ] | map(tostring) | join(" ")' "$1"
+          (map(.lat)|add), (map(.cpu)|add), (map(.p99)|max), (map(.p999)|max), (map(.sp99)|max) ] | map(tostring) | join(" ")' "$1"
 }
 
 # min of the prerun values, max of the postrun values (numjobs > 1 writes one line per job)
@@ -256,7 +259,7 @@ run_row() { # T NAME KIND(mib|ops|meta) PHASE(data|meta|cold) FIO-ARGS...
     elif [[ -n "$prerun" ]]; then
         hooks=(--exec_prerun="${prerun}true")
     fi
-    local common=(--directory="$dir" --output-format=json --output="$json")
+    local common=(--directory="$dir" --output-format=json --output="$json" --percentile_list=99:99.9)
     if [[ "$phase" == data && "$ramp" -gt 0 ]]; then # warm-up run: lays the file out, unmeasured
         if ! (cd "$work" && timeout -k 10 "$tmo" fio --name=warmup "${common[@]}" "$@" --time_based --runtime="$ramp" \
               >"$work/fio.log" 2>&1); then
@@ -351,20 +354,23 @@ report() {
     awk -F'\t' -v tck="$clk_tck" '
     function f(x, p) { return x == "" ? "-" : sprintf("%." p "f", x) }
     BEGIN {
-        fmt = "| %-28s | %-8s | %16s | %12s | %12s | %12s | %12s | %12s |\n"
-        printf fmt, "workload", "target", "throughput", "mean lat µs", "app CPU µs/op", "daemon µs/op", "total µs/op", "total µs/MiB"
-        printf "|%s|%s|%s|%s|%s|%s|%s|%s|\n", "------------------------------", "----------", "-----------------:",
-               "-------------:", "-------------:", "-------------:", "-------------:", "-------------:"
+        fmt = "| %-28s | %-8s | %16s | %12s | %10s | %10s | %12s | %12s | %12s | %12s |\n"
+        printf fmt, "workload", "target", "throughput", "mean lat µs", "p99 µs", "p99.9 µs", "app CPU µs/op", "daemon µs/op", "total µs/op", "total µs/MiB"
+        printf "|%s|%s|%s|%s|%s|%s|%s|%s|%s|%s|\n", "------------------------------", "----------", "-----------------:",
+               "-------------:", "-----------:", "-----------:", "-------------:", "-------------:", "-------------:", "-------------:"
     }
     {
         label = $1; name = $2; kind = $3; split($4, n, " "); dt = $5; err = $6
-        if ($4 == "" || n[2] == 0) { printf fmt, name, label, "error", "", "", "", "", ""; errs[++ne] = label " / " name ": " (err == "" ? "no operations" : err); next }
+        if ($4 == "" || n[2] == 0) { printf fmt, name, label, "error", "", "", "", "", "", "", ""; errs[++ne] = label " / " name ": " (err == "" ? "no operations" : err); next }
         ios = n[2]; bytes = n[3]; iops = n[4]; bw = n[5]; lat = n[6] / ios / 1000; app = n[7] / ios
         thr = kind == "mib" ? sprintf("%.1f MiB/s", bw / 1048576) : sprintf("%.0f ops/s", iops)
         dmn = dt == "" ? "" : dt * 1000000 / tck / ios
         tot = app + (dmn == "" ? 0 : dmn)
         permib = (kind == "meta" || bytes == 0) ? "" : tot * ios / (bytes / 1048576)
-        printf fmt, name, label, thr, f(lat, 1), f(app, 2), f(dmn, 2), f(tot, 2), f(permib, 0)
+        # p99 / p99.9 of completion latency; +fdatasync rows show "write/fdatasync" p99
+        p99 = (kind == "ops" && n[8] > 0) ? f(n[8] / 1000, 0) : "-"; p999 = (kind == "ops" && n[9] > 0) ? f(n[9] / 1000, 0) : "-"
+        if (kind == "ops" && n[10] > 0) p99 = p99 "/" f(n[10] / 1000, 0) # write/fdatasync
+        printf fmt, name, label, thr, f(lat, 1), p99, p999, f(app, 2), f(dmn, 2), f(tot, 2), f(permib, 0)
         if (err != "") errs[++ne] = label " / " name ": " err
     }
     END { if (ne) { print ""; for (i = 1; i <= ne; i++) print "- problem: " errs[i] } }' "$results"

@@ -114,7 +114,9 @@ public sealed class MountDaemon(MountRequest request, DaemonLog log)
         try
         {
             mounted();
-            int rc = session.Run(request.Options.Threads, Math.Max(1, request.Options.Threads / 2));
+            // Every worker stays alive once started: a worker that exits when idle and is created
+            // again on the next burst costs several times the throughput (FUSE-FACTS).
+            int rc = session.Run(request.Options.Threads, request.Options.Threads);
             if (rc != 0) log.Error($"FUSE loop ended with {rc}");
         }
         finally

@@ -232,7 +232,9 @@ public sealed partial class FileSystem : IDisposable
     /// <summary>Persists everything and leaves an empty journal (clean unmount); after a shutdown, nothing (the next mount replays).</summary>
     public void Sync()
     {
-        if (!Options.ReadOnly && Health.State != Engine.Health.HealthState.ShutDown) Log.Checkpoint();
+        if (Options.ReadOnly || Health.State == Engine.Health.HealthState.ShutDown) return;
+        WriteLazyAtimes();
+        Log.Checkpoint();
     }
 
     /// <summary>

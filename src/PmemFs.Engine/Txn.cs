@@ -1,4 +1,5 @@
 using PmemFs.Engine.Alloc;
+using PmemFs.Engine.Inodes;
 using PmemFs.Engine.Log;
 using PmemFs.Engine.Sharing;
 using PmemFs.Format;
@@ -10,27 +11,53 @@ namespace PmemFs.Engine;
 /// (given back if it fails before commit), what it frees (given back only after commit), and
 /// the in-memory changes to make once the commit is durable.
 /// </summary>
+/// <remarks>
+/// Begin takes a transaction from a per-thread spare and Dispose gives it back, cleared: a
+/// write or create allocates no transaction, collections or log buffer of its own (issue 14:
+/// the engine's part of a FUSE write should not feed the garbage collector). Nothing may keep a
+/// transaction past its Dispose.
+/// </remarks>
 internal sealed class Txn : IDisposable
 {
-    private readonly FileSystem _fs;
+    [ThreadStatic] private static Txn? _spare;
+
+    private FileSystem _fs = null!;
     private readonly List<BlockRun> _allocatedBlocks = [];
     private readonly List<(SlotAllocator Table, long Slot)> _allocatedSlots = [];
     private readonly List<BlockRun> _blocksToFree = [];
     private readonly List<(SlotAllocator Table, long Slot)> _slotsToFree = [];
-    private readonly List<Action> _onCommit = [];
+    private readonly List<CommitStep> _onCommit = [];
     private readonly HashSet<ulong> _editedMaps = [];
+    private readonly List<ExtentPiece> _pieces = [];
     private SharingChanges? _sharing;
     private bool _done;
+    private bool _open;
 
-    public Txn(FileSystem fs)
+    /// <summary>An in-memory change made once the commit is durable: an action, or an inode's new record (no closure).</summary>
+    private readonly record struct CommitStep(Action? Action, Inode? Inode, InodeRecord Record);
+
+    private Txn() { Log = new LogTransaction(); }
+
+    /// <summary>Starts a transaction (refused when writes are: before anything is stored, as a write stores its data before it commits).</summary>
+    public static Txn Begin(FileSystem fs)
     {
-        // Before anything is stored: a write stores its data in place before it commits.
         fs.Health.ThrowIfWritesRefused();
-        _fs = fs;
-        Log = new LogTransaction();
+        var tx = _spare ?? new Txn();
+        _spare = null;
+        tx._fs = fs;
+        tx._done = false;
+        tx._open = true;
+        return tx;
     }
 
     public LogTransaction Log { get; }
+
+    /// <summary>A list for one extent edit's pieces, empty, owned by this transaction (an edit uses it before the next begins).</summary>
+    internal List<ExtentPiece> ScratchPieces()
+    {
+        _pieces.Clear();
+        return _pieces;
+    }
 
     /// <summary>This transaction's view of the reference counts, and its changes to them (shared blocks).</summary>
     internal SharingChanges Sharing => _sharing ??= new SharingChanges(_fs, this);
@@ -76,7 +103,10 @@ internal sealed class Txn : IDisposable
     /// <summary>Like <see cref="FreeSlot"/> for an inode: the slot keeps its (free) record and generation.</summary>
     public void FreeSlotKeepingRecord(SlotAllocator table, long slot) => _slotsToFree.Add((table, slot));
 
-    public void OnCommit(Action action) => _onCommit.Add(action);
+    public void OnCommit(Action action) => _onCommit.Add(new CommitStep(action, null, default));
+
+    /// <summary>Once committed, <paramref name="inode"/>'s record becomes <paramref name="record"/> (in order with the other steps).</summary>
+    public void OnCommitStore(Inode inode, in InodeRecord record) => _onCommit.Add(new CommitStep(null, inode, record));
 
     /// <summary>
     /// An extent edit computes its slots and window from the map as it is before commit, so a
@@ -107,7 +137,11 @@ internal sealed class Txn : IDisposable
             }
             try
             {
-                foreach (var a in _onCommit) a();
+                foreach (var step in _onCommit)
+                {
+                    if (step.Action is { } a) a();
+                    else step.Inode!.Rec = step.Record;
+                }
                 foreach (var r in _blocksToFree) _fs.Blocks.Free(r.Start, r.Count);
                 foreach (var (t, s) in _slotsToFree) t.Release(s);
             }
@@ -124,10 +158,32 @@ internal sealed class Txn : IDisposable
     /// <summary>Without a commit: gives back everything allocated; nothing reached the media's metadata.</summary>
     public void Dispose()
     {
+        if (!_open) return;
         _sharing?.Complete();
-        if (_done) return;
-        _done = true;
-        foreach (var r in _allocatedBlocks) _fs.Blocks.Free(r.Start, r.Count);
-        foreach (var (t, s) in _allocatedSlots) t.Release(s);
+        if (!_done)
+        {
+            _done = true;
+            foreach (var r in _allocatedBlocks) _fs.Blocks.Free(r.Start, r.Count);
+            foreach (var (t, s) in _allocatedSlots) t.Release(s);
+        }
+        Recycle();
+    }
+
+    /// <summary>Clears this transaction and keeps it as the thread's spare.</summary>
+    private void Recycle()
+    {
+        _open = false;
+        _allocatedBlocks.Clear();
+        _allocatedSlots.Clear();
+        _blocksToFree.Clear();
+        _slotsToFree.Clear();
+        _onCommit.Clear();
+        _editedMaps.Clear();
+        _pieces.Clear();
+        _sharing = null;
+        _fs = null!;
+        Log.Clear();
+        // A transaction that grew unusually large (a big truncate or repair) is not kept.
+        if (Log.Capacity <= 64 * 1024 && _onCommit.Capacity <= 1024) _spare = this;
     }
 }

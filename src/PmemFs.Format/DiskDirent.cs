@@ -37,7 +37,7 @@ public static class DiskDirent
     {
         r = default;
         src = src[..Size];
-        var pre = Precheck(src, Magic, $"dirent slot {slot}");
+        var pre = Precheck(src, Magic, "dirent slot ", (ulong)slot);
         if (!pre.IsOk) return pre;
         int len = src[6];
         var name = src.Slice(NameOffset, Math.Max(len, 0)).ToArray();

@@ -33,7 +33,7 @@ public static class DiskExtent
     {
         r = default;
         src = src[..Size];
-        var pre = Precheck(src, Magic, $"extent slot {slot}");
+        var pre = Precheck(src, Magic, "extent slot ", (ulong)slot);
         if (!pre.IsOk) return pre;
         r = new ExtentRecord(U64(src, 8), I64(src, 16), I64(src, 24), I64(src, 32), (ExtentState)src[6]);
         if (r.State is not (ExtentState.Written or ExtentState.Unwritten)) return VerifyResult.Corruption($"extent slot {slot}: invalid state {src[6]}");

@@ -55,7 +55,7 @@ public static class DiskInode
     {
         r = default;
         src = src[..Size];
-        var pre = Precheck(src, Magic, $"inode {expectedIno}");
+        var pre = Precheck(src, Magic, "inode ", expectedIno);
         if (!pre.IsOk) return pre;
         r = new InodeRecord
         {

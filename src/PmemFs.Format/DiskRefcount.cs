@@ -41,7 +41,7 @@ public static class DiskRefcount
     {
         r = default;
         src = src[..Size];
-        var pre = Precheck(src, Magic, $"refcount slot {slot}");
+        var pre = Precheck(src, Magic, "refcount slot ", (ulong)slot);
         if (!pre.IsOk) return pre;
         r = new RefcountRecord(I64(src, 8), I64(src, 16), U64(src, 24));
         if (U16(src, 6) != 0 || U64(src, 32) != 0 || U64(src, 40) != 0) return VerifyResult.Corruption($"refcount slot {slot}: reserved bytes are not zero");

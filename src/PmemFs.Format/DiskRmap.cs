@@ -33,7 +33,7 @@ public static class DiskRmap
     {
         r = default;
         src = src[..Size];
-        var pre = Precheck(src, Magic, $"rmap slot {slot}");
+        var pre = Precheck(src, Magic, "rmap slot ", (ulong)slot);
         if (!pre.IsOk) return pre;
         r = new RmapRecord(I64(src, 8), I64(src, 16), (RmapOwnerKind)src[6], U64(src, 24), I64(src, 32));
         if (!Enum.IsDefined(r.Kind)) return VerifyResult.Corruption($"rmap slot {slot}: unknown owner kind {src[6]}");

@@ -51,7 +51,7 @@ public static class DiskXattrBlob
     {
         entries = [];
         if (src.Length < HeaderSize) return VerifyResult.Corruption($"inode {ino}: xattr blob shorter than its header");
-        var pre = Precheck(src, Magic, $"inode {ino} xattr blob");
+        var pre = Precheck(src, Magic, "inode ", (ulong)ino, " xattr blob");
         if (pre.Verdict == Verdict.Empty) return VerifyResult.Corruption($"inode {ino}: xattr blob is blank");
         if (!pre.IsOk) return pre;
         if (U16(src, 6) != 1) return VerifyResult.Corruption($"inode {ino}: xattr blob of unknown version {U16(src, 6)}");

@@ -98,6 +98,9 @@ public sealed class LogTransaction
 
     public void ClearBits(long firstBlock, long count) => AppendBits(LogEntryKind.ClearBits, firstBlock, count);
 
+    /// <summary>Bytes the body buffer holds before it must grow.</summary>
+    public int Capacity => _body.Length;
+
     public void Clear()
     {
         _length = 0;

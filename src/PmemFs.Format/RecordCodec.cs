@@ -17,6 +17,17 @@ internal static class RecordCodec
     public static bool IsAllZero(ReadOnlySpan<byte> s) => s.IndexOfAnyExcept((byte)0) < 0;
 
     /// <summary>Common first steps of every record verifier: empty, magic, checksum.</summary>
+    /// <summary>
+    /// <see cref="Precheck(ReadOnlySpan{byte}, ushort, string)"/> for a numbered record, named
+    /// "<paramref name="prefix"/><paramref name="number"/><paramref name="suffix"/>" only when
+    /// there is a problem to report: every commit verifies its records, and mount all of them.
+    /// </summary>
+    public static VerifyResult Precheck(ReadOnlySpan<byte> rec, ushort magic, string prefix, ulong number, string suffix = "")
+    {
+        var pre = Precheck(rec, magic, "");
+        return pre.IsOk || pre.Verdict == Verdict.Empty ? pre : Precheck(rec, magic, $"{prefix}{number}{suffix}");
+    }
+
     public static VerifyResult Precheck(ReadOnlySpan<byte> rec, ushort magic, string what)
     {
         ushort found = U16(rec, 4);

@@ -65,12 +65,14 @@ public sealed unsafe class PmemMedia : IMedia
         _memcpy = pmem2_get_memcpy_fn(map);
         _memset = pmem2_get_memset_fn(map);
 
-        // On page granularity libpmem2's memcpy/memset msync the range themselves unless told
-        // NOFLUSH (measured with strace), and the caller's Flush would msync it again. IMedia
-        // says stores are not durable until Flush, so on page granularity stores only store.
-        // Elsewhere libpmem2 picks mov+clwb or movnt by size, as it is designed to.
+        // IMedia says stores are not durable until Flush, and the engine flushes every range it
+        // stores to (the crash simulator checks that it does). So plain stores only store: told
+        // anything but NOFLUSH, libpmem2's memcpy/memset flush the range themselves (msync on page
+        // granularity, measured with strace; clwb per line on cache-line granularity), and the
+        // caller's Flush would do it all again. Large non-temporal copies bypass the caches on
+        // cache-line granularity (the caller's Flush of lines not in the cache is then cheap).
         bool page = Granularity == StoreGranularity.Page;
-        _storeFlags = page ? PMEM2_F_MEM_NOFLUSH : PMEM2_F_MEM_NODRAIN;
+        _storeFlags = PMEM2_F_MEM_NOFLUSH;
         _nonTemporalFlags = page ? PMEM2_F_MEM_NOFLUSH : PMEM2_F_MEM_NONTEMPORAL | PMEM2_F_MEM_NODRAIN;
 
         string kind = isDeviceDax ? "device DAX" : "emulated pmem file";

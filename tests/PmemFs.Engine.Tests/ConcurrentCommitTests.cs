@@ -181,7 +181,8 @@ public class ConcurrentCommitTests
     private static LogTransaction QuarterRingFiller(FileSystem fs)
     {
         var g = fs.Geometry;
-        int bytes = fs.Log.MaxTransactionBytes - LogTransaction.HeaderSize - 16;
+        // Whole rmap slots (the log refuses a table write that is not), as many as fit.
+        int bytes = (fs.Log.MaxTransactionBytes - LogTransaction.HeaderSize - 16) / DiskRmap.Size * DiskRmap.Size;
         var tx = new LogTransaction();
         tx.Write(g.RmapOffset(g.RmapCount) - bytes, new byte[bytes]);
         Assert.Equal(fs.Log.MaxTransactionBytes, tx.EncodedLength);
@@ -277,7 +278,7 @@ public class ConcurrentCommitTests
     private static LogTransaction Filler(Geometry g)
     {
         var tx = new LogTransaction();
-        int bytes = 4096 - LogTransaction.HeaderSize - 16;
+        int bytes = (4096 - LogTransaction.HeaderSize - 16) / DiskRmap.Size * DiskRmap.Size; // whole rmap slots
         tx.Write(g.RmapOffset(g.RmapCount) - bytes, new byte[bytes]);
         return tx;
     }

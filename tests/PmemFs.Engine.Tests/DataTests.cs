@@ -114,7 +114,7 @@ public class DataTests
         inode.Lock.EnterWriteLock();
         try
         {
-            using var tx = new Txn(t.Fs);
+            using var tx = Txn.Begin(t.Fs);
             var rec = inode.Rec;
             t.Fs.TruncateLocked(inode, 0, Credentials.Root, tx, ref rec);
             Assert.NotEqual(0, rec.PendingTrim);
@@ -288,6 +288,52 @@ public class DataTests
         t.Fs.Read(f, 0, new byte[1], out _);
         t.Fs.GetAttr(f, out var read2);
         Assert.Equal(read1.AtimeNs, read2.AtimeNs); // relatime: no second update
+    }
+
+    /// <summary>The atime a mount of the media as it is now would see (a crash now): through a private copy-on-write view.</summary>
+    private static long AtimeOnMedia(EngineFixture t, ulong ino)
+    {
+        using var view = FileSystem.Mount(new CopyOnWriteOverlay(t.Media), new FileSystemOptions { ReadOnly = true });
+        Assert.Equal(Errno.Ok, view.GetAttr(ino, out var a));
+        return a.AtimeNs;
+    }
+
+    [Fact]
+    public void AccessTimesGoToTheMediaWithTheNextChangeInBatchesAndAtUnmountNeverPerRead()
+    {
+        using var t = new EngineFixture();
+        ulong f = t.CreateFile(Root, "f");
+        t.Write(f, 0, N("x"));
+        t.Fs.GetAttr(f, out var written);
+        Thread.Sleep(2);
+        t.Fs.Read(f, 0, new byte[1], out _);
+        t.Fs.GetAttr(f, out var read);
+        Assert.True(read.AtimeNs > written.MtimeNs); // relatime moved it, in memory
+        Assert.Equal(written.AtimeNs, AtimeOnMedia(t, f)); // no transaction for a read
+        Assert.Equal(1, t.Fs.LazyAtimeCount);
+
+        // The inode's next change logs its whole record, access time included.
+        Assert.Equal(Errno.Ok, t.Fs.SetAttr(f, new SetAttrRequest { Fields = SetAttrFields.Mode, Mode = 0x180 }, Credentials.Root, out _));
+        Assert.Equal(read.AtimeNs, AtimeOnMedia(t, f));
+
+        // Enough waiting inodes are written together, without a change of their own.
+        var files = Enumerable.Range(0, FileSystem.LazyAtimeBatch).Select(i => t.CreateFile(Root, $"b{i}")).ToArray();
+        foreach (var b in files) t.Write(b, 0, N("y"));
+        Thread.Sleep(2);
+        foreach (var b in files) t.Fs.Read(b, 0, new byte[1], out _);
+        Assert.True(t.Fs.LazyAtimeCount < 2, $"{t.Fs.LazyAtimeCount} access times still waiting"); // the batch went at 1024 (f was waiting too)
+        t.Fs.GetAttr(files[0], out var first);
+        Assert.Equal(first.AtimeNs, AtimeOnMedia(t, files[0]));
+
+        // And at unmount.
+        t.Write(f, 0, N("z"));
+        Thread.Sleep(2);
+        t.Fs.Read(f, 0, new byte[1], out _);
+        t.Fs.GetAttr(f, out var beforeUnmount);
+        Assert.NotEqual(beforeUnmount.AtimeNs, AtimeOnMedia(t, f));
+        var again = t.Remount();
+        again.GetAttr(f, out var remounted);
+        Assert.Equal(beforeUnmount.AtimeNs, remounted.AtimeNs);
     }
 
     [Fact]

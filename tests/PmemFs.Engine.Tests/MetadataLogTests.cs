@@ -88,7 +88,7 @@ public class TransactionRulesTests
         using var t = new EngineFixture();
         ulong f = t.CreateFile(EngineFixture.Root, "f");
         var inode = t.Fs.InodeAt(f)!;
-        using var tx = new Txn(t.Fs);
+        using var tx = Txn.Begin(t.Fs);
         Inodes.ExtentEdit.Apply(t.Fs, tx, inode, 0, 1, []);
         Assert.Throws<InvalidOperationException>(() => Inodes.ExtentEdit.Apply(t.Fs, tx, inode, 1, 2, []));
     }

@@ -109,7 +109,7 @@ public class ShutdownTests
                 t => t.SetBits(g.BlockCount, 1),                              // past the region
             })
             {
-                using var tx = new Txn(fs);
+                using var tx = Txn.Begin(fs);
                 tx.AllocateBlocks(2, -1, 1);
                 bad(tx.Log);
                 Assert.Throws<LogRefusedException>(tx.Commit);

@@ -105,10 +105,20 @@ public sealed unsafe partial class PmemFsOperations
         else req.ReplyWrite(written);
     }
 
-    /// <summary>Every write and metadata change is durable when it returns: fsync has nothing left to do.</summary>
-    public override void Fsync(FuseRequest req, ulong ino, bool dataOnly, FuseFileInfo* fi) => Reply(req, _fs.GetAttr(ino, out _));
+    /// <summary>
+    /// Every write and metadata change is durable when it returns, so fsync, fdatasync, syncfs
+    /// and close have nothing left to do here. ENOSYS tells the kernel so once: it stops sending
+    /// FSYNC (FSYNCDIR, FLUSH) and answers them 0 itself, after what it must still do itself
+    /// (write back dirty pages of shared mappings, which arrive as writepage WRITEs and are
+    /// durable when answered; their errors reach fsync through the mapping). An error is never
+    /// hidden by this: each write already reported its own, and a forced shutdown refuses
+    /// writes rather than losing acknowledged ones.
+    /// </summary>
+    public override void Fsync(FuseRequest req, ulong ino, bool dataOnly, FuseFileInfo* fi) => req.ReplyError(ENOSYS);
 
-    public override void FsyncDir(FuseRequest req, ulong ino, bool dataOnly, FuseFileInfo* fi) => Reply(req, _fs.GetAttr(ino, out _));
+    public override void FsyncDir(FuseRequest req, ulong ino, bool dataOnly, FuseFileInfo* fi) => req.ReplyError(ENOSYS);
+
+    public override void Flush(FuseRequest req, ulong ino, FuseFileInfo* fi) => req.ReplyError(ENOSYS);
 
     public override void Fallocate(FuseRequest req, ulong ino, int mode, long offset, long length, FuseFileInfo* fi)
     {

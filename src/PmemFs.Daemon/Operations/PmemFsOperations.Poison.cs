@@ -93,9 +93,12 @@ public sealed unsafe partial class PmemFsOperations
     /// <summary>
     /// From the engine, as it happens: pages the kernel cached of a file range that is now
     /// poisoned were read before; drop them, so the mount reads EIO there as `poison list` says.
+    /// A file found damaged while mounted (sick) answers EUCLEAN from now on: drop the attributes
+    /// the kernel caches for it (long timeouts), so that stat says so too.
     /// </summary>
     public void HealthEventSeen(HealthEvent e)
     {
+        if (e.Kind == HealthEventKind.SickInode && e.Ino != 0) { DropCachedPages(e.Ino); return; }
         if (e.Kind != HealthEventKind.Poison || e.Ino == 0 || e.Offset < 0) return;
         long start = e.Offset / 4096 * 4096;
         DropCachedPages(e.Ino, start, Math.Max(4096, (e.Offset + e.Length + 4095) / 4096 * 4096 - start));

@@ -16,10 +16,15 @@ namespace PmemFs.Daemon.Operations;
 public sealed unsafe partial class PmemFsOperations(FileSystem fs, DaemonLog log) : LowLevelFileSystem
 {
     /// <summary>
-    /// Attributes and names change only through this mount's kernel, which invalidates what it
-    /// caches on every change it makes; the timeout bounds staleness for hard-linked inodes.
+    /// How long the kernel may keep attributes, names and negative lookups without asking. The
+    /// daemon is the only writer of its metadata and every change but a few arrives through this
+    /// mount's kernel, which updates or invalidates what it caches itself (write, setattr,
+    /// create, unlink, rename, link, xattrs). The few it does not see are invalidated by the
+    /// daemon when they happen: flag changes and clones through ioctls
+    /// (<see cref="AttributesChanged"/>), prepare-write and lease ends, poison
+    /// (<see cref="DropCachedPages"/>). So the timeouts can be long, as for a local file system.
     /// </summary>
-    private const double AttrTimeout = 1.0, EntryTimeout = 1.0;
+    internal const double AttrTimeout = 86400, EntryTimeout = 86400;
 
     private readonly FileSystem _fs = fs;
     private readonly DaemonLog _log = log;
@@ -111,7 +116,10 @@ public sealed unsafe partial class PmemFsOperations(FileSystem fs, DaemonLog log
     public override void Lookup(FuseRequest req, ulong parent, ReadOnlySpan<byte> name)
     {
         var errno = _fs.Lookup(parent, name, out var attr);
-        ReplyEntry(req, errno, attr);
+        // A name that is not there is cached too (a negative entry, node 0): the next lookup of
+        // it, as every search along $PATH or an include path makes, never leaves the kernel.
+        if (errno == Errno.ENOENT) req.ReplyEntry(new FuseEntryParam { Ino = 0, EntryTimeout = EntryTimeout });
+        else ReplyEntry(req, errno, attr);
     }
 
     public override void Forget(ulong ino, ulong nlookup) => _fs.Forget(ino, (long)nlookup);

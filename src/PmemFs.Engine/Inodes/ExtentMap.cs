@@ -26,11 +26,27 @@ public sealed class ExtentMap
         return lo;
     }
 
-    /// <summary>The extents overlapping [start, end), in order.</summary>
-    public IEnumerable<Extent> Overlapping(long start, long end)
+    /// <summary>The extents overlapping [start, end), in order (a struct: foreach allocates nothing, as reads and writes need).</summary>
+    public OverlapRange Overlapping(long start, long end) => new(_extents, FirstEndingAfter(start), end);
+
+    /// <summary>The extents of a map from one index while they start before an end block.</summary>
+    public readonly struct OverlapRange(List<Extent> extents, int first, long end) : IEnumerable<Extent>
     {
-        for (int i = FirstEndingAfter(start); i < _extents.Count && _extents[i].FileBlock < end; i++)
-            yield return _extents[i];
+        public Enumerator GetEnumerator() => new(extents, first, end);
+        IEnumerator<Extent> IEnumerable<Extent>.GetEnumerator() => GetEnumerator();
+        System.Collections.IEnumerator System.Collections.IEnumerable.GetEnumerator() => GetEnumerator();
+
+        public struct Enumerator(List<Extent> extents, int first, long end) : IEnumerator<Extent>
+        {
+            private int _index = first - 1;
+
+            public readonly Extent Current => extents[_index];
+            readonly object System.Collections.IEnumerator.Current => Current;
+
+            public bool MoveNext() => ++_index < extents.Count && extents[_index].FileBlock < end;
+            public void Reset() => _index = first - 1;
+            public readonly void Dispose() { }
+        }
     }
 
     /// <summary>The extent containing <paramref name="fileBlock"/>, or null for a hole.</summary>

@@ -54,9 +54,9 @@ internal sealed partial class Mapper
             // Rule 7: the map of a DAX_IMMUTABLE file never changes, so a range that needs blocks,
             // conversion or a larger size cannot be prepared (rule 3's EPERM). Its metadata is
             // frozen too (rule 4): the set-id bits stay.
-            if (fileFlags.HasFlag(InodeFlags.DaxImmutable)) return mapWork || extend ? Errno.EPERM : Errno.Ok;
+            if ((fileFlags & InodeFlags.DaxImmutable) != 0) return mapWork || extend ? Errno.EPERM : Errno.Ok;
 
-            using var tx = new Txn(fs);
+            using var tx = Txn.Begin(fs);
             // Bytes between the old EOF and the end of its block become part of the file: zeros.
             if (extend) ZeroTailBeyondEof(inode, end);
             if (mapWork) MapForWrite(tx, inode, b0, b1, new NothingToStore());
@@ -66,7 +66,7 @@ internal sealed partial class Mapper
             // One transaction or none (all or nothing); a range so fragmented that its records do
             // not fit the log's limit is refused whole: the caller prepares it in parts.
             if (tx.Log.EncodedLength > fs.Log.MaxTransactionBytes) return Errno.E2BIG;
-            tx.OnCommit(() => inode.Rec = rec);
+            tx.OnCommitStore(inode, rec);
             tx.Commit();
             return Errno.Ok;
         }

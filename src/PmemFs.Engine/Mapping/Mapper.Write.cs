@@ -22,11 +22,12 @@ internal sealed partial class Mapper
     internal void MapForWrite<TSource>(Txn tx, Inode inode, long b0, long b1, TSource source)
         where TSource : IWriteSource, allows ref struct
     {
-        var pieces = new List<ExtentPiece>();
+        var pieces = tx.ScratchPieces();
         bool mapChanged = false;
         long cursor = b0;
         long hint = PhysHint(inode, b0);
-        foreach (var e in inode.Extents.Overlapping(b0, b1).ToList())
+        // The map changes only in ExtentEdit.Apply, after this walk.
+        foreach (var e in inode.Extents.Overlapping(b0, b1))
         {
             if (cursor < e.FileBlock)
             {

@@ -27,7 +27,7 @@ public sealed partial class FileSystem
                 var rec = inode.Rec;
                 FlagRules.CheckSetAttr(inode, f, f.HasFlag(SetAttrFields.Mode) && OnlyClearsPrivileges(rec.Mode & 0xFFF, req.Mode & 0xFFF));
                 long now = Now();
-                using var tx = new Txn(this);
+                using var tx = Txn.Begin(this);
                 if (f.HasFlag(SetAttrFields.Mode))
                 {
                     uint mode = req.Mode & 0xFFF;
@@ -70,7 +70,7 @@ public sealed partial class FileSystem
                 else if (f.HasFlag(SetAttrFields.Mtime)) rec.MtimeNs = req.MtimeNs;
                 rec.CtimeNs = f.HasFlag(SetAttrFields.Ctime) ? req.CtimeNs : now;
                 LogInode(tx, rec);
-                tx.OnCommit(() => inode.Rec = rec);
+                tx.OnCommitStore(inode, rec);
                 tx.Commit();
                 if (rec.PendingTrim != 0) TrimLocked(inode, rec.PendingTrim - 1);
                 attr = AttributesOf(inode);

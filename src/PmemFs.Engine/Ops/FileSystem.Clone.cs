@@ -118,7 +118,7 @@ public sealed partial class FileSystem
         for (int w = 0; w < windows.Count; w++)
         {
             var (ws, we) = windows[w]; // destination file blocks
-            using var tx = new Txn(this);
+            using var tx = Txn.Begin(this);
             var pieces = new List<ExtentPiece>();
             long shift = s0 - d0;
             foreach (var e in src.Extents.Overlapping(ws + shift, we + shift))
@@ -155,7 +155,7 @@ public sealed partial class FileSystem
                 KillPrivileges(ref rec, who);
             }
             LogInode(tx, rec);
-            tx.OnCommit(() => dst.Rec = rec);
+            tx.OnCommitStore(dst, rec);
             tx.Commit();
             committedBytes = (we - d0) * Bs;
         }

@@ -171,32 +171,6 @@ public sealed partial class FileSystem
         }
     }
 
-    /// <summary>relatime: update atime only when it is older than mtime/ctime or a day old.</summary>
-    private bool NeedsAtimeUpdate(Inode inode)
-    {
-        // DAX_IMMUTABLE skips implicit timestamp updates (rule 4).
-        if (Options.NoAtime || Options.ReadOnly || Health.State != Engine.Health.HealthState.Healthy || (FlagRules.Of(inode) & (InodeFlags.NoAtime | InodeFlags.DaxImmutable)) != 0) return false;
-        ref var r = ref inode.Rec;
-        return r.AtimeNs <= r.MtimeNs || r.AtimeNs <= r.CtimeNs || Now() - r.AtimeNs > 24L * 3600 * 1_000_000_000;
-    }
-
-    private void TouchAtime(Inode inode)
-    {
-        inode.Lock.EnterWriteLock();
-        try
-        {
-            if (inode.Freed || !NeedsAtimeUpdate(inode)) return;
-            using var tx = new Txn(this);
-            var rec = inode.Rec;
-            rec.AtimeNs = Now();
-            LogInode(tx, rec);
-            tx.OnCommit(() => inode.Rec = rec);
-            tx.Commit();
-        }
-        catch (ErrnoException) { }
-        finally { inode.Lock.ExitWriteLock(); }
-    }
-
     /// <summary>
     /// pwrite: data is persistent before the metadata that exposes it is committed, and both
     /// before this returns. New blocks are fully written (data plus zeros) before they become
@@ -349,7 +323,7 @@ public sealed partial class FileSystem
         }
         Health.ThrowIfWritesRefused();
         Poison.BeforeStore(inode, Math.Min(offset, inode.Rec.Size), end);
-        using var tx = new Txn(this);
+        using var tx = Txn.Begin(this);
         Mapper.ZeroTailBeyondEof(inode, offset);
         Mapper.MapForWrite(tx, inode, offset / Bs, (end + Bs - 1) / Bs, new WriteData(Media, offset, data));
         var rec = inode.Rec;
@@ -357,7 +331,7 @@ public sealed partial class FileSystem
         rec.MtimeNs = rec.CtimeNs = Now();
         KillPrivileges(ref rec, who);
         LogInode(tx, rec);
-        tx.OnCommit(() => inode.Rec = rec);
+        tx.OnCommitStore(inode, rec);
         tx.Commit(); // the commit's drain also orders the data flushes above before the commit word
     }
 
@@ -446,7 +420,7 @@ public sealed partial class FileSystem
         {
             var map = inode.Extents;
             int remaining = map.Count - map.FirstEndingAfter(fromBlock);
-            using var tx = new Txn(this);
+            using var tx = Txn.Begin(this);
             bool last = remaining <= TrimBatch;
             if (remaining > 0)
             {
@@ -459,7 +433,7 @@ public sealed partial class FileSystem
                 var rec = inode.Rec;
                 rec.PendingTrim = 0;
                 LogInode(tx, rec);
-                tx.OnCommit(() => inode.Rec = rec);
+                tx.OnCommitStore(inode, rec);
             }
             tx.Commit();
             if (last) return;
@@ -508,11 +482,11 @@ public sealed partial class FileSystem
                 var windows = oneStep ? [] : SplitIntoWindows(inode, w0, w1);
                 for (int i = 0; i < windows.Count - 1; i++)
                 {
-                    using var part = new Txn(this);
+                    using var part = Txn.Begin(this);
                     FallocateWindow(part, inode, op, windows[i]);
                     part.Commit();
                 }
-                using var tx = new Txn(this);
+                using var tx = Txn.Begin(this);
                 // Bytes past the old EOF in its block (left by a truncate) must be zeros before an
                 // edge copy of that block is taken: the copy is what the file will show.
                 if (oneStep && !keepSize && end > inode.Rec.Size) Mapper.ZeroTailBeyondEof(inode, end);
@@ -528,7 +502,7 @@ public sealed partial class FileSystem
                 rec.MtimeNs = rec.CtimeNs = Now();
                 KillPrivileges(ref rec, who);
                 LogInode(tx, rec);
-                tx.OnCommit(() => inode.Rec = rec);
+                tx.OnCommitStore(inode, rec);
                 tx.Commit();
                 // Done already: where the media cannot clear, the poison stays known (and withheld).
                 foreach (var (phys, count) in poisoned)
@@ -607,7 +581,7 @@ public sealed partial class FileSystem
         if (Mapper.AnyShared(inode, start / Bs, start / Bs + 1))
         {
             // A shared edge block gets its own copy, zeroed there, in a transaction of its own.
-            using var tx = new Txn(this);
+            using var tx = Txn.Begin(this);
             Mapper.ZeroOrPunchInOneStep(tx, inode, punch: false, start, end);
             tx.Commit();
             return;

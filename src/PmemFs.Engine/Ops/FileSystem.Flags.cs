@@ -104,13 +104,13 @@ public sealed partial class FileSystem
                 }
 
                 bool daxBefore = DaxNow(inode);
-                using var tx = new Txn(this);
+                using var tx = Txn.Begin(this);
                 var rec = inode.Rec;
                 rec.Flags = (ulong)now;
                 rec.ProjectId = project;
                 rec.CtimeNs = Now();
                 LogInode(tx, rec);
-                tx.OnCommit(() => inode.Rec = rec);
+                tx.OnCommitStore(inode, rec);
                 tx.Commit();
                 HoldDaxUntilClose(inode, daxBefore);
                 state = FlagStateOf(inode);

@@ -106,7 +106,7 @@ public sealed partial class FileSystem
                 if (dir.Directory!.Find(name) is not null) return Errno.EEXIST;
                 FlagRules.CheckAddEntry(dir);
                 if ((mode & FileTypes.Mask) == FileTypes.Directory && dir.Rec.Nlink >= uint.MaxValue - 1) return Errno.EMLINK;
-                using var tx = new Txn(this);
+                using var tx = Txn.Begin(this);
                 var child = NewInode(tx, dir, mode, who, rdev);
                 if (symlinkTarget is not null) WriteSymlinkTarget(tx, child, symlinkTarget);
                 AddEntry(tx, dir, name, child);
@@ -222,7 +222,7 @@ public sealed partial class FileSystem
                     if (dir.Directory!.Find(name) is not null) return Errno.EEXIST;
                     FlagRules.CheckLinkTarget(target);
                     FlagRules.CheckAddEntry(dir);
-                    using var tx = new Txn(this);
+                    using var tx = Txn.Begin(this);
                     AddEntry(tx, dir, name, target);
                     long now = Now();
                     var trec = target.Rec;
@@ -272,7 +272,7 @@ public sealed partial class FileSystem
                     if (directory && child.Directory!.Count > 0) return Errno.ENOTEMPTY;
                     var broken = BreakLayoutsOfLastName(child);
                     if (!broken.MayProceed) return broken.Errno;
-                    using var tx = new Txn(this);
+                    using var tx = Txn.Begin(this);
                     RemoveEntry(tx, dir, entry);
                     long now = Now();
                     var crec = child.Rec;
@@ -442,7 +442,7 @@ public sealed partial class FileSystem
         if (inode.Freed || Health.IsSick(inode.Ino)) return;
         Leases.EndLeasesOfInode(inode.Ino);
         TrimLocked(inode, 0);
-        using var tx = new Txn(this);
+        using var tx = Txn.Begin(this);
         if (inode.Rec.XattrBlock != 0) FreeXattrBlob(tx, inode);
         var rec = new InodeRecord { Ino = inode.Ino, Generation = inode.Rec.Generation };
         LogInode(tx, rec);

@@ -107,7 +107,7 @@ public sealed partial class FileSystem
                     var broken = BreakLayoutsOfLastName(dChild);
                     if (!broken.MayProceed) return broken.Errno;
                 }
-                using var tx = new Txn(this);
+                using var tx = Txn.Begin(this);
                 long now = Now();
                 var srec = sdir.Rec;
                 var drec = sdir == ddir ? srec : ddir.Rec;

@@ -83,7 +83,7 @@ public sealed partial class FileSystem
                 if (!remove) list.Add(new(name.ToArray(), value!));
                 if (DiskXattrBlob.EncodedLength(list) > FormatConstants.MaxXattrTotal) return Errno.ENOSPC;
 
-                using var tx = new Txn(this);
+                using var tx = Txn.Begin(this);
                 var rec = inode.Rec;
                 if (rec.XattrBlock != 0) FreeXattrBlob(tx, inode);
                 rec.XattrBlock = 0; rec.XattrBlocks = 0; rec.XattrLength = 0;
