@@ -69,6 +69,8 @@ public static class ProtocolFlags
     public const uint FopenDirectIo = 1 << 0, FopenKeepCache = 1 << 1, FopenNonseekable = 1 << 2,
         FopenCacheDir = 1 << 3, FopenStream = 1 << 4, FopenNoflush = 1 << 5;
 
+    public const int SetAttrModeBit = 1 << 0;
+
     /// <summary>libfuse 3.14 hands setattr only these FUSE_SET_ATTR_* bits (FATTR_FH becomes the fi argument).</summary>
     public const int SetAttrMask = (1 << 0) | (1 << 1) | (1 << 2) | (1 << 3) | (1 << 4) | (1 << 5) | (1 << 7) | (1 << 8) | (1 << 10);
 }

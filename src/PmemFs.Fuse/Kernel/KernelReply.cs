@@ -58,12 +58,14 @@ internal static unsafe class KernelReply
 
     public static int Entry(RequestSlot* slot, in FuseEntryParam e)
     {
+        SetIdInodes.Note(e.Ino, e.Attr.Mode);
         ReplyEncoding.FillEntry(e, out var o);
         return Ok(slot, o);
     }
 
     public static int Create(RequestSlot* slot, in FuseEntryParam e, FuseFileInfo* fi)
     {
+        SetIdInodes.Note(e.Ino, e.Attr.Mode);
         var o = default(CreateOut);
         ReplyEncoding.FillEntry(e, out o.Entry);
         ReplyEncoding.FillOpen(fi, out o.Open);
@@ -72,6 +74,7 @@ internal static unsafe class KernelReply
 
     public static int Attr(RequestSlot* slot, in Stat st, double timeout)
     {
+        SetIdInodes.Note(slot->NodeId, st.Mode);
         var o = new AttrOut { AttrValid = ReplyEncoding.TimeoutSeconds(timeout), AttrValidNsec = ReplyEncoding.TimeoutNanoseconds(timeout) };
         ReplyEncoding.FillAttr(st, out o.Attr);
         return Ok(slot, o);

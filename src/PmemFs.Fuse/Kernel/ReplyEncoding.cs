@@ -116,6 +116,7 @@ public static unsafe class ReplyEncoding
         fixed (byte* b = buffer)
         {
             var dp = (DirentPlus*)b;
+            if (e.Ino != 0) SetIdInodes.Note(e.Ino, e.Attr.Mode);
             FillEntry(e, out dp->Entry);
             dp->Dirent = new Dirent { Ino = e.Attr.Ino, Off = (ulong)nextOffset, NameLen = (uint)name.Length, Type = (e.Attr.Mode & 0xF000) >> 12 };
             WriteName(b + NameOffsetPlus, name, size - NameOffsetPlus);

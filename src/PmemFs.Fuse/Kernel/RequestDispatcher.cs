@@ -18,6 +18,7 @@ internal sealed unsafe class RequestDispatcher(LowLevelFileSystem fs, KernelChan
         var op = (Opcode)h->Opcode;
         slot->Unique = h->Unique;
         slot->Opcode = op;
+        slot->NodeId = h->NodeId;
         slot->State = RequestSlot.InHandler;
         slot->Context = new FuseContext { Uid = h->Uid, Gid = h->Gid, Pid = (int)h->Pid, Umask = 0 };
         slot->File = default;
@@ -54,6 +55,8 @@ internal sealed unsafe class RequestDispatcher(LowLevelFileSystem fs, KernelChan
                 return false;
             }
             Handle(req, slot, op, ino, p, size);
+            // The file system cleared suid/sgid itself (HANDLE_KILLPRIV_V2) in a reply without attributes.
+            if (op is Opcode.Write or Opcode.Fallocate && SetIdInodes.Take(ino)) channel.InvalidateInode(ino, -1, 0);
         }
         catch (Exception e)
         {
@@ -133,7 +136,15 @@ internal sealed unsafe class RequestDispatcher(LowLevelFileSystem fs, KernelChan
                 ReplyEncoding.FillSetAttrStat(*a, out var st);
                 if ((a->Valid & ProtocolFlags.FattrFh) != 0) fi->Fh = a->Fh;
                 else fi = null;
-                fs.SetAttr(req, ino, &st, (int)a->Valid & ProtocolFlags.SetAttrMask, fi);
+                int toSet = (int)a->Valid & ProtocolFlags.SetAttrMask;
+                // HANDLE_KILLPRIV_V2: the kernel no longer adds the mode change itself.
+                if ((a->Valid & ProtocolFlags.FattrKillSuidgid) != 0 && (toSet & ProtocolFlags.SetAttrModeBit) == 0
+                    && SetIdInodes.KilledMode(ino, out uint killed))
+                {
+                    st.Mode = killed;
+                    toSet |= ProtocolFlags.SetAttrModeBit;
+                }
+                fs.SetAttr(req, ino, &st, toSet, fi);
                 break;
             }
             case Opcode.ReadLink: fs.ReadLink(req, ino); break;

@@ -14,6 +14,7 @@ namespace PmemFs.Fuse.Kernel;
 internal struct RequestSlot
 {
     public ulong Unique;
+    public ulong NodeId;
     public int Fd;
     public Opcode Opcode;
     public int State;
