@@ -215,6 +215,25 @@ public unsafe class DispatchTest
     }
 
     [Fact]
+    public void Killpriv_v2_chown_of_a_setid_file_gets_the_mode_change_the_kernel_used_to_add()
+    {
+        var fs = new Recorder();
+        using var wire = new Wire(fs);
+        // The kernel is told the file is 06755 (a setattr reply), then chowns it with FATTR_KILL_SUIDGID.
+        wire.Send(Opcode.SetAttr, 42, new SetAttrIn { Valid = 1, Mode = 0x8000 | 0xDED });
+        wire.Receive();
+        wire.Send(Opcode.SetAttr, 42, new SetAttrIn { Valid = (1 << 1) | (1 << 2) | ProtocolFlags.FattrKillSuidgid, Uid = 1000, Gid = 1000 });
+        Assert.Equal("setattr 42 toSet=0x7 size=0 mode=100755 fh=none", fs.Calls[^1]);
+        wire.Receive();
+        // Without the flag (CAP_FSETID, or a directory) nothing is added.
+        wire.Send(Opcode.SetAttr, 43, new SetAttrIn { Valid = 1, Mode = 0x8000 | 0xDED });
+        wire.Receive();
+        wire.Send(Opcode.SetAttr, 43, new SetAttrIn { Valid = 1 << 3, Size = 0 });
+        Assert.Equal("setattr 43 toSet=0x8 size=0 mode=0 fh=none", fs.Calls[^1]);
+        wire.Receive();
+    }
+
+    [Fact]
     public void Unknown_and_unimplemented_opcodes_get_ENOSYS_and_exceptions_EIO()
     {
         var fs = new Recorder();
