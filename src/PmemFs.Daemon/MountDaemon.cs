@@ -79,7 +79,8 @@ public sealed class MountDaemon(MountRequest request, DaemonLog log)
             StoreGranularity = (uint)media.Granularity,
             Region = new RegionDescription(image, media.IsDeviceDax, media.Size, fs.Superblock.Uuid, (uint)DiskSuperblock.UuidOffset),
         };
-        using var session = FuseSession.Create(ops, FuseOptions(image, request.Options));
+        using var session = FuseSession.Create(ops, FuseOptions(image, request.Options), transport: request.Options.Transport);
+        log.Info($"FUSE transport: {request.Options.Transport}");
         session.Mount(mountpoint);
         ops.Session = session;
         // Declared after the session: disposed (its queued replies sent) before the session is.

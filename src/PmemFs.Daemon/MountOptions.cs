@@ -1,4 +1,5 @@
 using PmemFs.Engine;
+using PmemFs.Fuse;
 using PmemFs.Engine.Leases;
 
 namespace PmemFs.Daemon;
@@ -34,6 +35,15 @@ public sealed record MountOptions
     /// unlink or rename of a leased file waits (docs/leases.md).
     /// </summary>
     public TimeSpan LeaseBreakTime { get; init; } = FileSystemOptions.DefaultLeaseBreakTime;
+
+    /// <summary>
+    /// fuse_transport=libfuse|kernel: who serves /dev/fuse once libfuse has mounted. libfuse's
+    /// loop speaks protocol 7.31; PmemFs's own (kernel) speaks up to 7.45 and negotiates
+    /// HANDLE_KILLPRIV_V2, so writes cost no GETXATTR(security.capability) (docs/mount.md).
+    /// </summary>
+    public FuseTransport Transport { get; init; } = DefaultTransport;
+
+    public const FuseTransport DefaultTransport = FuseTransport.LibFuse;
 
     public const string AllowExposedRegionName = "allow_exposed_region";
 
@@ -92,6 +102,19 @@ public sealed record MountOptions
                         || seconds > LeaseTable.MaxBreakTime.TotalSeconds)
                         throw new FormatException($"bad mount option '{option}': lease_break is a number of seconds from 0 to {LeaseTable.MaxBreakTime.TotalSeconds}");
                     result = result with { LeaseBreakTime = TimeSpan.FromSeconds(seconds) };
+                    continue;
+                }
+                if (option.StartsWith("fuse_transport=", StringComparison.Ordinal))
+                {
+                    result = result with
+                    {
+                        Transport = option[15..] switch
+                        {
+                            "kernel" => FuseTransport.Kernel,
+                            "libfuse" => FuseTransport.LibFuse,
+                            _ => throw new FormatException($"bad mount option '{option}': use fuse_transport=kernel or fuse_transport=libfuse"),
+                        },
+                    };
                     continue;
                 }
                 if (option.StartsWith("threads=", StringComparison.Ordinal))

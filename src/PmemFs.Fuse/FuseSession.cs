@@ -1,31 +1,41 @@
 using System.Runtime.InteropServices;
 using System.Text;
+using PmemFs.Fuse.Kernel;
 using PmemFs.Fuse.Native;
 
 namespace PmemFs.Fuse;
 
 /// <summary>
-/// A libfuse low-level session: create it with the mount options, mount, run the
-/// multi-threaded loop until the file system is unmounted, dispose. One per process.
+/// A FUSE session: create it with the mount options, mount, run the loop until the file system
+/// is unmounted, dispose. One per process. libfuse always parses the options and mounts;
+/// <see cref="FuseTransport"/> says whether libfuse's loop or PmemFs's own (PmemFs.Fuse.Kernel)
+/// then serves /dev/fuse.
 /// </summary>
 public sealed unsafe class FuseSession : IDisposable
 {
     private readonly nint _session;
     private readonly LowLevelOps* _ops;
+    private readonly LowLevelFileSystem _fs;
+    private KernelChannel? _channel;
     private bool _mounted;
     private bool _disposed;
 
-    private FuseSession(nint session, LowLevelOps* ops)
+    private FuseSession(nint session, LowLevelOps* ops, LowLevelFileSystem fs, FuseTransport transport)
     {
         _session = session;
         _ops = ops;
+        _fs = fs;
+        Transport = transport;
     }
+
+    public FuseTransport Transport { get; }
 
     /// <summary>
     /// Creates the session. <paramref name="mountOptions"/> are libfuse's -o options
     /// (fsname=, subtype=, allow_other, default_permissions, ro, ...); libfuse rejects unknown ones.
     /// </summary>
-    public static FuseSession Create(LowLevelFileSystem fs, IEnumerable<string> mountOptions, string programName = "pmemfs")
+    public static FuseSession Create(LowLevelFileSystem fs, IEnumerable<string> mountOptions, string programName = "pmemfs",
+        FuseTransport transport = FuseTransport.LibFuse)
     {
         StructLayout.Verify();
         var argv = new List<string> { programName };
@@ -51,7 +61,7 @@ public sealed unsafe class FuseSession : IDisposable
                 NativeMemory.Free(ops);
                 throw new FuseException($"libfuse refused the mount options '{joined}'");
             }
-            return new FuseSession(se, ops);
+            return new FuseSession(se, ops, fs, transport);
         }
         finally
         {
@@ -85,6 +95,13 @@ public sealed unsafe class FuseSession : IDisposable
     /// </summary>
     public int Run(int maxThreads, int maxIdleThreads)
     {
+        if (Transport == FuseTransport.Kernel)
+        {
+            // libfuse only mounted: its loop (and so its INIT) never runs on this descriptor.
+            _channel = new KernelChannel(FileDescriptor);
+            KernelChannel.Current = _channel;
+            return new KernelLoop(_fs, _channel).Run(Math.Max(1, maxThreads));
+        }
         if (maxThreads <= 1) return LibFuse.SessionLoop(_session);
         nint config = LibFuse.LoopConfigCreate();
         try
@@ -98,14 +115,22 @@ public sealed unsafe class FuseSession : IDisposable
     }
 
     /// <summary>Tells the loop to stop (in-flight requests are aborted: prefer a detach unmount).</summary>
-    public void Exit() => LibFuse.SessionExit(_session);
+    public void Exit()
+    {
+        if (_channel is not null) _channel.Ended = true;
+        else LibFuse.SessionExit(_session);
+    }
 
     /// <summary>Drops cached data and attributes of an inode (offset 0, length 0 = attributes and all data).</summary>
-    public int InvalidateInode(ulong ino, long offset, long length) => LibFuse.NotifyInvalInode(_session, ino, offset, length);
+    public int InvalidateInode(ulong ino, long offset, long length) =>
+        Transport == FuseTransport.Kernel
+            ? _channel?.InvalidateInode(ino, offset, length) ?? -Posix.ENOTCONN
+            : LibFuse.NotifyInvalInode(_session, ino, offset, length);
 
     /// <summary>Drops a cached name (a change the kernel did not make itself).</summary>
     public int InvalidateEntry(ulong parent, ReadOnlySpan<byte> name)
     {
+        if (Transport == FuseTransport.Kernel) return _channel?.InvalidateEntry(parent, name) ?? -Posix.ENOTCONN;
         fixed (byte* n = name) return LibFuse.NotifyInvalEntry(_session, parent, n, (nuint)name.Length);
     }
 
@@ -113,6 +138,13 @@ public sealed unsafe class FuseSession : IDisposable
     {
         if (_disposed) return;
         _disposed = true;
+        // What libfuse's fuse_session_destroy does for its own loop: destroy once, if INIT came and DESTROY did not.
+        if (_channel is { Initialized: true, Destroyed: false })
+        {
+            _channel.Destroyed = true;
+            try { _fs.Destroy(); } catch (Exception e) { _fs.OnUnhandledException(nameof(LowLevelFileSystem.Destroy), e); }
+        }
+        if (_channel is not null && KernelChannel.Current == _channel) KernelChannel.Current = null;
         if (_mounted) LibFuse.SessionUnmount(_session);
         LibFuse.SessionDestroy(_session);
         NativeMemory.Free(_ops);

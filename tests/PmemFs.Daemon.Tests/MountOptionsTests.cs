@@ -57,12 +57,23 @@ public sealed class MountOptionsTests
         Assert.DoesNotContain(o.FuseOptions, f => f.StartsWith("x-", StringComparison.Ordinal) || f == "defaults" || f == "relatime");
     }
 
+    [Fact]
+    public void FuseTransportIsChosenByOptionAndNotPassedToLibfuse()
+    {
+        Assert.Equal(MountOptions.DefaultTransport, MountOptions.Parse([]).Transport);
+        var o = MountOptions.Parse(["rw,fuse_transport=kernel"]);
+        Assert.Equal(PmemFs.Fuse.FuseTransport.Kernel, o.Transport);
+        Assert.DoesNotContain(o.FuseOptions, f => f.StartsWith("fuse_transport", StringComparison.Ordinal));
+        Assert.Equal(PmemFs.Fuse.FuseTransport.LibFuse, MountOptions.Parse(["fuse_transport=kernel", "fuse_transport=libfuse"]).Transport);
+    }
+
     [Theory]
     [InlineData("bogus", "unknown mount option 'bogus'")]
     [InlineData("dax=sometimes", "dax=inode, dax=always or dax=never")]
     [InlineData("threads=0", "threads must be 1..64")]
     [InlineData("threads=many", "threads must be 1..64")]
     [InlineData("writeback_cache", "unknown mount option 'writeback_cache'")]
+    [InlineData("fuse_transport=uring", "use fuse_transport=kernel or fuse_transport=libfuse")]
     [InlineData("lease_break=-1", "lease_break is a number of seconds from 0 to 3600")]
     [InlineData("lease_break=3601", "lease_break is a number of seconds from 0 to 3600")]
     [InlineData("lease_break=soon", "lease_break is a number of seconds from 0 to 3600")]
