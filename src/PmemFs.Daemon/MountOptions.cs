@@ -43,7 +43,7 @@ public sealed record MountOptions
     /// </summary>
     public FuseTransport Transport { get; init; } = DefaultTransport;
 
-    public const FuseTransport DefaultTransport = FuseTransport.LibFuse;
+    public const FuseTransport DefaultTransport = FuseTransport.Kernel;
 
     public const string AllowExposedRegionName = "allow_exposed_region";
 
