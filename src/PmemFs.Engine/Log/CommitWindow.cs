@@ -18,15 +18,26 @@ internal sealed class CommitWindow(ulong nextSeq)
 {
     public enum Stage { Reserved, Durable, Applied, Failed }
 
-    public sealed class Entry(ulong seq, long offset)
+    public sealed class Entry
     {
-        public ulong Seq { get; } = seq;
+        public ulong Seq { get; internal set; }
 
         /// <summary>Log offset of the transaction (what a header naming it as the tail holds).</summary>
-        public long Offset { get; } = offset;
+        public long Offset { get; internal set; }
 
         public Stage Stage { get; set; }
+
+        /// <summary>Popped from the window (applied, with every earlier one): nothing refers to it any more.</summary>
+        internal bool Popped;
     }
+
+    /// <summary>
+    /// An entry this thread's last commit popped, for its next (a commit allocates nothing).
+    /// Safe against reuse while referenced: an entry is reused only once popped, and a committer
+    /// waiting on the oldest entry (<see cref="WaitApplied"/>) holds the append lock, so no new
+    /// entry can be added meanwhile.
+    /// </summary>
+    [ThreadStatic] private static Entry? _spare;
 
     private readonly object _lock = new(); // Monitor.Wait needs an object lock
     private readonly List<Entry> _entries = []; // consecutive sequences, oldest first; popped once applied
@@ -42,7 +53,12 @@ internal sealed class CommitWindow(ulong nextSeq)
     /// <summary>Registers the transaction just reserved (callers add in sequence order, under the append lock).</summary>
     public Entry Add(ulong seq, long offset)
     {
-        var e = new Entry(seq, offset);
+        var e = _spare ?? new Entry();
+        _spare = null;
+        e.Seq = seq;
+        e.Offset = offset;
+        e.Stage = Stage.Reserved;
+        e.Popped = false;
         lock (_lock)
         {
             ThrowIfFailed(seq);
@@ -82,8 +98,18 @@ internal sealed class CommitWindow(ulong nextSeq)
             int done = 0;
             while (done < _entries.Count && _entries[done].Stage == Stage.Applied) done++;
             if (done == 0) return;
+            for (int i = 0; i < done; i++) _entries[i].Popped = true;
             _entries.RemoveRange(0, done);
             Monitor.PulseAll(_lock);
+        }
+    }
+
+    /// <summary>The committer is done with <paramref name="e"/>: kept for this thread's next commit if nothing refers to it any more.</summary>
+    public void Release(Entry e)
+    {
+        lock (_lock)
+        {
+            if (e.Popped) _spare = e;
         }
     }
 

@@ -165,6 +165,7 @@ public sealed class MetadataLog
             throw;
         }
         _window.Applied(entry);
+        _window.Release(entry);
         Interlocked.Increment(ref _committed);
     }
 
