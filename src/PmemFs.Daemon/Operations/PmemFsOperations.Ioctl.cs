@@ -85,7 +85,7 @@ public sealed unsafe partial class PmemFsOperations
     private static Credentials CallerWithCapabilities(FuseRequest req)
     {
         var c = req.Context;
-        return new Credentials(c.Uid, c.Gid, c.Pid, (Capabilities)CallerCapabilities.Effective(c.Pid));
+        return new Credentials(c.Uid, c.Gid, c.Pid, (Capabilities)CallerCapabilities.Effective(c.Pid), CallerCapabilities.Groups);
     }
 
     private void ReplyStandardFlags(FuseRequest req, ulong ino)
