@@ -1,10 +1,11 @@
 using System.Globalization;
+using PmemFs.Engine;
 
 namespace PmemFs.Daemon;
 
 /// <summary>
-/// A caller's effective capabilities, read from /proc/PID/status (CapEff) at the time of the
-/// request: FUSE passes uid, gid and pid, not capabilities.
+/// A caller's effective capabilities and supplementary groups, read from /proc/PID/status
+/// (CapEff, Groups) at the time of the request: FUSE passes uid, gid and pid, nothing more.
 /// </summary>
 /// <remarks>
 /// CapEff counts in the caller's own user namespace: any user can run `unshare -Ur` and get a
@@ -37,6 +38,50 @@ public static class CallerCapabilities
         catch (IOException) { }
         catch (UnauthorizedAccessException) { }
         return 0;
+    }
+
+    /// <summary>
+    /// Whether process <paramref name="pid"/> has <paramref name="gid"/> among its supplementary
+    /// groups ("Groups:" in /proc/PID/status, in the daemon's id space); false if it is gone.
+    /// </summary>
+    public static bool InSupplementaryGroup(int pid, uint gid)
+    {
+        foreach (uint g in SupplementaryGroups(pid))
+            if (g == gid) return true;
+        return false;
+    }
+
+    /// <summary>The supplementary groups of process <paramref name="pid"/>; none if it is gone or unreadable.</summary>
+    public static uint[] SupplementaryGroups(int pid)
+    {
+        if (pid <= 0) return [];
+        try
+        {
+            foreach (var line in File.ReadLines($"/proc/{pid}/status"))
+            {
+                if (!line.StartsWith("Groups:", StringComparison.Ordinal)) continue;
+                var groups = new List<uint>();
+                foreach (var word in line.AsSpan(7).Trim().ToString().Split((char[]?)null, StringSplitOptions.RemoveEmptyEntries))
+                    if (uint.TryParse(word, NumberStyles.None, CultureInfo.InvariantCulture, out uint g)) groups.Add(g);
+                return [.. groups];
+            }
+        }
+        catch (IOException) { }
+        catch (UnauthorizedAccessException) { }
+        return [];
+    }
+
+    /// <summary>
+    /// The engine's view of the callers' supplementary groups: it asks only when the primary gid
+    /// does not decide (chgrp to another group, setgid on a file of another group), so /proc is
+    /// read on those requests only. The kernel has already checked the same rule (the mount has
+    /// default_permissions); this answer keeps the daemon from refusing what Linux allows.
+    /// </summary>
+    public static readonly IGroupMembership Groups = new ProcGroups();
+
+    private sealed class ProcGroups : IGroupMembership
+    {
+        public bool IsMember(int pid, uint gid) => InSupplementaryGroup(pid, gid);
     }
 
     private static readonly string? DaemonUserNamespace = UserNamespaceOf("self");

@@ -48,6 +48,11 @@ public sealed partial class FileSystem
             // Only now is it safe to fix the primary: the image is known to be ours and consistent.
             if (opened.UsedCopy == SuperblockCopy.Secondary)
                 ImageReader.WriteSuperblock(media, Superblock, SuperblockCopy.Primary);
+            // And the secondary from a good primary: a superblock change (a label, the unsafe
+            // shutdown count) writes the secondary first, so a crash can leave it new, torn or
+            // behind; the primary decides. A poisoned copy is left to the poison watch.
+            else if (opened.SecondaryProblem is not null && !OverlapsBadRange(media, Geometry.SecondarySuperblock * FormatConstants.BlockSize, DiskSuperblock.Size))
+                ImageReader.WriteSuperblock(media, Superblock, SuperblockCopy.Secondary);
         }
 
         InodeSlots = new SlotAllocator("inode", g.InodeCount);
@@ -64,6 +69,8 @@ public sealed partial class FileSystem
         UnsafeShutdown = Engine.Health.UnsafeShutdownCheck.Run(this);
         Report = new MountReport(opened.UsedCopy, opened.PrimaryProblem ?? opened.SecondaryProblem, replay.Replayed, orphans, trims);
     }
+
+    private static bool OverlapsBadRange(IMedia media, long offset, long length) => media.BadRanges.Any(r => r.Overlaps(offset, length));
 
     /// <summary>
     /// Loads and verifies every table. Damage costs only what it holds (docs/health.md, "Damaged

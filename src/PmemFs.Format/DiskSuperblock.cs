@@ -43,6 +43,9 @@ public static class DiskSuperblock
     public const int Size = 512;
     public static ReadOnlySpan<byte> MagicBytes => "PMEMFS\0\u0001"u8;
 
+    /// <summary>The longest label in bytes of UTF-8 (NUL padded on the media, no NUL needed when full).</summary>
+    public const int MaxLabelBytes = LabelLength;
+
     /// <summary>Where the UUID is in the superblock, and so in the region (the primary superblock is its first bytes).</summary>
     public const int UuidOffset = 40;
     private const int OffUuid = UuidOffset;

@@ -8,6 +8,9 @@ internal sealed class ModelOptions
     /// <summary>False for tmpfs, which refuses FALLOC_FL_ZERO_RANGE with EOPNOTSUPP.</summary>
     public bool ZeroRangeSupported { get; init; } = true;
 
+    /// <summary>True for tmpfs, where a read fault of a shared mapping allocates the page (SEEK_DATA then reports it as data).</summary>
+    public bool MmapReadAllocates { get; init; }
+
     /// <summary>
     /// True where the immutable/append-only steps are turned off (and logged) when the probe's
     /// FS_IOC_SETFLAGS is refused with EPERM or is not supported (tmpfs run by a user without
@@ -79,12 +82,39 @@ internal sealed unsafe class FileModel
 
         public Span<byte> Content => Data.AsSpan(0, Length);
 
-        /// <summary>Sets the length; bytes past the length are always zero.</summary>
+        /// <summary>
+        /// The 4 KiB blocks that may hold data or preallocated space (written, fallocated, zeroed,
+        /// copied into). A block not in it was never written, or was punched out or truncated away
+        /// since: SEEK_DATA/SEEK_HOLE must report it as a hole (the other side of the oracle: a
+        /// file system that called everything data would pass the content check alone).
+        /// </summary>
+        public readonly HashSet<long> MayHoldData = [];
+
+        public const int Block = 4096;
+
+        public void MarkMayHoldData(long offset, long length)
+        {
+            if (length <= 0) return;
+            for (long b = offset / Block; b <= (offset + length - 1) / Block; b++) MayHoldData.Add(b);
+        }
+
+        /// <summary>A punched range: the whole blocks inside it are freed (partial ones are only zeroed).</summary>
+        public void Punched(long offset, long length)
+        {
+            for (long b = (offset + Block - 1) / Block; (b + 1) * Block <= offset + length; b++) MayHoldData.Remove(b);
+        }
+
+        /// <summary>Sets the length; bytes past the length are always zero. Shrinking frees every block from the new size on (also preallocated ones past the old size).</summary>
         public void Resize(long length)
         {
             int n = checked((int)length);
             if (n > Data.Length) Array.Resize(ref Data, Math.Max(n, Data.Length * 2));
-            if (n < Length) Data.AsSpan(n, Length - n).Clear();
+            if (n < Length)
+            {
+                Data.AsSpan(n, Length - n).Clear();
+                long first = (n + Block - 1L) / Block;
+                MayHoldData.RemoveWhere(b => b >= first);
+            }
             Length = n;
         }
 
@@ -93,6 +123,7 @@ internal sealed unsafe class FileModel
             if (bytes.Length == 0) return; // a zero-length write changes nothing, not even the size
             if (offset + bytes.Length > Length) Resize(offset + bytes.Length);
             bytes.CopyTo(Data.AsSpan((int)offset));
+            MarkMayHoldData(offset, bytes.Length);
         }
 
         public void Zero(long offset, long length)
@@ -779,6 +810,9 @@ internal sealed unsafe class FileModel
         }
         finally { Native.close(fd); }
         if ((mode & (Native.FALLOC_FL_PUNCH_HOLE | Native.FALLOC_FL_ZERO_RANGE)) != 0) node.Zero(off, len);
+        // Allocation: modes 0 and KEEP_SIZE preallocate, ZERO_RANGE may; a punch frees its whole blocks.
+        if ((mode & Native.FALLOC_FL_PUNCH_HOLE) != 0) node.Punched(off, len);
+        else node.MarkMayHoldData(off, len);
         if ((mode & Native.FALLOC_FL_KEEP_SIZE) == 0 && off + len > node.Length) node.Resize(off + len);
         Verify(node, kind);
     }
@@ -812,6 +846,7 @@ internal sealed unsafe class FileModel
             finally { Native.munmap(map, mapLen); }
         }
         finally { Native.close(fd); }
+        if (_options.MmapReadAllocates) node.MarkMayHoldData(off, len);
     }
 
     private void MmapWrite(string name, Node node)
@@ -1111,6 +1146,16 @@ internal sealed unsafe class FileModel
         var regions = Native.DataRegions(fd, node.Length);
         foreach (var (start, end) in regions)
             if (end > node.Length) throw new InvalidOperationException($"{what}: data region [{start}, {end}) goes past the size {node.Length}");
+        // And every block the model knows holds nothing must be a hole: no region may touch it.
+        for (long b = 0; b * Node.Block < node.Length; b++)
+        {
+            if (node.MayHoldData.Contains(b)) continue;
+            long hs = b * Node.Block, he = Math.Min(hs + Node.Block, node.Length);
+            foreach (var (start, end) in regions)
+                if (start < he && hs < end)
+                    throw new InvalidOperationException($"{what}: bytes [{hs}, {he}) were never written (or were punched or truncated away) but SEEK_DATA/SEEK_HOLE "
+                        + $"report data [{start}, {end}) there (regions {string.Join(' ', regions.Take(20).Select(x => $"[{x.Start},{x.End})"))})");
+        }
         int r = 0;
         for (int i = want.IndexOfAnyExcept((byte)0); i >= 0 && i < want.Length;)
         {

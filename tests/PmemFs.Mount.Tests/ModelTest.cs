@@ -50,7 +50,7 @@ public class ModelTest(ITestOutputHelper output)
             var sw = Stopwatch.StartNew();
             // FlagsOptional: without CAP_LINUX_IMMUTABLE the kernel refuses chattr +i/+a on tmpfs;
             // the model then runs without its flag steps (and says so in the log).
-            FileModel.Run(dir, seed, ops, new ModelOptions { ZeroRangeSupported = false, FlagsOptional = true, Log = output.WriteLine });
+            FileModel.Run(dir, seed, ops, new ModelOptions { ZeroRangeSupported = false, MmapReadAllocates = true, FlagsOptional = true, Log = output.WriteLine });
             output.WriteLine($"model on tmpfs: {ops} ops in {sw.Elapsed.TotalSeconds:0.0} s");
         }
         finally

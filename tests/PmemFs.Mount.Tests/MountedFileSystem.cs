@@ -37,7 +37,9 @@ internal static class PmemfsEnvironment
 
 /// <summary>
 /// A fresh PmemFs image under /dev/shm, formatted and mounted with the real `pmemfs` command.
-/// Dispose always unmounts, makes sure the daemon it started is gone and deletes the image.
+/// Dispose always unmounts, makes sure the daemon it started is gone, runs `pmemfs fsck` on the
+/// image (as the fstests suite does after each test: a test whose file system is not clean at
+/// the end fails, the image is kept for a look) and deletes the image.
 /// </summary>
 internal sealed class MountedFileSystem : IDisposable
 {
@@ -97,6 +99,12 @@ internal sealed class MountedFileSystem : IDisposable
     public string PidFile => $"/run/pmemfs/{Name}.pid";
 
     public string LogFile => $"/var/log/pmemfs/{Name}.log";
+
+    /// <summary>
+    /// Whether Dispose checks the image with fsck and fails when it is not clean (default). Only a
+    /// test that leaves damage on purpose (and checks fsck's verdict itself) turns it off.
+    /// </summary>
+    public bool FsckOnDispose { get; set; } = true;
 
     /// <summary>The daemon this fixture started last (from the pid file), while it may be alive.</summary>
     public int? DaemonPid { get; private set; }
@@ -230,6 +238,17 @@ internal sealed class MountedFileSystem : IDisposable
             WaitForExit(p, TimeSpan.FromSeconds(10));
         }
         DaemonPid = null;
+        string? fsckFailure = null;
+        try
+        {
+            if (FsckOnDispose && File.Exists(Image) && !IsMounted)
+            {
+                var fsck = Fsck();
+                if (!fsck.Ok) fsckFailure = $"fsck of {Image} after the test is not clean (the image is kept):\n{fsck}";
+            }
+        }
+        catch (Exception e) { fsckFailure = $"fsck of {Image} after the test could not run: {e.Message}"; }
+        if (fsckFailure is not null) throw new InvalidOperationException(fsckFailure);
         try
         {
             if (File.Exists(Image)) File.Delete(Image);

@@ -41,6 +41,8 @@ public static class MountCommand
             MountOptions options;
             try { options = MountOptions.Parse(optionLists); }
             catch (FormatException e) { throw CommandGuard.Fail(e.Message); }
+            // A dead mount left by a killed daemon: cleared when it is this image's, explained otherwise.
+            if (!isChild) MountDeadMounts.ClearOrRefuse(image, dir, console);
             pidFile ??= RuntimePaths.PidFile(dir);
             logFile ??= RuntimePaths.LogFile(dir);
 

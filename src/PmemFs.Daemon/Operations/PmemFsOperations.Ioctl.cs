@@ -11,7 +11,8 @@ namespace PmemFs.Daemon.Operations;
 /// <summary>
 /// Flag ioctls: the standard FS_IOC_GETFLAGS/SETFLAGS and FS_IOC_FSGETXATTR/FSSETXATTR (what
 /// chattr, lsattr and xfs_io send; the kernel wraps each in OPEN/IOCTL/RELEASE) and PmemFs's own
-/// PMEMFS_IOC_GET/SET_FLAGS (src/include/pmemfs.h). Every permission is checked here and in the
+/// PMEMFS_IOC_GET/SET_FLAGS (src/include/pmemfs.h); also the label ioctls
+/// (PmemFsOperations.Label.cs). Every permission is checked here and in the
 /// engine: the kernel checks none for PmemFs's own numbers.
 /// </summary>
 public sealed unsafe partial class PmemFsOperations
@@ -57,6 +58,12 @@ public sealed unsafe partial class PmemFsOperations
                 break;
             case PmemFsCloneAbi.CloneRange when TryCloneIoctl(req, ino, fi, flags, input, outSize):
                 break;
+            case FsIocGetFsLabel when outSize >= FsLabelMax:
+                ReplyLabel(req);
+                break;
+            case FsIocSetFsLabel when input.Length >= FsLabelMax:
+                SetLabel(req, input);
+                break;
             case XfsIocGoingDown when outSize >= 4:
                 GoingDown(req);
                 break;
@@ -85,7 +92,7 @@ public sealed unsafe partial class PmemFsOperations
     private static Credentials CallerWithCapabilities(FuseRequest req)
     {
         var c = req.Context;
-        return new Credentials(c.Uid, c.Gid, c.Pid, (Capabilities)CallerCapabilities.Effective(c.Pid));
+        return new Credentials(c.Uid, c.Gid, c.Pid, (Capabilities)CallerCapabilities.Effective(c.Pid), CallerCapabilities.Groups);
     }
 
     private void ReplyStandardFlags(FuseRequest req, ulong ino)

@@ -57,7 +57,7 @@ public sealed unsafe partial class PmemFsOperations(FileSystem fs, DaemonLog log
     private static Credentials Caller(FuseRequest req)
     {
         var c = req.Context;
-        return new Credentials(c.Uid, c.Gid, c.Pid);
+        return new Credentials(c.Uid, c.Gid, c.Pid, Groups: CallerCapabilities.Groups);
     }
 
     private static void Reply(FuseRequest req, Errno errno) => req.ReplyError(errno.Value);

@@ -34,19 +34,24 @@ public sealed partial class FileSystem
                     // A non-owner may only drop suid/sgid: the kernel's own privilege clearing on
                     // write and truncate by another user arrives as such a chmod, in that user's name.
                     if (!who.IsRoot && who.Uid != rec.Uid && !OnlyClearsPrivileges(rec.Mode & 0xFFF, mode)) return Errno.EPERM;
-                    // A non-root caller outside the file's group cannot keep setgid (as the kernel does).
-                    if (!who.IsRoot && who.Gid != rec.Gid && !inode.IsDirectory) mode &= ~SetGid;
+                    // A non-root caller outside the file's group (primary or supplementary) cannot
+                    // keep setgid (as the kernel does); the groups are looked up only then.
+                    if ((mode & SetGid) != 0 && !who.IsRoot && !inode.IsDirectory && !who.InGroup(rec.Gid)) mode &= ~SetGid;
                     rec.Mode = (rec.Mode & FileTypes.Mask) | mode;
                 }
                 if (f.HasFlag(SetAttrFields.Uid) || f.HasFlag(SetAttrFields.Gid))
                 {
                     uint uid = f.HasFlag(SetAttrFields.Uid) ? req.Uid : rec.Uid;
                     uint gid = f.HasFlag(SetAttrFields.Gid) ? req.Gid : rec.Gid;
-                    if (!who.IsRoot && (uid != rec.Uid || who.Uid != rec.Uid || (gid != rec.Gid && gid != who.Gid))) return Errno.EPERM;
+                    // Linux's chown_ok/chgrp_ok: the owner keeps the owner and may give the file to any
+                    // group it is in, its primary one or a supplementary one (read only for another group).
+                    if (!who.IsRoot && (uid != rec.Uid || who.Uid != rec.Uid || (gid != rec.Gid && !who.InGroup(gid)))) return Errno.EPERM;
                     if (!inode.IsDirectory && (uid != rec.Uid || gid != rec.Gid || !who.IsRoot))
                     {
                         rec.Mode &= ~SetUid;
-                        if ((rec.Mode & GroupExec) != 0) rec.Mode &= ~SetGid;
+                        // setattr_should_drop_sgid: setgid with group exec always goes; without it (the
+                        // mandatory-locking mark) only when the caller is not in the file's old group.
+                        if ((rec.Mode & GroupExec) != 0 || (!who.IsRoot && (rec.Mode & SetGid) != 0 && !who.InGroup(rec.Gid))) rec.Mode &= ~SetGid;
                     }
                     rec.Uid = uid;
                     rec.Gid = gid;
