@@ -519,8 +519,12 @@ struct pmemfs_poison {
  *                           already in the log finish first (their callers are told success);
  *                           _NOLOGFLUSH makes them fail with EIO (one whose commit was durable
  *                           is replayed by the next mount). Needs CAP_SYS_ADMIN. Then as GET.
- * Errors: EINVAL (bad version, op, flags or reserved fields), EPERM (SHUTDOWN without
- * CAP_SYS_ADMIN). A read-only mount may be shut down too (it writes nothing anyway).
+ * A second SHUTDOWN succeeds and changes nothing: the first reason and time stay (as XFS).
+ * Checked in XFS's order, changing nothing on error: EINVAL (bad version or op); EPERM
+ * (SHUTDOWN without CAP_SYS_ADMIN, checked before the flags, as XFS_IOC_GOINGDOWN does); EINVAL
+ * (unknown flags, flags on GET, or any of state, since_ns, reserved, reason not 0 on input:
+ * clear the struct before reusing an answer). A read-only mount may be shut down too (it
+ * writes nothing anyway).
  * --------------------------------------------------------------------------------------- */
 
 #define PMEMFS_HEALTH_VERSION 1
@@ -537,10 +541,10 @@ struct pmemfs_health {
 	uint32_t version;     /* in: PMEMFS_HEALTH_VERSION */
 	uint32_t op;          /* in: PMEMFS_HEALTH_GET or PMEMFS_HEALTH_SHUTDOWN */
 	uint32_t flags;       /* in: PMEMFS_SHUTDOWN_* (SHUTDOWN); 0 (GET) */
-	uint32_t state;       /* out: PMEMFS_HEALTH_OK, _WRITES_REFUSED or _SHUT_DOWN */
-	uint64_t since_ns;    /* out: when the state last got worse, ns since the epoch (UTC); 0 while ok */
+	uint32_t state;       /* in: 0; out: PMEMFS_HEALTH_OK, _WRITES_REFUSED or _SHUT_DOWN */
+	uint64_t since_ns;    /* in: 0; out: when the state last got worse, ns since the epoch (UTC); 0 while ok */
 	uint64_t reserved[5]; /* in: 0; out: 0 */
-	char reason[PMEMFS_HEALTH_REASON_BYTES]; /* out: why, UTF-8, NUL-terminated; empty while ok */
+	char reason[PMEMFS_HEALTH_REASON_BYTES]; /* in: 0; out: why, UTF-8, NUL-terminated; empty while ok */
 };
 
 #define PMEMFS_IOC_HEALTH _IOWR('P', 0x51, struct pmemfs_health)

@@ -75,6 +75,11 @@ public sealed record PathInfo(
         throw Fail($"{path}: is a directory that is not on a PmemFs mount ({message}); info takes an image, a device-DAX device, or a file, directory or mount point on a PmemFs mount");
     }
 
+    /// <summary>The "why" line: the reason the daemon gave and since when; null when it gave none (healthy, or an older daemon).</summary>
+    public static string? WhyText(ShutdownCommand.MountHealth? health) => health is { Reason: { } reason } h
+        ? h.Since is { } since ? $"{reason} (since {since.ToLocalTime():yyyy-MM-dd HH:mm:ss zzz})" : reason
+        : null;
+
     public string TypeName => IsMountPoint ? "PmemFs mount point (directory)" : IsDirectory ? "directory" : "regular file";
 
     /// <summary>Whether the file is DAX, and why: the mount mode, the flag, the file's kind, a pending change.</summary>
@@ -119,8 +124,7 @@ public sealed record PathInfo(
         }
         w.Field("file system", f.HealthName);
         w.Field("damage", f.DamageText);
-        if (Health is { Reason: { } reason } h)
-            w.Field("why", h.Since is { } since ? $"{reason} (since {since.ToLocalTime():yyyy-MM-dd HH:mm:ss zzz})" : reason);
+        if (WhyText(Health) is { } why) w.Field("why", why);
         w.Field("flags", f.Flags == 0 ? "none" : FlagNames.Format(f.Flags));
         w.Field("effective DAX", DaxText(f, IsDirectory));
         w.Field("DAX_IMMUTABLE", DaxImmutableText(f));
@@ -171,7 +175,7 @@ public sealed record PathInfo(
             w.WriteEndObject();
             return;
         }
-        w.WriteString("health", f.Raw.Health switch { PmemFsPoisonAbi.HealthOk => "ok", PmemFsPoisonAbi.HealthWritesRefused => "writes-refused", _ => "shut-down" });
+        w.WriteString("health", new ShutdownCommand.MountHealth((uint)f.Raw.Health, null, null).StateName);
         w.WriteNumber("sickFiles", f.Raw.SickFiles);
         w.WriteNumber("quarantinedSlots", f.Raw.QuarantinedSlots);
         if (Health is { Reason: { } reason } h)

@@ -43,20 +43,52 @@ public static unsafe class ShutdownCommand
         command.SetAction(parsed => CommandGuard.Run(console, Name, ExitCodes.Failure, () =>
         {
             string path = parsed.GetValue(mount)!;
-            uint flags = parsed.GetValue(noFlush) ? PmemFsHealthAbi.ShutdownNoLogFlush : PmemFsHealthAbi.ShutdownLogFlush;
-            int errno = Call(path, PmemFsHealthAbi.OpShutdown, flags, out var health);
-            if (errno != 0)
-                throw Fail(errno switch
-                {
-                    LibC.ENOTTY => $"{path}: not a PmemFs mount (or its daemon is older than pmemfs shutdown)",
-                    1 => $"{path}: a forced shutdown stops every change: it needs CAP_SYS_ADMIN (run it as root)",
-                    _ => $"{path}: {Flags.FlagIoctl.Message(errno)}",
-                });
-            console.Out.WriteLine($"{path}: shut down: {health!.Reason}");
-            console.Out.WriteLine("changes get EIO and nothing more is written; unmount and mount again (the mount replays the journal)");
+            bool stopAtOnce = parsed.GetValue(noFlush);
+            // Asked first: a mount that is down already is said so (and left as it is: a second
+            // shutdown changes nothing), and a path that is not PmemFs is told before root is asked for.
+            int errno = Call(path, PmemFsHealthAbi.OpGet, 0, out var before);
+            if (errno != 0) throw Fail(Refusal(path, errno));
+            if (before!.State == PmemFsPoisonAbi.HealthShutDown)
+            {
+                foreach (string line in Report(path, before, stopAtOnce, already: true)) console.Out.WriteLine(line);
+                return ExitCodes.Ok;
+            }
+            uint flags = stopAtOnce ? PmemFsHealthAbi.ShutdownNoLogFlush : PmemFsHealthAbi.ShutdownLogFlush;
+            errno = Call(path, PmemFsHealthAbi.OpShutdown, flags, out var health);
+            if (errno != 0) throw Fail(Refusal(path, errno));
+            foreach (string line in Report(path, health!, stopAtOnce, already: false)) console.Out.WriteLine(line);
             return ExitCodes.Ok;
         }));
         return command;
+    }
+
+    /// <summary>What to say when PMEMFS_IOC_HEALTH on <paramref name="path"/> failed with <paramref name="errno"/>.</summary>
+    public static string Refusal(string path, int errno) => errno switch
+    {
+        LibC.ENOTTY => $"{path}: not on a PmemFs mount (or its daemon is older than pmemfs shutdown)",
+        LibC.EPERM => $"{path}: a forced shutdown stops every change: it needs CAP_SYS_ADMIN (run it as root)",
+        LibC.EINVAL => $"{path}: the daemon refused the request as malformed (EINVAL): is it older than this pmemfs command?",
+        _ => $"{path}: {Flags.FlagIoctl.Message(errno)}",
+    };
+
+    /// <summary>The lines printed after a shutdown (or when the mount was down already).</summary>
+    public static IEnumerable<string> Report(string path, MountHealth health, bool noFlush, bool already)
+    {
+        string since = health.Since is { } t ? $" since {t.ToLocalTime():yyyy-MM-dd HH:mm:ss zzz}" : "";
+        if (health.State != PmemFsPoisonAbi.HealthShutDown)
+        {
+            // Not what the daemon promises; said plainly rather than claimed.
+            yield return $"{path}: the daemon answered, but the file system is {health.StateName}{since}{(health.Reason is { } r ? ": " + r : "")}";
+            yield break;
+        }
+        yield return already
+            ? $"{path}: already shut down{since}: {health.Reason ?? "(no reason given)"}"
+            : $"{path}: shut down{since}: {health.Reason ?? "(no reason given)"}";
+        if (!already)
+            yield return noFlush
+                ? "transactions in flight were stopped: their callers got EIO (one already durable is replayed by the next mount)"
+                : "transactions in flight finished first: every change its caller was told succeeded is kept";
+        yield return "changes get EIO, reads go on, nothing more is written; unmount and mount again (the mount replays the journal)";
     }
 
     /// <summary>PMEMFS_IOC_HEALTH on <paramref name="path"/>; 0 and the answer, or the errno.</summary>

@@ -50,7 +50,7 @@ internal static unsafe partial class LibC
     public static int O_NOFOLLOW =>
         RuntimeInformation.ProcessArchitecture is Architecture.Arm or Architecture.Arm64 ? 0x8000 : 0x20000;
 
-    public const int ENOTTY = 25, ENOSYS = 38, EOPNOTSUPP = 95;
+    public const int EPERM = 1, EINVAL = 22, ENOTTY = 25, ENOSYS = 38, EOPNOTSUPP = 95;
 
     [LibraryImport(Lib, SetLastError = true, StringMarshalling = StringMarshalling.Utf8)]
     public static partial int open(string pathname, int flags);

@@ -2,6 +2,7 @@ using System.Runtime.InteropServices;
 using System.Text;
 using PmemFs.Abi;
 using PmemFs.Engine;
+using PmemFs.Engine.Health;
 using PmemFs.Fuse;
 
 namespace PmemFs.Daemon.Operations;
@@ -42,12 +43,10 @@ public sealed unsafe partial class PmemFsOperations
     {
         if (input.Length < PmemFsHealth.Size || outSize < PmemFsHealth.Size) return false;
         var args = MemoryMarshal.Read<PmemFsHealth>(input);
-        if (args.Version != PmemFsHealthAbi.Version || args.State != 0 || args.SinceNs != 0
-            || args.Reserved1 != 0 || args.Reserved2 != 0 || args.Reserved3 != 0 || args.Reserved4 != 0 || args.Reserved5 != 0
-            || args.Op is not (PmemFsHealthAbi.OpGet or PmemFsHealthAbi.OpShutdown)
-            || (args.Op == PmemFsHealthAbi.OpGet ? args.Flags != 0 : args.Flags > PmemFsHealthAbi.ShutdownNoLogFlush))
+        var errno = ValidateHealth(args, () => CallerIsAdmin(req.Context.Pid));
+        if (errno.Failed)
         {
-            Reply(req, Errno.EINVAL);
+            Reply(req, errno);
             return true;
         }
         if (args.Op == PmemFsHealthAbi.OpGet)
@@ -55,38 +54,62 @@ public sealed unsafe partial class PmemFsOperations
             ReplyHealth(req);
             return true;
         }
-        if (!CallerIsAdmin(req.Context.Pid))
-        {
-            Reply(req, Errno.EPERM);
-            return true;
-        }
         bool finish = args.Flags != PmemFsHealthAbi.ShutdownNoLogFlush;
         OffLoop(req, "shutdown", () =>
         {
+            // A second shutdown changes nothing (as XFS): the first reason and time stay.
             _fs.ShutDown($"shut down by the administrator (PMEMFS_IOC_HEALTH{(finish ? "" : " NOLOGFLUSH")} from pid {req.Context.Pid})", finishInFlight: finish);
             ReplyHealth(req);
         });
         return true;
     }
 
+    /// <summary>
+    /// PMEMFS_IOC_HEALTH's checks, in XFS's order: what the call is (version, op: EINVAL for
+    /// anyone); for SHUTDOWN the capability before anything else is read (XFS_IOC_GOINGDOWN checks
+    /// CAP_SYS_ADMIN before its flags: EPERM); then the flags and every field that is not input
+    /// (state, since_ns, reserved, reason: 0 on input; EINVAL). GET needs no capability: the same
+    /// state reaches anyone through PMEMFS_IOC_GET_FLAGS, as XFS's health reaches anyone through
+    /// XFS_IOC_FSGEOMETRY. <paramref name="callerIsAdmin"/> is asked only for SHUTDOWN.
+    /// </summary>
+    public static Errno ValidateHealth(PmemFsHealth a, Func<bool> callerIsAdmin)
+    {
+        if (a.Version != PmemFsHealthAbi.Version || a.Op is not (PmemFsHealthAbi.OpGet or PmemFsHealthAbi.OpShutdown)) return Errno.EINVAL;
+        if (a.Op == PmemFsHealthAbi.OpShutdown && !callerIsAdmin()) return Errno.EPERM;
+        bool flagsOk = a.Op == PmemFsHealthAbi.OpGet
+            ? a.Flags == 0
+            : a.Flags is PmemFsHealthAbi.ShutdownDefault or PmemFsHealthAbi.ShutdownLogFlush or PmemFsHealthAbi.ShutdownNoLogFlush;
+        if (!flagsOk || a.State != 0 || a.SinceNs != 0
+            || a.Reserved1 != 0 || a.Reserved2 != 0 || a.Reserved3 != 0 || a.Reserved4 != 0 || a.Reserved5 != 0
+            || a.Reason.ContainsAnyExcept((byte)0))
+            return Errno.EINVAL;
+        return Errno.Ok;
+    }
+
     private void ReplyHealth(FuseRequest req)
     {
         var h = _fs.Health;
+        var reply = HealthReply(h.State, h.Since, h.Reason);
+        req.ReplyIoctl(0, MemoryMarshal.AsBytes(new ReadOnlySpan<PmemFsHealth>(in reply)));
+    }
+
+    /// <summary>The answer: version, state, since (ns since the epoch), the reason cut to fit at a character boundary (NUL-terminated UTF-8); op and flags 0.</summary>
+    public static PmemFsHealth HealthReply(HealthState state, DateTimeOffset? since, string? why)
+    {
         var reply = new PmemFsHealth
         {
             Version = PmemFsHealthAbi.Version,
-            State = (uint)h.State,
-            SinceNs = h.Since is { } since ? (ulong)((since.UtcTicks - DateTimeOffset.UnixEpoch.UtcTicks) * 100) : 0,
+            State = (uint)state,
+            SinceNs = since is { } t ? (ulong)((t.UtcTicks - DateTimeOffset.UnixEpoch.UtcTicks) * 100) : 0,
         };
-        if (h.Reason is { } why)
+        if (why is not null)
         {
-            // Cut at a character boundary so that the NUL-terminated text stays valid UTF-8.
             var reason = reply.Reason;
             var encoder = Encoding.UTF8.GetEncoder();
             encoder.Convert(why, reason[..^1], flush: true, out _, out int used, out _);
             reason[used..].Clear();
         }
-        req.ReplyIoctl(0, MemoryMarshal.AsBytes(new ReadOnlySpan<PmemFsHealth>(in reply)));
+        return reply;
     }
 
     /// <summary>Runs <paramref name="work"/> off the FUSE loop (counted as parked, so unmount waits for it); EIO if it throws.</summary>
