@@ -113,6 +113,9 @@ public sealed class LeaseAbiTests
             "version", "op", "flags", "count", "offset", "length", "more", "health_state", "reserved:Reserved1", "ranges:_ranges")) yield return f;
         foreach (var f in Layout<PmemFsHealth>("pmemfs_health", PmemFsHealth.Size,
             "version", "op", "flags", "state", "since_ns", "reserved:Reserved1", "reason:_reason")) yield return f;
+        // reserved[5] is Reserved1..5 in C#: each where the C array has it.
+        for (int i = 1; i <= 5; i++)
+            yield return ($"offsetof(struct pmemfs_health, reserved[{i - 1}])", (ulong)(long)Marshal.OffsetOf<PmemFsHealth>($"Reserved{i}"));
         foreach (var f in Layout<PmemFsRmapEntry>("pmemfs_rmap_entry", PmemFsRmapEntry.Size,
             "physical", "length", "ino", "file_offset", "refs", "kind", "flags", "reserved:Reserved1")) yield return f;
         foreach (var f in Layout<PmemFsRmap>("pmemfs_rmap", PmemFsRmap.Size,
@@ -153,7 +156,7 @@ public sealed class LeaseAbiTests
         // _IOC_SIZE has 14 bits: at most 16383 bytes in and out, and the kernel's FUSE request
         // must fit its max_pages (32 by default): the page-sized lists leave room to spare.
         foreach (uint number in new[] { PmemFsIoctlAbi.GetFlags, PmemFsIoctlAbi.SetFlags, PmemFsLeaseAbi.LeaseAcquire, PmemFsLeaseAbi.LeaseRelease,
-            PmemFsLeaseAbi.Pin, PmemFsLeaseAbi.Unpin, PmemFsLeaseAbi.LeaseStatus, PmemFsLeaseAbi.LeaseList, PmemFsMapAbi.GetMap, PmemFsMapAbi.PrepareWrite, PmemFsRegionAbi.Region, PmemFsMapAbi.Bmap, PmemFsCloneAbi.CloneRange, PmemFsRmapAbi.Rmap })
+            PmemFsLeaseAbi.Pin, PmemFsLeaseAbi.Unpin, PmemFsLeaseAbi.LeaseStatus, PmemFsLeaseAbi.LeaseList, PmemFsMapAbi.GetMap, PmemFsMapAbi.PrepareWrite, PmemFsRegionAbi.Region, PmemFsMapAbi.Bmap, PmemFsCloneAbi.CloneRange, PmemFsRmapAbi.Rmap, PmemFsPoisonAbi.Poison, PmemFsHealthAbi.Health })
         {
             uint size = (number >> 16) & 0x3FFF;
             Assert.InRange(size, 32u, 4096u);
