@@ -128,6 +128,10 @@ public sealed class HealthIoctlTests
         // One that fits exactly: 447 bytes and the NUL.
         var exact = PmemFsOperations.HealthReply(HealthState.ShutDown, DateTimeOffset.UtcNow, new string('b', 447));
         Assert.Equal(new string('b', 447), ReasonText(exact));
+        // One byte more: cut to 447, the last byte stays the NUL.
+        var over = PmemFsOperations.HealthReply(HealthState.ShutDown, DateTimeOffset.UtcNow, new string('c', 448));
+        Assert.Equal(0, over.Reason[^1]);
+        Assert.Equal(new string('c', 447), ReasonText(over));
     }
 
     private static string ReasonText(PmemFsHealth r)
