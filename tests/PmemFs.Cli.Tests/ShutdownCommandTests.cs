@@ -6,7 +6,7 @@ namespace PmemFs.Cli.Tests;
 /// <summary>
 /// `pmemfs shutdown MOUNT [--no-flush]` in process: its command line, its refusals of paths that
 /// are not on PmemFs, and what it prints (the shutdown itself runs through a real mount in
-/// tests/fstests pmemfs/018).
+/// tests/fstests pmemfs/019).
 /// </summary>
 public sealed class ShutdownCommandTests : IDisposable
 {
