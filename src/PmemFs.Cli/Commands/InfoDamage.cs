@@ -22,16 +22,16 @@ public sealed record InfoDamage(IReadOnlyList<InfoDamage.SickFile> Sick, IReadOn
     public static InfoDamage Of(FileSystem fs)
     {
         var sick = fs.Health.SickInodes;
-        var names = sick.Count == 0 ? [] : Names(fs);
+        var paths = sick.Count == 0 ? new InodePaths() : Names(fs);
         return new InfoDamage(
-            sick.Select(s => new SickFile(s.Ino, PathOf(s.Ino, names), s.Problem)).ToList(),
+            sick.Select(s => new SickFile(s.Ino, paths.PathOf(s.Ino), s.Problem)).ToList(),
             fs.Health.Quarantined.Select(q => new Slot(q.Table, q.Slot, q.Problem)).ToList());
     }
 
     /// <summary>A name for every inode the tree reaches (sick directories cannot be listed: what is under them has none).</summary>
-    private static Dictionary<ulong, (ulong Parent, string Name)> Names(FileSystem fs)
+    private static InodePaths Names(FileSystem fs)
     {
-        var names = new Dictionary<ulong, (ulong, string)>();
+        var names = new InodePaths();
         var queue = new Queue<ulong>([FormatConstants.RootIno]);
         while (queue.Count > 0 && names.Count < 1_000_000)
         {
@@ -39,27 +39,12 @@ public sealed record InfoDamage(IReadOnlyList<InfoDamage.SickFile> Sick, IReadOn
             fs.ReadDirectory(dir, 0, item =>
             {
                 string name = Encoding.UTF8.GetString(item.Name);
-                if (name is "." or ".." || names.ContainsKey(item.Ino) || item.Ino == FormatConstants.RootIno) return true;
-                names[item.Ino] = (dir, name);
+                if (name is "." or ".." || item.Ino == FormatConstants.RootIno || !names.Add(item.Ino, dir, name)) return true;
                 if (item.Type == FileTypes.ToDirentType(FileTypes.Directory)) queue.Enqueue(item.Ino);
                 return true;
             });
         }
         return names;
-    }
-
-    private static string? PathOf(ulong ino, Dictionary<ulong, (ulong Parent, string Name)> names)
-    {
-        if (ino == FormatConstants.RootIno) return "/";
-        var parts = new List<string>();
-        for (int depth = 0; ino != FormatConstants.RootIno; depth++)
-        {
-            if (depth > 4096 || !names.TryGetValue(ino, out var n)) return null;
-            parts.Add(n.Name);
-            ino = n.Parent;
-        }
-        parts.Reverse();
-        return "/" + string.Join('/', parts);
     }
 
     public void WriteText(TextWriter output, string image)

@@ -110,10 +110,10 @@ public static unsafe class RmapCommand
     /// </summary>
     public static Table Read(IMedia media, Geometry g)
     {
-        var names = new Dictionary<ulong, (ulong Parent, string Name)>();
+        var names = new InodePaths();
         for (long slot = 0; slot < g.DirentCount; slot++)
             if (DiskDirent.VerifyRead(media.Read(g.DirentOffset(slot), DiskDirent.Size), slot, out var d).IsOk)
-                names.TryAdd(d.Child, (d.Parent, Encoding.UTF8.GetString(d.Name)));
+                names.Add(d.Child, d.Parent, Encoding.UTF8.GetString(d.Name));
         var records = new List<RmapRecord>();
         var refcounts = new List<RefcountRecord>();
         long bs = FormatConstants.BlockSize;
@@ -136,7 +136,7 @@ public static unsafe class RmapCommand
         {
             owners.Add(r.IsMetadata
                 ? new Owner(r.PhysBlock * bs, r.BlockCount * bs, KindName(r.Kind), 0, null, null)
-                : new Owner(r.PhysBlock * bs, r.BlockCount * bs, KindName(r.Kind), r.Owner, PathOf(r.Owner, names), r.FileBlock * bs));
+                : new Owner(r.PhysBlock * bs, r.BlockCount * bs, KindName(r.Kind), r.Owner, names.PathOf(r.Owner), r.FileBlock * bs));
         }
         refcounts.Sort((a, b) => a.PhysBlock.CompareTo(b.PhysBlock));
         if (refcounts.Count > 0)
@@ -291,20 +291,6 @@ public static unsafe class RmapCommand
         RmapOwnerKind.RmapTable => "rmap table",
         _ => k.ToString().ToLowerInvariant(),
     };
-
-    /// <summary>"/a/b" by the first name found for each inode up to the root; null when no name leads there (an open-unlinked file).</summary>
-    private static string? PathOf(ulong ino, Dictionary<ulong, (ulong Parent, string Name)> names)
-    {
-        var parts = new List<string>();
-        for (int depth = 0; ino != FormatConstants.RootIno; depth++)
-        {
-            if (depth > 4096 || !names.TryGetValue(ino, out var n)) return null;
-            parts.Add(n.Name);
-            ino = n.Parent;
-        }
-        parts.Reverse();
-        return "/" + string.Join('/', parts);
-    }
 
     private static readonly string[] Header = ["PHYS-OFFSET", "LENGTH", "OWNER", "INODE", "FILE-OFFSET", "SHARED", "PATH"];
 
