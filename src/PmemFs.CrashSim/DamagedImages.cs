@@ -65,18 +65,6 @@ public static class DamagedImages
     /// <summary>Recomputes the checksum of the table record holding <paramref name="off"/>, if it is in a table.</summary>
     private static void Reseal(byte[] image, Geometry g, long off)
     {
-        (long Start, long Count, int Size)[] tables =
-        [
-            (g.InodeOffset(0), g.InodeCount, DiskInode.Size),
-            (g.DirentOffset(0), g.DirentCount, DiskDirent.Size),
-            (g.ExtentOffset(0), g.ExtentCount, DiskExtent.Size),
-            (g.RmapOffset(0), g.RmapCount, DiskRmap.Size),
-        ];
-        foreach (var (start, count, size) in tables)
-        {
-            if (off < start || off >= start + count * size) continue;
-            long rec = start + (off - start) / size * size;
-            Checksum.SealRecord(image.AsSpan((int)rec, size));
-        }
+        if (RecordTables.RecordHolding(g, off) is { } rec) Checksum.SealRecord(image.AsSpan((int)rec.Offset, rec.Size));
     }
 }

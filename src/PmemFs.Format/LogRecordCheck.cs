@@ -24,7 +24,7 @@ public static class LogRecordCheck
             int payload = kind == LogEntryKind.Write ? length : 0;
             if (kind is LogEntryKind.Write or LogEntryKind.Zero)
             {
-                if (TableAt(g, target) is not { } table)
+                if (RecordTables.At(g, target) is not { } table)
                     return $"entry {i} writes [{target}, +{length}) outside every table's slots";
                 long first = (target - table.Start) / table.SlotSize;
                 if ((target - table.Start) % table.SlotSize != 0 || length == 0 || length % table.SlotSize != 0
@@ -42,22 +42,6 @@ public static class LogRecordCheck
             }
             pos += 16 + (payload + 7) / 8 * 8;
         }
-        return null;
-    }
-
-    private readonly record struct Table(string Name, long Start, int SlotSize, long Count);
-
-    private static Table? TableAt(Geometry g, long offset)
-    {
-        Span<Table> tables =
-        [
-            new("inode", Geometry.BlockOffset(g.InodeTableStart), DiskInode.Size, g.InodeCount),
-            new("dirent", Geometry.BlockOffset(g.DirentTableStart), DiskDirent.Size, g.DirentCount),
-            new("extent", Geometry.BlockOffset(g.ExtentTableStart), DiskExtent.Size, g.ExtentCount),
-            new("rmap", Geometry.BlockOffset(g.RmapTableStart), DiskRmap.Size, g.RmapCount),
-        ];
-        foreach (var t in tables)
-            if (offset >= t.Start && offset < t.Start + t.Count * t.SlotSize) return t;
         return null;
     }
 

@@ -70,18 +70,6 @@ internal sealed class MetadataFlips
     /// <summary>Recomputes the checksum of the table record holding <paramref name="off"/> (nothing when it is in no table).</summary>
     private void Reseal(long off)
     {
-        (long Start, long Count, int Size)[] tables =
-        [
-            (_g.InodeOffset(0), _g.InodeCount, DiskInode.Size),
-            (_g.DirentOffset(0), _g.DirentCount, DiskDirent.Size),
-            (_g.ExtentOffset(0), _g.ExtentCount, DiskExtent.Size),
-            (_g.RmapOffset(0), _g.RmapCount, DiskRmap.Size),
-        ];
-        foreach (var (start, count, size) in tables)
-        {
-            if (off < start || off >= start + count * size) continue;
-            long rec = start + (off - start) / size * size;
-            Checksum.SealRecord(_media.RawBytes(rec, size));
-        }
+        if (RecordTables.RecordHolding(_g, off) is { } rec) Checksum.SealRecord(_media.RawBytes(rec.Offset, rec.Size));
     }
 }
