@@ -165,7 +165,8 @@ public sealed class MountDaemon(MountRequest request, DaemonLog log)
     /// </summary>
     private static List<string> FuseOptions(string image, MountOptions options)
     {
-        var list = new List<string> { "default_permissions", "subtype=pmemfs" };
+        var list = new List<string> { "default_permissions" };
+        if (!options.NoSubtype) list.Add("subtype=" + MountOptions.Subtype);
         if (!options.FuseOptions.Any(o => o.StartsWith("fsname=", StringComparison.Ordinal))) list.Add("fsname=" + image);
         if (Native.LibC.geteuid() == 0 && !options.FuseOptions.Contains("allow_other")) list.Add("allow_other");
         foreach (var o in options.FuseOptions)

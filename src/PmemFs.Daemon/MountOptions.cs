@@ -45,6 +45,15 @@ public sealed record MountOptions
 
     public const FuseTransport DefaultTransport = FuseTransport.Kernel;
 
+    /// <summary>
+    /// nosubtype: the kernel shows the mount's type as plain <c>fuse</c> instead of
+    /// <c>fuse.pmemfs</c>, as test harnesses that check for type fuse need (the real xfstests,
+    /// docs/xfstests.md). PmemFs's tools then know the mount by its source (docs/mount.md).
+    /// </summary>
+    public bool NoSubtype { get; init; }
+
+    public const string NoSubtypeName = "nosubtype", Subtype = "pmemfs";
+
     public const string AllowExposedRegionName = "allow_exposed_region";
 
     /// <summary>Options passed to libfuse (allow_other, nosuid, fsname=, ...).</summary>
@@ -58,7 +67,7 @@ public sealed record MountOptions
         "atime", "noatime",
     ];
 
-    private static readonly string[] PassedToFuseWithValue = ["fsname=", "subtype=", "max_read=", "blksize="];
+    private static readonly string[] PassedToFuseWithValue = ["fsname=", "max_read=", "blksize="];
 
     /// <summary>Added by mount(8) or meaningful only in fstab; nothing for the daemon to do.</summary>
     private static readonly HashSet<string> Ignored =
@@ -118,6 +127,19 @@ public sealed record MountOptions
                             _ => throw new FormatException($"bad mount option '{option}': use fuse_transport=kernel or fuse_transport=libfuse"),
                         },
                     };
+                    continue;
+                }
+                if (option == NoSubtypeName)
+                {
+                    result = result with { NoSubtype = true };
+                    continue;
+                }
+                if (option.StartsWith("subtype=", StringComparison.Ordinal))
+                {
+                    // Another subtype would hide the mount from every pmemfs tool.
+                    if (option[8..] != Subtype)
+                        throw new FormatException($"bad mount option '{option}': a PmemFs mount is of type fuse.{Subtype}, or plain fuse with -o {NoSubtypeName}");
+                    result = result with { NoSubtype = false };
                     continue;
                 }
                 if (option.StartsWith("threads=", StringComparison.Ordinal))

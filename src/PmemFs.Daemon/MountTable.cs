@@ -5,13 +5,23 @@ namespace PmemFs.Daemon;
 /// <paramref name="ReadOnly"/> when the mount or its superblock is read-only (also after a
 /// `mount -o remount,ro`, which FUSE handles without telling the daemon).
 /// </summary>
-public sealed record MountEntry(string Mountpoint, string FsType, string Source, string Device = "", bool ReadOnly = false);
+public sealed record MountEntry(string Mountpoint, string FsType, string Source, string Device = "", bool ReadOnly = false)
+{
+    /// <summary>
+    /// Served by PmemFs: type fuse.pmemfs, or plain fuse (a mount with -o nosubtype) whose source
+    /// is a PmemFs region (<see cref="PmemFsSource"/>).
+    /// </summary>
+    public bool IsPmemFs { get; init; } = FsType == MountTable.PmemFsType;
+}
 
 /// <summary>Reads the kernel's mount table (octal escapes such as \040 decoded).</summary>
 public static class MountTable
 {
     /// <summary>The type mountinfo shows for a PmemFs mount (FUSE subtype pmemfs).</summary>
     public const string PmemFsType = "fuse.pmemfs";
+
+    /// <summary>The type of a FUSE mount without a subtype (-o nosubtype).</summary>
+    public const string PlainFuseType = "fuse";
 
     public static IReadOnlyList<MountEntry> Read()
     {
@@ -22,7 +32,11 @@ public static class MountTable
             int dash = Array.IndexOf(fields, "-");
             if (dash < 0 || fields.Length < dash + 3 || fields.Length < 5) continue;
             bool readOnly = HasOption(fields[5], "ro") || (fields.Length > dash + 3 && HasOption(fields[dash + 3], "ro"));
-            list.Add(new MountEntry(Unescape(fields[4]), fields[dash + 1], Unescape(fields[dash + 2]), fields[2], readOnly));
+            string mountpoint = Unescape(fields[4]), type = fields[dash + 1], source = Unescape(fields[dash + 2]);
+            list.Add(new MountEntry(mountpoint, type, source, fields[2], readOnly)
+            {
+                IsPmemFs = type == PmemFsType || (type == PlainFuseType && PmemFsSource.Names(source, mountpoint)),
+            });
         }
         return list;
     }
@@ -32,7 +46,7 @@ public static class MountTable
     {
         string full = Path.GetFullPath(mountpoint).TrimEnd('/');
         if (full.Length == 0) full = "/";
-        return Read().LastOrDefault(m => m.Mountpoint == full && m.FsType == PmemFsType);
+        return Read().LastOrDefault(m => m.Mountpoint == full && m.IsPmemFs);
     }
 
     /// <summary>The mount of <paramref name="image"/> this daemon serves: by mount point, or by source when the kernel shows the mount point resolved differently (symlinks).</summary>
@@ -40,7 +54,7 @@ public static class MountTable
         FindPmemFs(mountpoint) ?? FindByImage(image);
 
     /// <summary>The PmemFs mount serving <paramref name="image"/> (its source, fsname=), or null.</summary>
-    public static MountEntry? FindByImage(string image) => Read().LastOrDefault(m => m.FsType == PmemFsType && m.Source == image);
+    public static MountEntry? FindByImage(string image) => Read().LastOrDefault(m => m.IsPmemFs && m.Source == image);
 
     /// <summary>
     /// The mount that holds <paramref name="realPath"/> (symlinks already resolved): the longest

@@ -69,7 +69,22 @@ public sealed class MountOptionsTests
         Assert.Equal(PmemFs.Fuse.FuseTransport.LibFuse, MountOptions.Parse(["fuse_transport=kernel", "fuse_transport=libfuse"]).Transport);
     }
 
+    [Fact]
+    public void NosubtypeIsOursAndOnlyPmemfsIsASubtype()
+    {
+        Assert.False(MountOptions.Parse([]).NoSubtype);
+        var o = MountOptions.Parse(["nosubtype,allow_other"]);
+        Assert.True(o.NoSubtype);
+        Assert.Equal(["allow_other"], o.FuseOptions);
+        // subtype=pmemfs says the default again (as an fstab line may); it is never passed twice.
+        o = MountOptions.Parse(["nosubtype", "subtype=pmemfs"]);
+        Assert.False(o.NoSubtype);
+        Assert.Empty(o.FuseOptions);
+    }
+
     [Theory]
+    [InlineData("subtype=other", "a PmemFs mount is of type fuse.pmemfs, or plain fuse with -o nosubtype")]
+    [InlineData("subtype=", "a PmemFs mount is of type fuse.pmemfs, or plain fuse with -o nosubtype")]
     [InlineData("bogus", "unknown mount option 'bogus'")]
     [InlineData("dax=sometimes", "dax=inode, dax=always or dax=never")]
     [InlineData("threads=0", "threads must be 1..64")]

@@ -28,7 +28,7 @@ public static class LeaseCommand
             string path = parsed.GetValue(mount)!;
             string? real = MountLookup.RealPath(path) ?? throw Fail($"{path}: no such file or directory");
             var entry = MountTable.Containing(real, MountTable.Read());
-            if (entry is null || entry.FsType != MountTable.PmemFsType) throw Fail($"{path}: not on a PmemFs mount");
+            if (entry is null || !entry.IsPmemFs) throw Fail($"{path}: not on a PmemFs mount");
             int errno = LeaseList.Read(path, thisFileOnly: false, entry.Mountpoint, out var leases, out var now);
             if (errno == LibC.ENOTTY) throw Fail($"{path}: its daemon does not answer the lease ioctls (an older pmemfs?)");
             if (errno != 0) throw Fail($"{path}: cannot list leases: {Flags.FlagIoctl.Message(errno)}");

@@ -27,7 +27,7 @@ internal static class MountDeadMounts
 
         if (mounts.LastOrDefault(m => m.Mountpoint == full) is { } here && IsDead(full))
         {
-            bool pmemfs = here.FsType == MountTable.PmemFsType;
+            bool pmemfs = here.IsPmemFs;
             if (!pmemfs)
                 throw CommandGuard.Fail($"{full}: a dead {here.FsType} mount of {here.Source} is still attached there (its daemon is gone: transport endpoint is not connected); clear it with: umount {full}");
             if (here.Source != img)
@@ -43,7 +43,7 @@ internal static class MountDeadMounts
         }
 
         // The image itself may hang dead on another directory: the daemon would say "already mounted".
-        if (mounts.LastOrDefault(m => m.FsType == MountTable.PmemFsType && m.Source == img && m.Mountpoint != full) is { } elsewhere && IsDead(elsewhere.Mountpoint))
+        if (mounts.LastOrDefault(m => m.IsPmemFs && m.Source == img && m.Mountpoint != full) is { } elsewhere && IsDead(elsewhere.Mountpoint))
             throw CommandGuard.Fail($"{img}: a dead PmemFs mount of it is still attached on {elsewhere.Mountpoint} (its daemon is gone); clear it with: pmemfs unmount {elsewhere.Mountpoint}");
     }
 

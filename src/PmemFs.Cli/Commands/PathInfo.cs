@@ -45,7 +45,7 @@ public sealed record PathInfo(
         bool isDirectory = file.Kind == ImageFileKind.Directory;
         string? real = MountLookup.RealPath(path);
         var mount = real is null ? null : MountTable.Containing(real, MountTable.Read());
-        if (mount is not null && mount.FsType != MountTable.PmemFsType) mount = null;
+        if (mount is not null && !mount.IsPmemFs) mount = null;
         bool isMountPoint = mount is not null && mount.Mountpoint == real;
 
         int errno = FlagIoctl.Get(path, followSymlinks: true, out var flags);

@@ -80,7 +80,7 @@ public static unsafe class RmapCommand
         var real = MountLookup.RealPath(path);
         if (real is null) return null;
         var entry = MountTable.Containing(real, MountTable.Read());
-        return entry is not null && entry.FsType == MountTable.PmemFsType ? entry : null;
+        return entry is not null && entry.IsPmemFs ? entry : null;
     }
 
     internal static (long, long) ParseRange(string? text)
