@@ -79,6 +79,10 @@ public sealed record MountOptions
         "nodiratime",
     ];
 
+    /// <summary>Whether mount(8) or fstab adds <paramref name="option"/> and it asks nothing of PmemFs.</summary>
+    public static bool IsNoise(string option) =>
+        option.StartsWith("x-", StringComparison.Ordinal) || option.StartsWith("comment=", StringComparison.Ordinal) || Ignored.Contains(option);
+
     /// <summary>Parses comma-separated -o lists (several -o may be given). Throws <see cref="FormatException"/> on a bad one.</summary>
     public static MountOptions Parse(IEnumerable<string> lists)
     {
@@ -89,8 +93,7 @@ public sealed record MountOptions
             foreach (var raw in list.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries))
             {
                 string option = raw;
-                if (option.StartsWith("x-", StringComparison.Ordinal) || option.StartsWith("comment=", StringComparison.Ordinal) || Ignored.Contains(option))
-                    continue;
+                if (IsNoise(option)) continue;
                 switch (option)
                 {
                     case "ro": result = result with { ReadOnly = true }; break;

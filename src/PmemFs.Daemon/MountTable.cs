@@ -12,6 +12,9 @@ public sealed record MountEntry(string Mountpoint, string FsType, string Source,
     /// is a PmemFs region (<see cref="PmemFsSource"/>).
     /// </summary>
     public bool IsPmemFs { get; init; } = FsType == MountTable.PmemFsType;
+
+    /// <summary>The per-mount options (mountinfo's sixth field: rw, nosuid, nodev, relatime, ...).</summary>
+    public string MountFlags { get; init; } = "";
 }
 
 /// <summary>Reads the kernel's mount table (octal escapes such as \040 decoded).</summary>
@@ -35,6 +38,7 @@ public static class MountTable
             string mountpoint = Unescape(fields[4]), type = fields[dash + 1], source = Unescape(fields[dash + 2]);
             list.Add(new MountEntry(mountpoint, type, source, fields[2], readOnly)
             {
+                MountFlags = fields[5],
                 IsPmemFs = type == PmemFsType || (type == PlainFuseType && PmemFsSource.Names(source, mountpoint)),
             });
         }

@@ -11,7 +11,12 @@ namespace PmemFs.Daemon;
 /// </summary>
 public static class Unmount
 {
-    public static void Run(string mountpoint, bool lazy, TimeSpan wait)
+    /// <summary>
+    /// Unmounts <paramref name="mountpoint"/> and waits for its daemon; returns another mount
+    /// point the same daemon still serves (a shared second mount point, <see cref="SharedMount"/>),
+    /// in which case nothing is waited for, or null.
+    /// </summary>
+    public static string? Run(string mountpoint, bool lazy, TimeSpan wait)
     {
         string full = Path.GetFullPath(mountpoint);
         var entry = MountTable.FindPmemFs(full) ?? throw new MountException($"{full}: not a PmemFs mount");
@@ -27,6 +32,9 @@ public static class Unmount
             else throw new MountException($"{full}: cannot unmount: {Marshal.GetPInvokeErrorMessage(errno)}");
         }
 
+        // The daemon serves on while the image is mounted elsewhere (a shared mount point).
+        if (MountTable.FindByImage(entry.Source) is { } other) return other.Mountpoint;
+
         var deadline = DateTime.UtcNow + wait;
         if (pid is { } p)
         {
@@ -39,6 +47,7 @@ public static class Unmount
             using var released = ImageLock.TryAcquire(entry.Source, exclusive: false, deadline - DateTime.UtcNow > TimeSpan.Zero ? deadline - DateTime.UtcNow : TimeSpan.Zero)
                 ?? throw new MountException($"{full}: unmounted, but {entry.Source} is still held by its daemon after {wait.TotalSeconds:0} s");
         }
+        return null;
     }
 
     private static void FuserMount(string mountpoint)

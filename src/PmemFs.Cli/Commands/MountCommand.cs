@@ -43,6 +43,17 @@ public static class MountCommand
             catch (FormatException e) { throw CommandGuard.Fail(e.Message); }
             // A dead mount left by a killed daemon: cleared when it is this image's, explained otherwise.
             if (!isChild) MountDeadMounts.ClearOrRefuse(image, dir, console);
+            // Mounted elsewhere already: a second mount point shares that mount, as on a kernel file system.
+            if (!isChild && SharedMount.RunningElsewhere(image, dir) is { } first)
+            {
+                IReadOnlyList<string> notApplied;
+                try { notApplied = SharedMount.Share(first, dir, optionLists); }
+                catch (MountException e) { throw CommandGuard.Fail(e.Message); }
+                console.Error.WriteLine($"pmemfs: {Name}: {first.Source} is already mounted on {first.Mountpoint}; {Path.GetFullPath(dir)} shares that mount (a bind mount: one daemon serves both)");
+                if (notApplied.Count > 0)
+                    console.Warn(Name, $"not applied: {string.Join(',', notApplied)} (options of the file system, which keeps those it was mounted with on {first.Mountpoint})");
+                return ExitCodes.Ok;
+            }
             pidFile ??= RuntimePaths.PidFile(dir);
             logFile ??= RuntimePaths.LogFile(dir);
 

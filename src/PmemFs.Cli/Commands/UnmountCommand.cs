@@ -20,8 +20,11 @@ public static class UnmountCommand
         command.Aliases.Add("umount");
         command.SetAction(parsed => CommandGuard.Run(console, Name, ExitCodes.Failure, () =>
         {
-            try { Daemon.Unmount.Run(parsed.GetValue(dir)!, parsed.GetValue(lazy), TimeSpan.FromSeconds(parsed.GetValue(timeout))); }
+            string? servedOn;
+            try { servedOn = Daemon.Unmount.Run(parsed.GetValue(dir)!, parsed.GetValue(lazy), TimeSpan.FromSeconds(parsed.GetValue(timeout))); }
             catch (Daemon.MountException e) { throw CommandGuard.Fail(e.Message); }
+            if (servedOn is not null)
+                console.Error.WriteLine($"pmemfs: {Name}: the file system stays mounted on {servedOn} (a shared mount point), and its daemon serves on there");
             return ExitCodes.Ok;
         }));
         return command;
