@@ -30,6 +30,9 @@ public sealed unsafe class FuseSession : IDisposable
 
     public FuseTransport Transport { get; }
 
+    /// <summary>-o debug: libfuse traces its own loop; the kernel transport traces in the same form to stderr (<see cref="DebugTrace"/>).</summary>
+    private bool Debug { get; init; }
+
     /// <summary>
     /// Creates the session. <paramref name="mountOptions"/> are libfuse's -o options
     /// (fsname=, subtype=, allow_other, default_permissions, ro, ...); libfuse rejects unknown ones.
@@ -61,7 +64,7 @@ public sealed unsafe class FuseSession : IDisposable
                 NativeMemory.Free(ops);
                 throw new FuseException($"libfuse refused the mount options '{joined}'");
             }
-            return new FuseSession(se, ops, fs, transport);
+            return new FuseSession(se, ops, fs, transport) { Debug = mountOptions.Contains("debug") };
         }
         finally
         {
@@ -100,6 +103,7 @@ public sealed unsafe class FuseSession : IDisposable
             // libfuse only mounted: its loop (and so its INIT) never runs on this descriptor.
             _channel = new KernelChannel(FileDescriptor);
             KernelChannel.Current = _channel;
+            if (Debug) DebugTrace.Current = new DebugTrace();
             return new KernelLoop(_fs, _channel).Run(Math.Max(1, maxThreads));
         }
         if (maxThreads <= 1) return LibFuse.SessionLoop(_session);

@@ -88,12 +88,19 @@ public static class MountCommand
             }
         });
 
-    /// <summary>The background daemon's log: 0640 when new, and what others could read of an old one is taken away.</summary>
+    /// <summary>
+    /// The background daemon's log: 0640 when new, and what others could read of an old one is
+    /// taken away. Opened O_APPEND: the daemon's stderr points at the same file once it has
+    /// detached (libfuse's messages, the -o debug trace), and FileMode.Append alone keeps a
+    /// position of its own that would overwrite what stderr appended.
+    /// </summary>
     private static StreamWriter OpenLog(string logFile)
     {
         RuntimePaths.PrepareDirectoryOf(logFile);
         RuntimePaths.TightenLogFile(logFile);
-        var options = new FileStreamOptions { Mode = FileMode.Append, Access = FileAccess.Write, Share = FileShare.ReadWrite, UnixCreateMode = RuntimePaths.LogFileMode };
-        return new StreamWriter(new FileStream(logFile, options)) { AutoFlush = true };
+        int fd = Native.LibC.open(logFile, Native.LibC.O_WRONLY | Native.LibC.O_CREAT | Native.LibC.O_APPEND | Native.LibC.O_CLOEXEC, (uint)RuntimePaths.LogFileMode);
+        if (fd < 0) throw new IOException($"{logFile}: cannot open the log: {System.Runtime.InteropServices.Marshal.GetPInvokeErrorMessage(System.Runtime.InteropServices.Marshal.GetLastPInvokeError())}");
+        var handle = new Microsoft.Win32.SafeHandles.SafeFileHandle(fd, ownsHandle: true);
+        return new StreamWriter(new FileStream(handle, FileAccess.Write, bufferSize: 0)) { AutoFlush = true };
     }
 }

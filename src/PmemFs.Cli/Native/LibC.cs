@@ -58,7 +58,7 @@ internal static unsafe partial class LibC
     [LibraryImport(Lib, SetLastError = true)]
     public static partial int close(int fd);
 
-    public const int O_WRONLY = 1, O_CREAT = 0x40, O_EXCL = 0x80;
+    public const int O_WRONLY = 1, O_CREAT = 0x40, O_EXCL = 0x80, O_APPEND = 0x400;
     public const int EEXIST = 17, ENOENT = 2;
 
     /// <summary>open(2) with a mode (for O_CREAT).</summary>

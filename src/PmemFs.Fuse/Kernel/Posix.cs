@@ -12,12 +12,16 @@ internal static unsafe partial class Posix
     [LibraryImport("libc", EntryPoint = "read", SetLastError = true)]
     public static partial nint Read(int fd, void* buf, nuint count);
 
+    [LibraryImport("libc", EntryPoint = "write", SetLastError = true)]
+    public static partial nint Write(int fd, void* buf, nuint count);
+
     [LibraryImport("libc", EntryPoint = "writev", SetLastError = true)]
     public static partial nint WriteV(int fd, IoVec* iov, int count);
 
     /// <summary>writev, retried on EINTR; 0 or a negative errno (-ENOENT: the request was interrupted and is gone).</summary>
     public static int Send(int fd, IoVec* iov, int count)
     {
+        if (DebugTrace.Current is { } trace) trace.Message(*(OutHeader*)iov[0].Base);
         while (true)
         {
             nint n = WriteV(fd, iov, count);

@@ -15,6 +15,7 @@ internal sealed unsafe class RequestDispatcher(LowLevelFileSystem fs, KernelChan
     {
         if (n < sizeof(InHeader)) return false;
         var h = (InHeader*)buf;
+        DebugTrace.Current?.Request(h, n);
         var op = (Opcode)h->Opcode;
         slot->Unique = h->Unique;
         slot->Opcode = op;
