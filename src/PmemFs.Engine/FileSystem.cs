@@ -207,11 +207,15 @@ public sealed partial class FileSystem : IDisposable
 
     internal Inode? InodeAt(ulong ino) => Geometry.IsValidIno(ino) ? Volatile.Read(ref _inodes[Geometry.SlotOfIno(ino)]) : null;
 
-    /// <summary>The live inode numbered <paramref name="ino"/>, or ESTALE/ENOENT.</summary>
+    /// <summary>
+    /// The inode numbered <paramref name="ino"/>, or ESTALE: node ids arrive from the kernel,
+    /// which may hold them from before a remount (file handles), so a number outside the table
+    /// or a free slot is a stale handle, never a crash.
+    /// </summary>
     internal Inode Get(ulong ino)
     {
         var inode = InodeAt(ino);
-        if (inode is null) throw new ErrnoException(Geometry.IsValidIno(ino) ? Errno.ESTALE : Errno.ENOENT);
+        if (inode is null) throw new ErrnoException(Errno.ESTALE);
         // A sick file (damaged metadata) answers EUCLEAN to everything (docs/health.md).
         var sick = Health.SickAnswer(ino);
         if (sick.Failed) throw new ErrnoException(sick);

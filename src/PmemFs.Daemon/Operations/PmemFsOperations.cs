@@ -36,8 +36,13 @@ public sealed unsafe partial class PmemFsOperations(FileSystem fs, DaemonLog log
         var want = (FuseCapabilities)conn->Want;
         want &= ~(FuseCapabilities.WritebackCache | FuseCapabilities.AtomicOTrunc | FuseCapabilities.PosixLocks | FuseCapabilities.FlockLocks);
         var capable = (FuseCapabilities)conn->Capable;
+        // Export support: for a file handle whose inode it no longer caches (after drop_caches,
+        // after a remount) the kernel looks up "." in the handle's node id, and ".." to reconnect
+        // a directory; node ids are inode numbers and generations persist, so handles are
+        // durable (FileSystem.Handles.cs, docs/nfs.md).
         want |= capable & (FuseCapabilities.ParallelDirops | FuseCapabilities.ReaddirPlus | FuseCapabilities.ReaddirPlusAuto
-            | FuseCapabilities.AsyncRead | FuseCapabilities.IoctlDir | FuseCapabilities.HandleKillpriv | FuseCapabilities.AutoInvalData);
+            | FuseCapabilities.AsyncRead | FuseCapabilities.IoctlDir | FuseCapabilities.HandleKillpriv | FuseCapabilities.AutoInvalData
+            | FuseCapabilities.ExportSupport);
         conn->Want = (uint)want;
         conn->TimeGran = 1;
         // Sequential reads in 1 MiB requests rather than the 128 KiB default: a quarter of the round trips.
@@ -116,9 +121,12 @@ public sealed unsafe partial class PmemFsOperations(FileSystem fs, DaemonLog log
     public override void Lookup(FuseRequest req, ulong parent, ReadOnlySpan<byte> name)
     {
         var errno = _fs.Lookup(parent, name, out var attr);
+        // "." and ".." come only from the kernel's export support (file handles): the engine
+        // finds the inode by number; an error is an error there, never a negative entry.
+        bool byNumber = name.SequenceEqual("."u8) || name.SequenceEqual(".."u8);
         // A name that is not there is cached too (a negative entry, node 0): the next lookup of
         // it, as every search along $PATH or an include path makes, never leaves the kernel.
-        if (errno == Errno.ENOENT) req.ReplyEntry(new FuseEntryParam { Ino = 0, EntryTimeout = EntryTimeout });
+        if (errno == Errno.ENOENT && !byNumber) req.ReplyEntry(new FuseEntryParam { Ino = 0, EntryTimeout = EntryTimeout });
         else ReplyEntry(req, errno, attr);
     }
 

@@ -11,6 +11,10 @@ public sealed partial class FileSystem
     public Errno Lookup(ulong parent, ReadOnlySpan<byte> name, out InodeAttributes attr)
     {
         attr = default;
+        // "." and ".." by node id are how the kernel finds an inode for a file handle
+        // (FileSystem.Handles.cs): "." of a file too, not only of a directory.
+        if (name.SequenceEqual("."u8)) return LookupInode(parent, out attr);
+        if (name.SequenceEqual(".."u8)) return LookupParent(parent, out attr);
         try
         {
             var dir = Get(parent);
@@ -20,9 +24,7 @@ public sealed partial class FileSystem
             try
             {
                 if (dir.Directory is null) return Errno.ENOTDIR;
-                if (name.SequenceEqual("."u8)) child = dir.Ino;
-                else if (name.SequenceEqual(".."u8)) child = dir.Parent;
-                else child = dir.Directory.Find(name)?.Child ?? 0;
+                child = dir.Directory.Find(name)?.Child ?? 0;
             }
             finally { dir.Lock.ExitReadLock(); }
             if (child == 0) return Errno.ENOENT;
@@ -35,7 +37,7 @@ public sealed partial class FileSystem
     {
         attr = default;
         var inode = InodeAt(ino);
-        if (inode is null) return Geometry.IsValidIno(ino) ? Errno.ESTALE : Errno.ENOENT;
+        if (inode is null) return Errno.ESTALE;
         if (Health.SickAnswer(ino) is { Failed: true } sick) return sick;
         inode.Lock.EnterReadLock();
         try
