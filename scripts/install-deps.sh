@@ -3,9 +3,10 @@
 # Idempotent and quiet: prints nothing when everything is there, apt's log only on failure.
 set -euo pipefail
 
+# acl: setfacl/getfacl for the POSIX ACL tests (docs/acl.md).
 # gcc and libc6-dev: the fstests build their C helper (tests/fstests/src/pmemfs_flags.c)
 # against src/include/pmemfs.h.
-packages=(libpmem2 libpmem2-dev fuse3 libfuse3-3 libfuse3-dev xfsprogs e2fsprogs attr fio gcc libc6-dev)
+packages=(libpmem2 libpmem2-dev fuse3 libfuse3-3 libfuse3-dev xfsprogs e2fsprogs attr acl fio gcc libc6-dev)
 
 if ! command -v dpkg-query >/dev/null 2>&1 || ! command -v apt-get >/dev/null 2>&1; then
     echo "install-deps: dpkg/apt-get not found; install these packages (or your distribution's equivalents) by hand: ${packages[*]}" >&2
