@@ -3,13 +3,14 @@
 # Idempotent and quiet: prints nothing when everything is there, apt's log only on failure.
 set -euo pipefail
 
+# acl: setfacl/getfacl for the POSIX ACL tests (docs/acl.md).
 # gcc and libc6-dev: the fstests build their C helper (tests/fstests/src/pmemfs_flags.c)
 # against src/include/pmemfs.h.
 # nfs-ganesha, nfs-ganesha-vfs (with rpcbind) and libnfs-utils: the NFS export test
 # (tests/fstests pmemfs/023, docs/nfs.md) runs a user-space NFS server and client. On a machine
 # whose init starts services, installing nfs-ganesha starts its service on port 2049; the test
 # uses its own ports and its own foreground instance.
-packages=(libpmem2 libpmem2-dev fuse3 libfuse3-3 libfuse3-dev xfsprogs e2fsprogs attr fio gcc libc6-dev
+packages=(libpmem2 libpmem2-dev fuse3 libfuse3-3 libfuse3-dev xfsprogs e2fsprogs attr acl fio gcc libc6-dev
     nfs-ganesha nfs-ganesha-vfs libnfs-utils)
 
 if ! command -v dpkg-query >/dev/null 2>&1 || ! command -v apt-get >/dev/null 2>&1; then

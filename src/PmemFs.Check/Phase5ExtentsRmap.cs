@@ -13,7 +13,7 @@ namespace PmemFs.Check;
 /// <item>reference-count records (rmap-table slots with the "RC" magic, format version 2) verify, lie in the data area,
 /// never overlap, and agree with the forward maps (<see cref="SharedBlocks"/>);</item>
 /// <item>written blocks beyond EOF only under a pending trim; a symlink's target is in written blocks;</item>
-/// <item>xattr blobs verify;</item>
+/// <item>xattr blobs verify, and the POSIX ACLs in them are valid and agree with the mode (<see cref="AclInvariants"/>);</item>
 /// <item>the per-inode flag rules that depend on type and map (<see cref="FlagInvariants"/>).</item>
 /// </list>
 /// Leaves in <see cref="FsckContext.Claims"/> every physical range somebody claims, for phase 6.
@@ -317,8 +317,12 @@ internal static class Phase5ExtentsRmap
                 continue;
             }
             var blob = ctx.Media.Read(Geometry.BlockOffset(rec.XattrBlock), (int)rec.XattrLength);
-            var v = DiskXattrBlob.VerifyRead(blob, ino, out _);
-            if (v.IsOk) continue;
+            var v = DiskXattrBlob.VerifyRead(blob, ino, out var xattrs);
+            if (v.IsOk)
+            {
+                AclInvariants.Check(ctx, ino, rec, xattrs);
+                continue;
+            }
             ctx.Problem(where, v.Verdict == Verdict.BadChecksum ? "xattr blob: checksum mismatch" : Describe.Verdict(v, where));
         }
     }

@@ -9,8 +9,10 @@ namespace PmemFs.Engine;
 /// FUSE passes only the primary gid. <paramref name="Groups"/> answers for the supplementary
 /// groups, and is asked only when the primary gid does not decide (a chown/chgrp to another
 /// group, a setgid bit on a file of another group): never on a hot path.
+/// <paramref name="Umask"/> is the caller's umask for creations the engine must mask itself
+/// (the mount asked the kernel not to: POSIX ACLs, docs/acl.md); 0 when the kernel already did.
 /// </remarks>
-public readonly record struct Credentials(uint Uid, uint Gid, int Pid = 0, Capabilities Caps = Capabilities.None, IGroupMembership? Groups = null)
+public readonly record struct Credentials(uint Uid, uint Gid, int Pid = 0, Capabilities Caps = Capabilities.None, IGroupMembership? Groups = null, uint Umask = 0)
 {
     /// <summary>uid 0 with every capability (internal work and tests).</summary>
     public static readonly Credentials Root = new(0, 0, 0, Capabilities.All);
@@ -41,6 +43,8 @@ public enum Capabilities : ulong
     None = 0,
     /// <summary>CAP_FOWNER (3): act as a file's owner.</summary>
     Fowner = 1UL << 3,
+    /// <summary>CAP_FSETID (4): keep setgid when not in the file's group (an ACL or mode change).</summary>
+    Fsetid = 1UL << 4,
     /// <summary>CAP_LINUX_IMMUTABLE (9): change immutable, append-only and DAX_IMMUTABLE.</summary>
     LinuxImmutable = 1UL << 9,
     /// <summary>CAP_SYS_ADMIN (21).</summary>

@@ -9,8 +9,16 @@ public sealed unsafe partial class PmemFsOperations
     public override void SetXattr(FuseRequest req, ulong ino, ReadOnlySpan<byte> name, ReadOnlySpan<byte> value, int flags)
     {
         if ((flags & ~(int)(XattrSetFlags.Create | XattrSetFlags.Replace)) != 0) { Reply(req, Errno.EINVAL); return; }
-        Reply(req, _fs.SetXattr(ino, name, value, (XattrSetFlags)flags));
+        Reply(req, _fs.SetXattr(ino, name, value, (XattrSetFlags)flags, AclCaller(req, name)));
     }
+
+    /// <summary>
+    /// Who sets or removes an xattr, as far as the engine asks: for the POSIX ACL names the caller
+    /// with its CapEff (CAP_FOWNER, CAP_FSETID: the kernel sends no FUSE_SETXATTR_ACL_KILL_SGID
+    /// without SETXATTR_EXT, so the engine applies posix_acl_update_mode's setgid rule itself).
+    /// </summary>
+    private Credentials? AclCaller(FuseRequest req, ReadOnlySpan<byte> name) =>
+        XattrNamespaces.IsPosixAcl(name) ? Caller(req) with { Caps = (Capabilities)CallerCapabilities.Effective(req.Context.Pid) } : null;
 
     public override void GetXattr(FuseRequest req, ulong ino, ReadOnlySpan<byte> name, long size)
     {
@@ -43,5 +51,5 @@ public sealed unsafe partial class PmemFsOperations
         req.ReplyBuffer(list);
     }
 
-    public override void RemoveXattr(FuseRequest req, ulong ino, ReadOnlySpan<byte> name) => Reply(req, _fs.RemoveXattr(ino, name));
+    public override void RemoveXattr(FuseRequest req, ulong ino, ReadOnlySpan<byte> name) => Reply(req, _fs.RemoveXattr(ino, name, AclCaller(req, name)));
 }

@@ -43,6 +43,12 @@ public sealed unsafe partial class PmemFsOperations(FileSystem fs, DaemonLog log
         want |= capable & (FuseCapabilities.ParallelDirops | FuseCapabilities.ReaddirPlus | FuseCapabilities.ReaddirPlusAuto
             | FuseCapabilities.AsyncRead | FuseCapabilities.IoctlDir | FuseCapabilities.HandleKillpriv | FuseCapabilities.AutoInvalData
             | FuseCapabilities.ExportSupport);
+        // POSIX ACLs: the kernel enforces and caches them, the engine stores them and keeps them in
+        // step with the mode (docs/acl.md). With them comes DONT_MASK: the kernel must not apply
+        // the umask, because a directory's default ACL replaces it; the engine does instead.
+        if ((capable & (FuseCapabilities.PosixAcl | FuseCapabilities.DontMask)) == (FuseCapabilities.PosixAcl | FuseCapabilities.DontMask))
+            want |= FuseCapabilities.PosixAcl | FuseCapabilities.DontMask;
+        _engineMasks = (want & FuseCapabilities.DontMask) != 0;
         conn->Want = (uint)want;
         conn->TimeGran = 1;
         // Sequential reads in 1 MiB requests rather than the 128 KiB default: a quarter of the round trips.
@@ -59,10 +65,13 @@ public sealed unsafe partial class PmemFsOperations(FileSystem fs, DaemonLog log
         _log.Error($"{operation}: unexpected {e.GetType().Name}: {e.Message} (answered EIO)\n{e.StackTrace}");
     }
 
-    private static Credentials Caller(FuseRequest req)
+    /// <summary>Whether the kernel left the umask to the daemon (FUSE_DONT_MASK, asked for with POSIX ACLs).</summary>
+    private bool _engineMasks;
+
+    private Credentials Caller(FuseRequest req)
     {
         var c = req.Context;
-        return new Credentials(c.Uid, c.Gid, c.Pid, Groups: CallerCapabilities.Groups);
+        return new Credentials(c.Uid, c.Gid, c.Pid, Groups: CallerCapabilities.Groups, Umask: _engineMasks ? c.Umask : 0);
     }
 
     private static void Reply(FuseRequest req, Errno errno) => req.ReplyError(errno.Value);

@@ -1,3 +1,4 @@
+using PmemFs.Engine.Acl;
 using PmemFs.Engine.Inodes;
 using PmemFs.Engine.Leases;
 using PmemFs.Format;
@@ -38,6 +39,7 @@ public sealed partial class FileSystem
                     // keep setgid (as the kernel does); the groups are looked up only then.
                     if ((mode & SetGid) != 0 && !who.IsRoot && !inode.IsDirectory && !who.InGroup(rec.Gid)) mode &= ~SetGid;
                     rec.Mode = (rec.Mode & FileTypes.Mask) | mode;
+                    ChmodAccessAclLocked(tx, inode, ref rec);
                 }
                 if (f.HasFlag(SetAttrFields.Uid) || f.HasFlag(SetAttrFields.Gid))
                 {
@@ -84,6 +86,23 @@ public sealed partial class FileSystem
             finally { inode.Lock.ExitWriteLock(); }
         }
         catch (ErrnoException e) { return e.Errno; }
+    }
+
+    /// <summary>
+    /// chmod keeps a stored access ACL in step with the new mode, in the chmod's transaction
+    /// (<see cref="AclRules.AfterChmod"/>); an unchanged ACL is not rewritten.
+    /// </summary>
+    private void ChmodAccessAclLocked(Txn tx, Inode inode, ref InodeRecord rec)
+    {
+        var acl = AclRules.AfterChmod(inode, rec.Mode, out var access);
+        if (acl.Failed) throw new ErrnoException(acl);
+        if (access is null) return;
+        var list = new List<KeyValuePair<byte[], byte[]>>(inode.Xattrs!);
+        int at = list.FindIndex(kv => kv.Key.AsSpan().SequenceEqual(DiskPosixAcl.AccessName));
+        if (list[at].Value.AsSpan().SequenceEqual(access)) return;
+        list[at] = new(list[at].Key, access);
+        long rslot = WriteXattrSet(tx, inode, list, ref rec);
+        tx.OnCommit(() => { inode.Xattrs = list; inode.XattrRmapSlot = rslot; });
     }
 
     /// <summary>

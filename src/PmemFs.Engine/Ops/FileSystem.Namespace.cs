@@ -1,3 +1,4 @@
+using PmemFs.Engine.Acl;
 using PmemFs.Engine.Inodes;
 using PmemFs.Engine.Leases;
 using PmemFs.Format;
@@ -108,8 +109,11 @@ public sealed partial class FileSystem
                 if (dir.Directory!.Find(name) is not null) return Errno.EEXIST;
                 FlagRules.CheckAddEntry(dir);
                 if ((mode & FileTypes.Mask) == FileTypes.Directory && dir.Rec.Nlink >= uint.MaxValue - 1) return Errno.EMLINK;
+                // The directory's default ACL, or else the caller's umask (0 when the kernel applied it).
+                var inherit = AclRules.Inherit(dir, ref mode, who.Umask, out var xattrs);
+                if (inherit.Failed) return inherit;
                 using var tx = Txn.Begin(this);
-                var child = NewInode(tx, dir, mode, who, rdev);
+                var child = NewInode(tx, dir, mode, who, rdev, xattrs);
                 if (symlinkTarget is not null) WriteSymlinkTarget(tx, child, symlinkTarget);
                 AddEntry(tx, dir, name, child);
                 long now = Now();
@@ -141,8 +145,8 @@ public sealed partial class FileSystem
         if (dir.Rec.Nlink == 0) throw new ErrnoException(Errno.ENOENT); // removed directory
     }
 
-    /// <summary>A new inode in a free slot, logged; not yet published.</summary>
-    private Inode NewInode(Txn tx, Inode dir, uint mode, Credentials who, ulong rdev)
+    /// <summary>A new inode in a free slot with its first <paramref name="xattrs"/> (inherited ACLs), logged; not yet published.</summary>
+    private Inode NewInode(Txn tx, Inode dir, uint mode, Credentials who, ulong rdev, List<KeyValuePair<byte[], byte[]>>? xattrs = null)
     {
         long slot = tx.AllocateSlot(InodeSlots);
         var old = DiskInode.VerifyRead(Media.Read(Geometry.InodeOffset(slot), DiskInode.Size), Geometry.InoOfSlot(slot), out var prev);
@@ -174,8 +178,9 @@ public sealed partial class FileSystem
             Rdev = rdev,
             AtimeNs = now, MtimeNs = now, CtimeNs = now, BtimeNs = now,
         };
+        long rslot = xattrs is null ? -1 : WriteXattrSet(tx, null, xattrs, ref rec);
         LogInode(tx, rec);
-        return new Inode(rec) { Directory = isDir ? new DirectoryIndex() : null, Parent = isDir ? dir.Ino : 0 };
+        return new Inode(rec) { Directory = isDir ? new DirectoryIndex() : null, Parent = isDir ? dir.Ino : 0, Xattrs = xattrs, XattrRmapSlot = rslot };
     }
 
     private DirEntry AddEntry(Txn tx, Inode dir, byte[] name, Inode child)
