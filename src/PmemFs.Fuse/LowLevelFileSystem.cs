@@ -25,6 +25,13 @@ public abstract unsafe class LowLevelFileSystem
     public virtual void Lookup(FuseRequest req, ulong parent, ReadOnlySpan<byte> name) => req.ReplyError(ENOSYS);
     public virtual void Forget(ulong ino, ulong nlookup) { }
     public virtual void GetAttr(FuseRequest req, ulong ino, FuseFileInfo* fi) => req.ReplyError(ENOSYS);
+
+    /// <summary>
+    /// FUSE_STATX (protocol 7.39; the kernel transport only, libfuse 3.14 has no such operation):
+    /// getattr plus the birth time, which the kernel asks for when statx(2) wants STATX_BTIME.
+    /// ENOSYS (the default) makes the kernel fall back to getattr for the rest of the mount.
+    /// </summary>
+    public virtual void Statx(FuseRequest req, ulong ino, uint flags, uint mask, FuseFileInfo* fi) => req.ReplyError(ENOSYS);
     public virtual void SetAttr(FuseRequest req, ulong ino, Stat* attr, int toSet, FuseFileInfo* fi) => req.ReplyError(ENOSYS);
     public virtual void ReadLink(FuseRequest req, ulong ino) => req.ReplyError(ENOSYS);
     public virtual void MkNod(FuseRequest req, ulong parent, ReadOnlySpan<byte> name, uint mode, ulong rdev) => req.ReplyError(ENOSYS);

@@ -1,3 +1,4 @@
+using System.Runtime.InteropServices;
 using System.Text;
 using PmemFs.Fuse.Kernel;
 using PmemFs.Fuse.Native;
@@ -233,12 +234,53 @@ public unsafe class DispatchTest
         wire.Receive();
     }
 
+    private sealed class StatxRecorder : LowLevelFileSystem
+    {
+        public string? Call;
+
+        public override void Statx(FuseRequest req, ulong ino, uint flags, uint mask, FuseFileInfo* fi)
+        {
+            Call = $"statx {ino} flags=0x{flags:x} mask=0x{mask:x} fh={(fi == null ? "none" : fi->Fh.ToString())}";
+            // A character device 259:65536 (glibc dev_t: major in bits 8-19 and 32-43, minor in 0-7 and 20-31).
+            ulong rdev = (259UL & 0xFFF) << 8 | (65536UL & 0xFF) | (65536UL & ~0xFFUL) << 12;
+            req.ReplyStatx(new Stat { Ino = ino, Mode = 0x21A4, Nlink = 1, Size = 0, BlkSize = 4096, Rdev = rdev, MtimeSec = 100, MtimeNsec = 200 },
+                btimeNs: -1_500_000_000L, timeout: 2.5);
+        }
+    }
+
+    [Fact]
+    public void Statx_passes_the_mask_and_handle_and_replies_with_the_birth_time()
+    {
+        var fs = new StatxRecorder();
+        using var wire = new Wire(fs);
+        wire.Send(Opcode.Statx, 9, new StatxIn { GetattrFlags = ProtocolFlags.GetattrFh, Fh = 77, SxFlags = 0x800, SxMask = 0xFFF });
+        Assert.Equal("statx 9 flags=0x800 mask=0xfff fh=77", fs.Call);
+        var (header, arg) = wire.Receive();
+        Assert.Equal(0, header.Error);
+        Assert.Equal(Marshal.SizeOf<StatxOut>(), arg.Length);
+        var o = Wire.As<StatxOut>(arg);
+        Assert.Equal(2UL, o.AttrValid);
+        Assert.Equal(500_000_000u, o.AttrValidNsec);
+        Assert.Equal(0xFFFu, o.Stat.Mask); // STATX_BASIC_STATS | STATX_BTIME
+        Assert.Equal(9UL, o.Stat.Ino);
+        Assert.Equal((ushort)0x21A4, o.Stat.Mode);
+        Assert.Equal((100L, 200u), (o.Stat.Mtime.Sec, o.Stat.Mtime.Nsec));
+        Assert.Equal((-2L, 500_000_000u), (o.Stat.Btime.Sec, o.Stat.Btime.Nsec)); // 1.5 s before the epoch
+        Assert.Equal((259u, 65536u), (o.Stat.RdevMajor, o.Stat.RdevMinor));
+        // Without FUSE_GETATTR_FH there is no handle.
+        wire.Send(Opcode.Statx, 9, new StatxIn { SxMask = 0x800 });
+        Assert.Equal("statx 9 flags=0x0 mask=0x800 fh=none", fs.Call);
+        wire.Receive();
+    }
+
     [Fact]
     public void Unknown_and_unimplemented_opcodes_get_ENOSYS_and_exceptions_EIO()
     {
         var fs = new Recorder();
         using var wire = new Wire(fs);
-        wire.Send(Opcode.Statx, 1, new GetAttrIn());
+        wire.Send(Opcode.Statx, 1, new StatxIn()); // the Recorder has no Statx: the default answers ENOSYS
+        Assert.Equal(-38, wire.Receive().Header.Error);
+        wire.Send(Opcode.Bmap, 1, new GetAttrIn());
         Assert.Equal(-38, wire.Receive().Header.Error);
         wire.Send((Opcode)4000, 1, new GetAttrIn());
         Assert.Equal(-38, wire.Receive().Header.Error);

@@ -148,6 +148,14 @@ public sealed unsafe partial class PmemFsOperations(FileSystem fs, DaemonLog log
         else req.ReplyAttr(ToStat(attr), AttrTimeout);
     }
 
+    /// <summary>getattr with the birth time the engine keeps for every inode (the kernel transport; statx(2) asking for STATX_BTIME).</summary>
+    public override void Statx(FuseRequest req, ulong ino, uint flags, uint mask, FuseFileInfo* fi)
+    {
+        var errno = _fs.GetAttr(ino, out var attr);
+        if (errno.Failed) Reply(req, errno);
+        else req.ReplyStatx(ToStat(attr), attr.BtimeNs, AttrTimeout);
+    }
+
     public override void SetAttr(FuseRequest req, ulong ino, Stat* attr, int toSet, FuseFileInfo* fi)
     {
         var fields = (SetAttrFields)toSet & (SetAttrFields.Mode | SetAttrFields.Uid | SetAttrFields.Gid | SetAttrFields.Size

@@ -80,6 +80,14 @@ internal static unsafe class KernelReply
         return Ok(slot, o);
     }
 
+    public static int Statx(RequestSlot* slot, in Stat st, long btimeNs, double timeout)
+    {
+        SetIdInodes.Note(slot->NodeId, st.Mode);
+        var o = new StatxOut { AttrValid = ReplyEncoding.TimeoutSeconds(timeout), AttrValidNsec = ReplyEncoding.TimeoutNanoseconds(timeout) };
+        ReplyEncoding.FillStatx(st, btimeNs, out o.Stat);
+        return Ok(slot, o);
+    }
+
     public static int Open(RequestSlot* slot, FuseFileInfo* fi)
     {
         ReplyEncoding.FillOpen(fi, out var o);

@@ -37,6 +37,37 @@ public static unsafe class ReplyEncoding
         };
     }
 
+    /// <summary>STATX_BASIC_STATS | STATX_BTIME: every field getattr has, and the birth time.</summary>
+    public const uint StatxBasicAndBtime = 0x7FF | 0x800;
+
+    /// <summary>
+    /// fuse_statx from a getattr <see cref="Stat"/> and the birth time. stx_attributes stays 0:
+    /// the kernel drops it for FUSE whatever the daemon says (FUSE-FACTS), so lsattr remains the
+    /// way to see the flags. rdev is glibc's dev_t (major in bits 8-19 and 32-43).
+    /// </summary>
+    public static void FillStatx(in Stat st, long btimeNs, out FuseStatx x)
+    {
+        ulong dev = st.Rdev;
+        x = new FuseStatx
+        {
+            Mask = StatxBasicAndBtime,
+            BlkSize = (uint)st.BlkSize,
+            Nlink = (uint)st.Nlink,
+            Uid = st.Uid,
+            Gid = st.Gid,
+            Mode = (ushort)st.Mode,
+            Ino = st.Ino,
+            Size = (ulong)st.Size,
+            Blocks = (ulong)st.Blocks,
+            Atime = new SxTime { Sec = st.AtimeSec, Nsec = (uint)st.AtimeNsec },
+            Mtime = new SxTime { Sec = st.MtimeSec, Nsec = (uint)st.MtimeNsec },
+            Ctime = new SxTime { Sec = st.CtimeSec, Nsec = (uint)st.CtimeNsec },
+            Btime = new SxTime { Sec = Math.DivRem(btimeNs, 1_000_000_000L, out long rem) - (rem < 0 ? 1 : 0), Nsec = (uint)(rem < 0 ? rem + 1_000_000_000L : rem) },
+            RdevMajor = (uint)(((dev >> 8) & 0xFFF) | ((dev >> 32) & 0xFFFFF000)),
+            RdevMinor = (uint)((dev & 0xFF) | ((dev >> 12) & 0xFFFFFF00)),
+        };
+    }
+
     public static void FillEntry(in FuseEntryParam e, out EntryOut o)
     {
         o = new EntryOut

@@ -112,3 +112,44 @@ public unsafe struct StatFsOut
 [StructLayout(LayoutKind.Sequential)] public struct NotifyInvalInodeOut { public ulong Ino; public long Off; public long Len; }
 [StructLayout(LayoutKind.Sequential)] public struct NotifyInvalEntryOut { public ulong Parent; public uint NameLen; public uint Flags; }
 [StructLayout(LayoutKind.Sequential)] public struct NotifyPollWakeupOut { public ulong Kh; }
+
+/// <summary>struct fuse_sx_time.</summary>
+[StructLayout(LayoutKind.Sequential)]
+public struct SxTime
+{
+    public long Sec;
+    public uint Nsec;
+    public int Reserved;
+}
+
+/// <summary>struct fuse_statx (7.39): what statx(2) reports, with its own mask of the fields filled.</summary>
+[StructLayout(LayoutKind.Sequential)]
+public unsafe struct FuseStatx
+{
+    public uint Mask;
+    public uint BlkSize;
+    public ulong Attributes;
+    public uint Nlink;
+    public uint Uid;
+    public uint Gid;
+    public ushort Mode;
+    public ushort Spare0;
+    public ulong Ino;
+    public ulong Size;
+    public ulong Blocks;
+    public ulong AttributesMask;
+    public SxTime Atime, Btime, Ctime, Mtime;
+    public uint RdevMajor, RdevMinor, DevMajor, DevMinor;
+    public fixed ulong Spare2[14];
+}
+
+/// <summary>struct fuse_statx_out.</summary>
+[StructLayout(LayoutKind.Sequential)]
+public unsafe struct StatxOut
+{
+    public ulong AttrValid;
+    public uint AttrValidNsec;
+    public uint Flags;
+    public fixed ulong Spare[2];
+    public FuseStatx Stat;
+}

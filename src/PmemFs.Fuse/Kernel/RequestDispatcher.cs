@@ -85,6 +85,7 @@ internal sealed unsafe class RequestDispatcher(LowLevelFileSystem fs, KernelChan
     {
         Opcode.Init => sizeof(uint) * 4,
         Opcode.GetAttr => sizeof(GetAttrIn),
+        Opcode.Statx => sizeof(StatxIn),
         Opcode.SetAttr => sizeof(SetAttrIn),
         Opcode.MkNod => sizeof(MkNodIn),
         Opcode.MkDir => sizeof(MkDirIn),
@@ -129,6 +130,14 @@ internal sealed unsafe class RequestDispatcher(LowLevelFileSystem fs, KernelChan
                 if ((a->GetattrFlags & ProtocolFlags.GetattrFh) != 0) fi->Fh = a->Fh;
                 else fi = null;
                 fs.GetAttr(req, ino, fi);
+                break;
+            }
+            case Opcode.Statx:
+            {
+                var a = (StatxIn*)p;
+                if ((a->GetattrFlags & ProtocolFlags.GetattrFh) != 0) fi->Fh = a->Fh;
+                else fi = null;
+                fs.Statx(req, ino, a->SxFlags, a->SxMask, fi);
                 break;
             }
             case Opcode.SetAttr:

@@ -35,6 +35,9 @@ public unsafe struct InitIn
 [StructLayout(LayoutKind.Sequential)] public struct ForgetOne { public ulong NodeId; public ulong Nlookup; }
 [StructLayout(LayoutKind.Sequential)] public struct GetAttrIn { public uint GetattrFlags; public uint Dummy; public ulong Fh; }
 
+/// <summary>fuse_statx_in (7.39): getattr's flags and handle, then statx(2)'s flags and the fields asked for.</summary>
+[StructLayout(LayoutKind.Sequential)] public struct StatxIn { public uint GetattrFlags; public uint Reserved; public ulong Fh; public uint SxFlags; public uint SxMask; }
+
 [StructLayout(LayoutKind.Sequential)]
 public struct SetAttrIn
 {
