@@ -27,6 +27,13 @@ public abstract unsafe class LowLevelFileSystem
     public virtual void GetAttr(FuseRequest req, ulong ino, FuseFileInfo* fi) => req.ReplyError(ENOSYS);
 
     /// <summary>
+    /// FUSE_TMPFILE (open(2) with O_TMPFILE; the kernel transport only, libfuse 3.14 has no such
+    /// operation): create an unnamed regular file in <paramref name="parent"/> and open it,
+    /// replying as <see cref="Create"/> does. ENOSYS (the default) makes O_TMPFILE EOPNOTSUPP.
+    /// </summary>
+    public virtual void TmpFile(FuseRequest req, ulong parent, uint mode, FuseFileInfo* fi) => req.ReplyError(ENOSYS);
+
+    /// <summary>
     /// FUSE_STATX (protocol 7.39; the kernel transport only, libfuse 3.14 has no such operation):
     /// getattr plus the birth time, which the kernel asks for when statx(2) wants STATX_BTIME.
     /// ENOSYS (the default) makes the kernel fall back to getattr for the rest of the mount.

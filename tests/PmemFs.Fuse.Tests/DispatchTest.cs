@@ -51,6 +51,14 @@ public unsafe class DispatchTest
             req.ReplyCreate(new FuseEntryParam { Ino = 8, Attr = new Stat { Ino = 8, Mode = mode } }, fi);
         }
 
+        public override void TmpFile(FuseRequest req, ulong parent, uint mode, FuseFileInfo* fi)
+        {
+            LastContext = req.Context;
+            Calls.Add($"tmpfile {parent} mode={Convert.ToString(mode, 8)} flags={fi->Flags}");
+            fi->Fh = 98;
+            req.ReplyCreate(new FuseEntryParam { Ino = 9, Attr = new Stat { Ino = 9, Mode = mode, Nlink = 0 } }, fi);
+        }
+
         public override void Symlink(FuseRequest req, ReadOnlySpan<byte> target, ulong parent, ReadOnlySpan<byte> name)
         {
             Calls.Add($"symlink {Encoding.UTF8.GetString(target)} {parent} {Encoding.UTF8.GetString(name)}");
@@ -190,6 +198,20 @@ public unsafe class DispatchTest
         Assert.Equal(8ul, c.Entry.NodeId);
         Assert.Equal(99ul, c.Open.Fh);
         Assert.Equal(ProtocolFlags.FopenKeepCache, c.Open.OpenFlags);
+    }
+
+    [Fact]
+    public void TmpFile_passes_mode_flags_and_umask_and_replies_as_create()
+    {
+        var fs = new Recorder();
+        using var wire = new Wire(fs);
+        wire.Send(Opcode.TmpFile, 1, new CreateIn { Flags = 0x410002, Mode = 0x8180, Umask = 0x12 }, "/\0"u8, uid: 7, gid: 8, pid: 9);
+        Assert.Equal("tmpfile 1 mode=100600 flags=4259842", fs.Calls[^1]);
+        Assert.Equal(new FuseContext { Uid = 7, Gid = 8, Pid = 9, Umask = 0x12 }, fs.LastContext);
+        var c = Wire.As<CreateOut>(wire.Receive().Arg);
+        Assert.Equal(9ul, c.Entry.NodeId);
+        Assert.Equal(0u, c.Entry.Attr.Nlink);
+        Assert.Equal(98ul, c.Open.Fh);
     }
 
     [Fact]

@@ -26,6 +26,18 @@ public sealed unsafe partial class PmemFsOperations
         if (!ReplyEntry(req, errno, attr, fi) && errno.IsOk) Closed(attr.Ino, fi->Fh);
     }
 
+    /// <summary>O_TMPFILE: an unnamed file, open, that linkat(AT_EMPTY_PATH) may name later (FileSystem.CreateTmpFile).</summary>
+    public override void TmpFile(FuseRequest req, ulong parent, uint mode, FuseFileInfo* fi)
+    {
+        var errno = _fs.CreateTmpFile(parent, mode, Caller(req), out var attr);
+        if (errno.IsOk)
+        {
+            _fs.Opened(attr.Ino);
+            fi->Fh = _handles.Add(attr.Ino, fi->Flags).Id;
+        }
+        if (!ReplyEntry(req, errno, attr, fi) && errno.IsOk) Closed(attr.Ino, fi->Fh);
+    }
+
     public override void Open(FuseRequest req, ulong ino, FuseFileInfo* fi)
     {
         // O_TRUNC never arrives here (no atomic O_TRUNC): the kernel sends a setattr after the open.

@@ -52,6 +52,13 @@ public sealed class Inode(InodeRecord record)
     /// <summary>Set once the inode has been freed; stale handles then get ESTALE.</summary>
     public bool Freed;
 
+    /// <summary>
+    /// An O_TMPFILE file not yet linked: it has no name (nlink 0) and link(2) may give it its
+    /// first one (the kernel's I_LINKABLE). In memory only: across a crash or remount such a file
+    /// is an orphan and is freed.
+    /// </summary>
+    public bool Linkable;
+
     public long AllocatedBlocks => Extents.AllocatedBlocks + Rec.XattrBlocks;
 }
 #pragma warning restore CA1001

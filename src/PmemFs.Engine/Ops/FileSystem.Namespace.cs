@@ -131,6 +131,40 @@ public sealed partial class FileSystem
         catch (ErrnoException e) { return e.Errno; }
     }
 
+    /// <summary>
+    /// O_TMPFILE: a regular file in no directory (nlink 0), with the mode, owner, group and ACLs a
+    /// file created in <paramref name="parent"/> would get. Like an unlinked open file it keeps
+    /// its data until the last close and is freed with the kernel's last reference, or at the
+    /// next mount after a crash (an orphan); <see cref="Link"/> may give it a name once.
+    /// </summary>
+    public Errno CreateTmpFile(ulong parent, uint mode, Credentials who, out InodeAttributes attr)
+    {
+        attr = default;
+        if ((mode & FileTypes.Mask) is not (0 or FileTypes.Regular)) return Errno.EINVAL;
+        mode = FileTypes.Regular | (mode & 0xFFF);
+        try
+        {
+            var dir = Get(parent);
+            dir.Lock.EnterWriteLock();
+            try
+            {
+                CheckLiveDirectory(dir);
+                FlagRules.CheckAddEntry(dir);
+                var inherit = AclRules.Inherit(dir, ref mode, who.Umask, out var xattrs);
+                if (inherit.Failed) return inherit;
+                using var tx = Txn.Begin(this);
+                var child = NewInode(tx, dir, mode, who, 0, xattrs, named: false);
+                child.Linkable = true;
+                tx.OnCommit(() => Publish(child));
+                tx.Commit();
+                attr = AttributesOf(child);
+                return Errno.Ok;
+            }
+            finally { dir.Lock.ExitWriteLock(); }
+        }
+        catch (ErrnoException e) { return e.Errno; }
+    }
+
     private static Errno CheckName(ReadOnlySpan<byte> name)
     {
         if (name.Length > FormatConstants.MaxNameLength) return Errno.ENAMETOOLONG;
@@ -146,7 +180,7 @@ public sealed partial class FileSystem
     }
 
     /// <summary>A new inode in a free slot with its first <paramref name="xattrs"/> (inherited ACLs), logged; not yet published.</summary>
-    private Inode NewInode(Txn tx, Inode dir, uint mode, Credentials who, ulong rdev, List<KeyValuePair<byte[], byte[]>>? xattrs = null)
+    private Inode NewInode(Txn tx, Inode dir, uint mode, Credentials who, ulong rdev, List<KeyValuePair<byte[], byte[]>>? xattrs = null, bool named = true)
     {
         long slot = tx.AllocateSlot(InodeSlots);
         var old = DiskInode.VerifyRead(Media.Read(Geometry.InodeOffset(slot), DiskInode.Size), Geometry.InoOfSlot(slot), out var prev);
@@ -172,7 +206,7 @@ public sealed partial class FileSystem
             Mode = mode,
             Uid = who.Uid,
             Gid = gid,
-            Nlink = isDir ? 2u : 1u,
+            Nlink = !named ? 0u : isDir ? 2u : 1u,
             Flags = inheritsFlags ? (ulong)inherited : 0,
             ProjectId = dir.Rec.ProjectId,
             Rdev = rdev,
@@ -224,7 +258,7 @@ public sealed partial class FileSystem
                 try
                 {
                     if (target.Freed) return Errno.ESTALE;
-                    if (target.Rec.Nlink == 0) return Errno.ENOENT;
+                    if (target.Rec.Nlink == 0 && !target.Linkable) return Errno.ENOENT; // only an O_TMPFILE file comes back
                     if (target.Rec.Nlink >= uint.MaxValue - 1) return Errno.EMLINK;
                     if (dir.Directory!.Find(name) is not null) return Errno.EEXIST;
                     FlagRules.CheckLinkTarget(target);
@@ -239,7 +273,7 @@ public sealed partial class FileSystem
                     var drec = dir.Rec;
                     drec.MtimeNs = drec.CtimeNs = now;
                     LogInode(tx, drec);
-                    tx.OnCommit(() => { target.Rec = trec; dir.Rec = drec; });
+                    tx.OnCommit(() => { target.Rec = trec; dir.Rec = drec; target.Linkable = false; });
                     tx.Commit();
                     attr = AttributesOf(target);
                     return Errno.Ok;

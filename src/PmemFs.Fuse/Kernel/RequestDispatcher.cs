@@ -86,6 +86,7 @@ internal sealed unsafe class RequestDispatcher(LowLevelFileSystem fs, KernelChan
         Opcode.Init => sizeof(uint) * 4,
         Opcode.GetAttr => sizeof(GetAttrIn),
         Opcode.Statx => sizeof(StatxIn),
+        Opcode.TmpFile => sizeof(CreateIn),
         Opcode.SetAttr => sizeof(SetAttrIn),
         Opcode.MkNod => sizeof(MkNodIn),
         Opcode.MkDir => sizeof(MkDirIn),
@@ -208,6 +209,15 @@ internal sealed unsafe class RequestDispatcher(LowLevelFileSystem fs, KernelChan
                 fi->Flags = (int)a->Flags;
                 slot->Context.Umask = a->Umask;
                 fs.Create(req, ino, Name(p + sizeof(CreateIn)), a->Mode, fi);
+                break;
+            }
+            case Opcode.TmpFile:
+            {
+                // fuse_create_in and the dentry's name ("/", meaningless): the reply is CREATE's.
+                var a = (CreateIn*)p;
+                fi->Flags = (int)a->Flags;
+                slot->Context.Umask = a->Umask;
+                fs.TmpFile(req, ino, a->Mode, fi);
                 break;
             }
             case Opcode.Read:
