@@ -34,22 +34,9 @@ internal static class AclInvariants
 
     private static void CheckAgainstMode(FsckContext ctx, string where, uint mode, AclEntry[] entries)
     {
-        int userObj = 0, groupObj = 0, other = 0, mask = -1;
-        bool named = false;
-        foreach (var e in entries)
-        {
-            switch (e.Tag)
-            {
-                case AclTag.UserObj: userObj = e.Perm; break;
-                case AclTag.GroupObj: groupObj = e.Perm; break;
-                case AclTag.Mask: mask = e.Perm; break;
-                case AclTag.Other: other = e.Perm; break;
-                default: named = true; break;
-            }
-        }
-        if (!named && mask < 0)
+        uint implied = DiskPosixAcl.ImpliedMode(entries, out bool equivalent);
+        if (equivalent)
             ctx.Problem(where, "stores an access ACL equal to its mode (the engine stores none)", kind: "acl");
-        uint implied = (uint)(userObj << 6 | (mask >= 0 ? mask : groupObj) << 3 | other);
         if (implied != (mode & 0x1FF))
             ctx.Problem(where, $"access ACL implies mode {Convert.ToString(implied, 8)}, the inode says {Convert.ToString(mode & 0x1FF, 8)}", kind: "acl");
     }

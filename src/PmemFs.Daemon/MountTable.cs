@@ -9,9 +9,11 @@ public sealed record MountEntry(string Mountpoint, string FsType, string Source,
 {
     /// <summary>
     /// Served by PmemFs: type fuse.pmemfs, or plain fuse (a mount with -o nosubtype) whose source
-    /// is a PmemFs region (<see cref="PmemFsSource"/>).
+    /// is a PmemFs region (<see cref="PmemFsSource"/>). Worked out when asked, so that only the
+    /// entries a lookup has narrowed down (by mount point or source) read their source.
     /// </summary>
-    public bool IsPmemFs { get; init; } = FsType == MountTable.PmemFsType;
+    public bool IsPmemFs =>
+        FsType == MountTable.PmemFsType || (FsType == MountTable.PlainFuseType && PmemFsSource.Names(Source, Mountpoint));
 
     /// <summary>The per-mount options (mountinfo's sixth field: rw, nosuid, nodev, relatime, ...).</summary>
     public string MountFlags { get; init; } = "";
@@ -36,11 +38,7 @@ public static class MountTable
             if (dash < 0 || fields.Length < dash + 3 || fields.Length < 5) continue;
             bool readOnly = HasOption(fields[5], "ro") || (fields.Length > dash + 3 && HasOption(fields[dash + 3], "ro"));
             string mountpoint = Unescape(fields[4]), type = fields[dash + 1], source = Unescape(fields[dash + 2]);
-            list.Add(new MountEntry(mountpoint, type, source, fields[2], readOnly)
-            {
-                MountFlags = fields[5],
-                IsPmemFs = type == PmemFsType || (type == PlainFuseType && PmemFsSource.Names(source, mountpoint)),
-            });
+            list.Add(new MountEntry(mountpoint, type, source, fields[2], readOnly) { MountFlags = fields[5] });
         }
         return list;
     }
@@ -58,7 +56,7 @@ public static class MountTable
         FindPmemFs(mountpoint) ?? FindByImage(image);
 
     /// <summary>The PmemFs mount serving <paramref name="image"/> (its source, fsname=), or null.</summary>
-    public static MountEntry? FindByImage(string image) => Read().LastOrDefault(m => m.IsPmemFs && m.Source == image);
+    public static MountEntry? FindByImage(string image) => Read().LastOrDefault(m => m.Source == image && m.IsPmemFs);
 
     /// <summary>
     /// The mount that holds <paramref name="realPath"/> (symlinks already resolved): the longest

@@ -122,6 +122,31 @@ public static class DiskPosixAcl
         _ => -1,
     };
 
+    /// <summary>
+    /// posix_acl_equiv_mode: the permission bits an access ACL implies (USER_OBJ, then MASK or
+    /// GROUP_OBJ without one, then OTHER); <paramref name="equivalent"/> when it says no more than
+    /// those bits (no MASK, no named entry), so that it need not be stored. The engine sets the
+    /// mode from it, fsck checks the stored mode against it.
+    /// </summary>
+    public static uint ImpliedMode(ReadOnlySpan<AclEntry> entries, out bool equivalent)
+    {
+        uint user = 0, group = 0, other = 0;
+        int mask = -1;
+        equivalent = true;
+        foreach (var e in entries)
+        {
+            switch (e.Tag)
+            {
+                case AclTag.UserObj: user = e.Perm & 7u; break;
+                case AclTag.GroupObj: group = e.Perm & 7u; break;
+                case AclTag.Other: other = e.Perm & 7u; break;
+                case AclTag.Mask: mask = e.Perm & 7; equivalent = false; break;
+                default: equivalent = false; break;
+            }
+        }
+        return user << 6 | (mask >= 0 ? (uint)mask : group) << 3 | other;
+    }
+
     public static int EncodedLength(int count) => HeaderSize + count * EntrySize;
 
     public static byte[] Encode(ReadOnlySpan<AclEntry> entries)

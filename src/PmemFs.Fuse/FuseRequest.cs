@@ -83,9 +83,9 @@ public readonly unsafe struct FuseRequest(nint handle)
         fixed (IoVec* v = iov) return Mark(LibFuse.ReplyIov(Handle, v, iov.Length));
     }
 
-    /// <summary>Replies to <see cref="LowLevelFileSystem.Statx"/>: the attributes and the birth time (nanoseconds since the epoch).</summary>
-    public int ReplyStatx(in Stat attr, long btimeNs, double timeout) =>
-        IsKernel ? Mark(KernelReply.Statx(Slot, attr, btimeNs, timeout)) : ReplyError(38); // libfuse never asks (ENOSYS)
+    /// <summary>Replies to <see cref="LowLevelFileSystem.Statx"/>: the attributes and the birth time, split as the other times of <see cref="Stat"/> are.</summary>
+    public int ReplyStatx(in Stat attr, long btimeSec, long btimeNsec, double timeout) =>
+        IsKernel ? Mark(KernelReply.Statx(Slot, attr, btimeSec, btimeNsec, timeout)) : ReplyError(38); // libfuse never asks (ENOSYS)
 
     public int ReplyStatFs(in StatVfs st)
     {

@@ -266,7 +266,7 @@ public unsafe class DispatchTest
             // A character device 259:65536 (glibc dev_t: major in bits 8-19 and 32-43, minor in 0-7 and 20-31).
             ulong rdev = (259UL & 0xFFF) << 8 | (65536UL & 0xFF) | (65536UL & ~0xFFUL) << 12;
             req.ReplyStatx(new Stat { Ino = ino, Mode = 0x21A4, Nlink = 1, Size = 0, BlkSize = 4096, Rdev = rdev, MtimeSec = 100, MtimeNsec = 200 },
-                btimeNs: -1_500_000_000L, timeout: 2.5);
+                btimeSec: -2, btimeNsec: 500_000_000, timeout: 2.5);
         }
     }
 
@@ -287,7 +287,7 @@ public unsafe class DispatchTest
         Assert.Equal(9UL, o.Stat.Ino);
         Assert.Equal((ushort)0x21A4, o.Stat.Mode);
         Assert.Equal((100L, 200u), (o.Stat.Mtime.Sec, o.Stat.Mtime.Nsec));
-        Assert.Equal((-2L, 500_000_000u), (o.Stat.Btime.Sec, o.Stat.Btime.Nsec)); // 1.5 s before the epoch
+        Assert.Equal((-2L, 500_000_000u), (o.Stat.Btime.Sec, o.Stat.Btime.Nsec));
         Assert.Equal((259u, 65536u), (o.Stat.RdevMajor, o.Stat.RdevMinor));
         // Without FUSE_GETATTR_FH there is no handle.
         wire.Send(Opcode.Statx, 9, new StatxIn { SxMask = 0x800 });

@@ -43,7 +43,7 @@ internal static class MountDeadMounts
         }
 
         // The image itself may hang dead on another directory: the daemon would say "already mounted".
-        if (mounts.LastOrDefault(m => m.IsPmemFs && m.Source == img && m.Mountpoint != full) is { } elsewhere && IsDead(elsewhere.Mountpoint))
+        if (mounts.LastOrDefault(m => m.Source == img && m.Mountpoint != full && m.IsPmemFs) is { } elsewhere && IsDead(elsewhere.Mountpoint))
             throw CommandGuard.Fail($"{img}: a dead PmemFs mount of it is still attached on {elsewhere.Mountpoint} (its daemon is gone); clear it with: pmemfs unmount {elsewhere.Mountpoint}");
     }
 

@@ -153,7 +153,7 @@ public sealed unsafe partial class PmemFsOperations(FileSystem fs, DaemonLog log
     {
         var errno = _fs.GetAttr(ino, out var attr);
         if (errno.Failed) Reply(req, errno);
-        else req.ReplyStatx(ToStat(attr), attr.BtimeNs, AttrTimeout);
+        else req.ReplyStatx(ToStat(attr), FloorDiv(attr.BtimeNs, out long bn), bn, AttrTimeout);
     }
 
     public override void SetAttr(FuseRequest req, ulong ino, Stat* attr, int toSet, FuseFileInfo* fi)

@@ -20,8 +20,6 @@ internal static class AclRules
 {
     private const uint SetGid = 0x400, PermissionBits = 0x1FF;
 
-    public static bool IsAclName(ReadOnlySpan<byte> name) => DiskPosixAcl.IsAclName(name);
-
     /// <summary>What setting or removing an ACL xattr does: the value to store under the name (null: none) and the new mode.</summary>
     public readonly record struct Change(bool Changes, byte[]? Stored, uint Mode);
 

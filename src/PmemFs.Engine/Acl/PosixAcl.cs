@@ -52,20 +52,7 @@ public sealed class PosixAcl
     /// </summary>
     public bool EquivalentMode(ref uint mode)
     {
-        uint bits = 0;
-        bool equivalent = true;
-        foreach (var e in _entries)
-        {
-            switch (e.Tag)
-            {
-                case AclTag.UserObj: bits |= (e.Perm & Rwx) << 6; break;
-                case AclTag.GroupObj: bits |= (e.Perm & Rwx) << 3; break;
-                case AclTag.Other: bits |= e.Perm & Rwx; break;
-                case AclTag.Mask: bits = (bits & ~(Rwx << 3)) | ((e.Perm & Rwx) << 3); equivalent = false; break;
-                default: equivalent = false; break;
-            }
-        }
-        mode = (mode & ~PermissionBits) | bits;
+        mode = (mode & ~PermissionBits) | DiskPosixAcl.ImpliedMode(_entries, out bool equivalent);
         return equivalent;
     }
 

@@ -98,7 +98,7 @@ public sealed partial class FileSystem
         if (acl.Failed) throw new ErrnoException(acl);
         if (access is null) return;
         var list = new List<KeyValuePair<byte[], byte[]>>(inode.Xattrs!);
-        int at = list.FindIndex(kv => kv.Key.AsSpan().SequenceEqual(DiskPosixAcl.AccessName));
+        int at = FindXattr(inode, DiskPosixAcl.AccessName);
         if (list[at].Value.AsSpan().SequenceEqual(access)) return;
         list[at] = new(list[at].Key, access);
         long rslot = WriteXattrSet(tx, inode, list, ref rec);

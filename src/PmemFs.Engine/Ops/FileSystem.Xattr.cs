@@ -81,7 +81,7 @@ public sealed partial class FileSystem
                 if (XattrNamespaces.IsUser(name) && !inode.IsRegular && !inode.IsDirectory) return Errno.EPERM;
                 var list = inode.Xattrs is null ? new List<KeyValuePair<byte[], byte[]>>() : new List<KeyValuePair<byte[], byte[]>>(inode.Xattrs);
                 var rec = inode.Rec;
-                if (AclRules.IsAclName(name))
+                if (XattrNamespaces.IsPosixAcl(name))
                 {
                     // ACLs ignore XATTR_CREATE/REPLACE (Linux's set_posix_acl has no flags) and may change the mode.
                     var acl = AclRules.Set(inode, name, value, who, out var change);

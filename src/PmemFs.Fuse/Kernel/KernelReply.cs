@@ -80,11 +80,11 @@ internal static unsafe class KernelReply
         return Ok(slot, o);
     }
 
-    public static int Statx(RequestSlot* slot, in Stat st, long btimeNs, double timeout)
+    public static int Statx(RequestSlot* slot, in Stat st, long btimeSec, long btimeNsec, double timeout)
     {
         SetIdInodes.Note(slot->NodeId, st.Mode);
         var o = new StatxOut { AttrValid = ReplyEncoding.TimeoutSeconds(timeout), AttrValidNsec = ReplyEncoding.TimeoutNanoseconds(timeout) };
-        ReplyEncoding.FillStatx(st, btimeNs, out o.Stat);
+        ReplyEncoding.FillStatx(st, btimeSec, btimeNsec, out o.Stat);
         return Ok(slot, o);
     }
 

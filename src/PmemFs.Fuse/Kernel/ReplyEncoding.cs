@@ -45,7 +45,7 @@ public static unsafe class ReplyEncoding
     /// the kernel drops it for FUSE whatever the daemon says (FUSE-FACTS), so lsattr remains the
     /// way to see the flags. rdev is glibc's dev_t (major in bits 8-19 and 32-43).
     /// </summary>
-    public static void FillStatx(in Stat st, long btimeNs, out FuseStatx x)
+    public static void FillStatx(in Stat st, long btimeSec, long btimeNsec, out FuseStatx x)
     {
         ulong dev = st.Rdev;
         x = new FuseStatx
@@ -62,7 +62,7 @@ public static unsafe class ReplyEncoding
             Atime = new SxTime { Sec = st.AtimeSec, Nsec = (uint)st.AtimeNsec },
             Mtime = new SxTime { Sec = st.MtimeSec, Nsec = (uint)st.MtimeNsec },
             Ctime = new SxTime { Sec = st.CtimeSec, Nsec = (uint)st.CtimeNsec },
-            Btime = new SxTime { Sec = Math.DivRem(btimeNs, 1_000_000_000L, out long rem) - (rem < 0 ? 1 : 0), Nsec = (uint)(rem < 0 ? rem + 1_000_000_000L : rem) },
+            Btime = new SxTime { Sec = btimeSec, Nsec = (uint)btimeNsec },
             RdevMajor = (uint)(((dev >> 8) & 0xFFF) | ((dev >> 32) & 0xFFFFF000)),
             RdevMinor = (uint)((dev & 0xFF) | ((dev >> 12) & 0xFFFFFF00)),
         };
