@@ -101,20 +101,26 @@ public sealed unsafe partial class PmemFsOperations
         var origin = fi->IsWritePage ? WriteOrigin.MappedWriteback : WriteOrigin.Syscall;
         // A write that does not fit writes what does (a short count, as write(2)): the engine's policy.
         var errno = _fs.WriteWhatFits(ino, offset, data, who, out int written, origin);
-        if (errno == Errno.RetryAfterRecall)
-        {
-            // A copy on write of shared blocks that others lease: parked until the recall ends.
-            // The span is the FUSE buffer, gone once this callback returns: copy it first.
-            byte[] copy = data.ToArray();
-            int done = 0;
-            Park(req, "write", ino, () => _fs.WriteWhatFits(ino, offset, copy, who, out done, origin), e =>
-            {
-                if (e.Failed) Reply(req, e);
-                else req.ReplyWrite(done);
-            });
-        }
+        if (errno == Errno.RetryAfterRecall) ParkWrite(req, ino, offset, data, who, origin);
         else if (errno.Failed) Reply(req, errno);
         else req.ReplyWrite(written);
+    }
+
+    /// <summary>
+    /// A copy on write of shared blocks that others lease: parked until the recall ends. The
+    /// span is the FUSE buffer, gone once Write returns: copied first. A method of its own so
+    /// that the closure is made only here: captured parameters would make the compiler
+    /// allocate it at the entry of Write, on every write.
+    /// </summary>
+    private void ParkWrite(FuseRequest req, ulong ino, long offset, ReadOnlySpan<byte> data, Credentials who, WriteOrigin origin)
+    {
+        byte[] copy = data.ToArray();
+        int done = 0;
+        Park(req, "write", ino, () => _fs.WriteWhatFits(ino, offset, copy, who, out done, origin), e =>
+        {
+            if (e.Failed) Reply(req, e);
+            else req.ReplyWrite(done);
+        });
     }
 
     /// <summary>
