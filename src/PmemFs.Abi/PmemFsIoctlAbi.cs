@@ -476,3 +476,31 @@ public unsafe struct PmemFsHealth
     [System.Diagnostics.CodeAnalysis.UnscopedRef]
     public Span<byte> Reason => MemoryMarshal.CreateSpan(ref _reason[0], PmemFsHealthAbi.ReasonBytes);
 }
+
+/// <summary>
+/// What the daemon costs at run time: garbage collections and their pauses, allocation, uptime
+/// (struct pmemfs_daemon_stats in pmemfs.h; `pmemfs info MOUNT`). Anyone may ask.
+/// </summary>
+public static class PmemFsDaemonStatsAbi
+{
+    public const uint DaemonStats = 0xC0805052; // _IOWR('P', 0x52, struct pmemfs_daemon_stats)
+
+    public const uint Version = 1;
+}
+
+/// <summary>struct pmemfs_daemon_stats (128 bytes). Counted since the daemon started, never reset.</summary>
+[StructLayout(LayoutKind.Sequential, Size = Size)]
+public struct PmemFsDaemonStats
+{
+    public uint Version;
+    public uint Reserved0;
+    public ulong UptimeNs;
+    /// <summary>Collections whose oldest collected generation was 0, 1, 2.</summary>
+    public ulong Gen0Collections, Gen1Collections, Gen2Collections;
+    public ulong GcPauseTotalNs;
+    public ulong GcPauseMaxNs;
+    public ulong AllocatedBytes;
+    public ulong HeapBytes;
+
+    public const int Size = 128;
+}

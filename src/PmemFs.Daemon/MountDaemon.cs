@@ -74,6 +74,7 @@ public sealed class MountDaemon(MountRequest request, DaemonLog log)
         log.Info($"{image}: mounted on {mountpoint} ({media.Description}); replayed {report.TransactionsReplayed} transactions, freed {report.OrphansFreed} orphans, finished {report.TrimsFinished} truncates"
             + (report.SuperblockProblem is null ? "" : $"; superblock: {report.SuperblockProblem}"));
 
+        RuntimeStats.StartListening(); // the longest GC pause, for PMEMFS_IOC_DAEMON_STATS
         var ops = new PmemFsOperations(fs, log)
         {
             StoreGranularity = (uint)media.Granularity,

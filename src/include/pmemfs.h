@@ -549,12 +549,44 @@ struct pmemfs_health {
 
 #define PMEMFS_IOC_HEALTH _IOWR('P', 0x51, struct pmemfs_health)
 
+/* ---------------------------------------------------------------------------------------
+ * PMEMFS_IOC_DAEMON_STATS: what the daemon serving the mount costs at run time, on any file
+ * or directory of the mount (`pmemfs info MOUNT` prints it; docs/cli.md). Anyone may ask.
+ * The daemon is a .NET process: the garbage collector pauses every thread that serves
+ * requests while it collects, so a pause is added to the latency of whatever is in flight.
+ *   uptime_ns            time since the daemon started
+ *   gc_collections[g]    garbage collections whose oldest generation collected was g (0, 1, 2)
+ *   gc_pause_total_ns    time the daemon's threads were stopped by the collector, in total
+ *   gc_pause_max_ns      the longest single such stop seen since the daemon started
+ *   allocated_bytes      managed heap bytes allocated since the daemon started
+ *   heap_bytes           the managed heap's size after the last collection
+ * Counted since the daemon started, never reset: take two answers and subtract.
+ * EINVAL: version is not PMEMFS_DAEMON_STATS_VERSION, or reserved0 is not 0.
+ * --------------------------------------------------------------------------------------- */
+
+#define PMEMFS_DAEMON_STATS_VERSION 1
+
+struct pmemfs_daemon_stats {
+	uint32_t version;            /* in: PMEMFS_DAEMON_STATS_VERSION */
+	uint32_t reserved0;          /* in: 0 */
+	uint64_t uptime_ns;          /* out */
+	uint64_t gc_collections[3];  /* out */
+	uint64_t gc_pause_total_ns;  /* out */
+	uint64_t gc_pause_max_ns;    /* out */
+	uint64_t allocated_bytes;    /* out */
+	uint64_t heap_bytes;         /* out */
+	uint64_t reserved[7];        /* out: 0 */
+};
+
+#define PMEMFS_IOC_DAEMON_STATS _IOWR('P', 0x52, struct pmemfs_daemon_stats)
+
 #ifdef __cplusplus
 #define PMEMFS_STATIC_ASSERT static_assert
 #else
 #define PMEMFS_STATIC_ASSERT _Static_assert
 #endif
 PMEMFS_STATIC_ASSERT(sizeof(struct pmemfs_inode_flags) == 64, "pmemfs_inode_flags is 64 bytes");
+PMEMFS_STATIC_ASSERT(sizeof(struct pmemfs_daemon_stats) == 128, "pmemfs_daemon_stats is 128 bytes");
 PMEMFS_STATIC_ASSERT(sizeof(struct pmemfs_poison) == 4096, "pmemfs_poison is 4096 bytes");
 PMEMFS_STATIC_ASSERT(sizeof(struct pmemfs_lease) == 64, "pmemfs_lease is 64 bytes");
 PMEMFS_STATIC_ASSERT(sizeof(struct pmemfs_lease_ref) == 32, "pmemfs_lease_ref is 32 bytes");

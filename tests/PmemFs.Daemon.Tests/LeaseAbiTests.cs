@@ -81,6 +81,8 @@ public sealed class LeaseAbiTests
         yield return N("PMEMFS_RMAP_SHARED", PmemFsRmapAbi.FlagShared);
         yield return N("PMEMFS_IOC_HEALTH", PmemFsHealthAbi.Health);
         yield return N("PMEMFS_HEALTH_VERSION", PmemFsHealthAbi.Version);
+        yield return N("PMEMFS_IOC_DAEMON_STATS", PmemFsDaemonStatsAbi.DaemonStats);
+        yield return N("PMEMFS_DAEMON_STATS_VERSION", PmemFsDaemonStatsAbi.Version);
         yield return N("PMEMFS_HEALTH_REASON_BYTES", (uint)PmemFsHealthAbi.ReasonBytes);
         yield return N("PMEMFS_HEALTH_GET", PmemFsHealthAbi.OpGet);
         yield return N("PMEMFS_HEALTH_SHUTDOWN", PmemFsHealthAbi.OpShutdown);
@@ -116,6 +118,13 @@ public sealed class LeaseAbiTests
         // reserved[5] is Reserved1..5 in C#: each where the C array has it.
         for (int i = 1; i <= 5; i++)
             yield return ($"offsetof(struct pmemfs_health, reserved[{i - 1}])", (ulong)(long)Marshal.OffsetOf<PmemFsHealth>($"Reserved{i}"));
+        foreach (var f in Layout<PmemFsDaemonStats>("pmemfs_daemon_stats", PmemFsDaemonStats.Size,
+            "version", "reserved0", "uptime_ns", "gc_collections:Gen0Collections", "gc_pause_total_ns:GcPauseTotalNs", "gc_pause_max_ns:GcPauseMaxNs",
+            "allocated_bytes", "heap_bytes")) yield return f;
+        yield return ("offsetof(struct pmemfs_daemon_stats, gc_collections[1])", (ulong)(long)Marshal.OffsetOf<PmemFsDaemonStats>("Gen1Collections"));
+        yield return ("offsetof(struct pmemfs_daemon_stats, gc_collections[2])", (ulong)(long)Marshal.OffsetOf<PmemFsDaemonStats>("Gen2Collections"));
+        // reserved[7] is the rest of the 128 bytes after heap_bytes.
+        yield return ("offsetof(struct pmemfs_daemon_stats, reserved)", (ulong)(long)Marshal.OffsetOf<PmemFsDaemonStats>("HeapBytes") + 8);
         foreach (var f in Layout<PmemFsRmapEntry>("pmemfs_rmap_entry", PmemFsRmapEntry.Size,
             "physical", "length", "ino", "file_offset", "refs", "kind", "flags", "reserved:Reserved1")) yield return f;
         foreach (var f in Layout<PmemFsRmap>("pmemfs_rmap", PmemFsRmap.Size,
@@ -156,7 +165,7 @@ public sealed class LeaseAbiTests
         // _IOC_SIZE has 14 bits: at most 16383 bytes in and out, and the kernel's FUSE request
         // must fit its max_pages (32 by default): the page-sized lists leave room to spare.
         foreach (uint number in new[] { PmemFsIoctlAbi.GetFlags, PmemFsIoctlAbi.SetFlags, PmemFsLeaseAbi.LeaseAcquire, PmemFsLeaseAbi.LeaseRelease,
-            PmemFsLeaseAbi.Pin, PmemFsLeaseAbi.Unpin, PmemFsLeaseAbi.LeaseStatus, PmemFsLeaseAbi.LeaseList, PmemFsMapAbi.GetMap, PmemFsMapAbi.PrepareWrite, PmemFsRegionAbi.Region, PmemFsMapAbi.Bmap, PmemFsCloneAbi.CloneRange, PmemFsRmapAbi.Rmap, PmemFsPoisonAbi.Poison, PmemFsHealthAbi.Health })
+            PmemFsLeaseAbi.Pin, PmemFsLeaseAbi.Unpin, PmemFsLeaseAbi.LeaseStatus, PmemFsLeaseAbi.LeaseList, PmemFsMapAbi.GetMap, PmemFsMapAbi.PrepareWrite, PmemFsRegionAbi.Region, PmemFsMapAbi.Bmap, PmemFsCloneAbi.CloneRange, PmemFsRmapAbi.Rmap, PmemFsPoisonAbi.Poison, PmemFsHealthAbi.Health, PmemFsDaemonStatsAbi.DaemonStats })
         {
             uint size = (number >> 16) & 0x3FFF;
             Assert.InRange(size, 32u, 4096u);

@@ -31,6 +31,9 @@ public sealed record PathInfo(
     /// <summary>Why the file system is not healthy, and since when (PMEMFS_IOC_HEALTH); null when healthy or the daemon does not answer it.</summary>
     public ShutdownCommand.MountHealth? Health { get; init; }
 
+    /// <summary>For a mount point: the daemon's garbage collections, pauses and allocation (PMEMFS_IOC_DAEMON_STATS); null for other paths or a daemon that does not answer it.</summary>
+    public DaemonStatsReport? Daemon { get; init; }
+
     /// <summary>For a regular file: bytes of its blocks that other extents map too (reflink), and bytes it has allocated; null when the map cannot be read.</summary>
     public (ulong Shared, ulong Allocated)? Sharing { get; init; }
 
@@ -54,6 +57,8 @@ public sealed record PathInfo(
             var info = new PathInfo(path, isDirectory, mount, isMountPoint, flags, null);
             if (flags.Raw.Health != PmemFsPoisonAbi.HealthOk && ShutdownCommand.Call(path, PmemFsHealthAbi.OpGet, 0, out var health) == 0)
                 info = info with { Health = health };
+            if (isMountPoint && DaemonStatsReport.Read(path, out var daemon) == 0)
+                info = info with { Daemon = daemon };
             if (!isDirectory && LeaseList.Read(path, thisFileOnly: true, mount?.Mountpoint, out var leases, out var now) == 0)
                 info = info with { Leases = leases, LeaseClock = now };
             if (!isDirectory && BmapCommand.Read(path, out var extents, out _) == 0)
@@ -147,6 +152,7 @@ public sealed record PathInfo(
                         + (l.Pins.Count == 0 ? "" : ", pinned " + string.Join(',', l.Pins.Select(p => p.RangeText))));
             }
         }
+        Daemon?.WriteText(output);
         WriteRegionAccess(output);
     }
 
@@ -203,6 +209,7 @@ public sealed record PathInfo(
         w.WriteBoolean("userSpaceFlushSufficesForDirectMapping", f.DirectMappingFlushSuffices);
         w.WriteEndObject();
         if (Leases is { } leases) LeaseCommand.WriteLeasesArray(w, "leases", leases);
+        Daemon?.WriteJson(w);
         w.WriteEndObject();
     });
 }

@@ -73,6 +73,8 @@ public sealed unsafe partial class PmemFsOperations
                 return;
             case PmemFsRmapAbi.Rmap when TryRmapIoctl(req, input, outSize):
                 break;
+            case PmemFsDaemonStatsAbi.DaemonStats when TryDaemonStatsIoctl(req, input, outSize):
+                break;
             case PmemFsLeaseAbi.LeaseAcquire or PmemFsLeaseAbi.LeaseRelease or PmemFsLeaseAbi.Pin or PmemFsLeaseAbi.Unpin
                 or PmemFsLeaseAbi.LeaseStatus or PmemFsLeaseAbi.LeaseList when TryLeaseIoctl(req, ino, cmd, fi, flags, input, outSize):
                 break;
