@@ -2,15 +2,20 @@
 # vs-peers.sh: PmemFs's FUSE path against the C peers and tmpfs, in one interleaved run (issue 14).
 #
 # Mounts, all backed by memory: tmpfs; libfuse 3.14's passthrough_hp over tmpfs, threaded and
-# --single (its defaults: writeback cache, splice, attributes and names cached for a day); and
+# --single (its defaults: writeback cache, splice, attributes and names cached for a day);
+# libfuse 3.14's passthrough_ll over tmpfs with its defaults ("ll": no writeback cache, 1 s
+# timeouts) and tuned as the issue measured it ("ll-tuned": -s -o writeback,cache=always); and
 # PmemFs with its defaults on a 1 GiB image in /dev/shm. Then runs scripts/bench/fsbench.sh over
-# all of them (CPU per operation of application + daemon, mean, p99, p99.9) and unmounts
-# everything it mounted, also on failure. Targets run workload by workload, interleaved, so
-# they see the same machine noise: compare the ratios in one table, not numbers across runs.
+# all of them (CPU per operation of application + daemon, mean, p99, p99.9), prints the ratio
+# table of issue 14 (PmemFs against passthrough_hp, each row against its target, and ll-tuned
+# against hp), and unmounts everything it mounted, also on failure. Targets run workload by
+# workload, interleaved, so they see the same machine noise: compare the ratios in one table,
+# not numbers across runs.
 #
 # Usage: scripts/bench/vs-peers.sh [fsbench options, e.g. --runtime 5 --files 10000 --out FILE]
 #   PMEMFS: the pmemfs command (default: this checkout's scripts/pmemfs, so a branch can be
-#   measured without installing it); PMEMFS_MOUNT_ARGS: extra `pmemfs mount` arguments.
+#   measured without installing it); PMEMFS_MOUNT_ARGS: extra `pmemfs mount` arguments;
+#   PEERS: which C peers to mount, a subset of "hp hp-single ll ll-tuned" (default all four).
 # Needs root (mounts; scripts/bench/peers.sh builds the peers from Debian's fuse3 source).
 set -euo pipefail
 repo="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
@@ -31,9 +36,13 @@ cleanup() {
     rm -rf "$base" 2>/dev/null || true
 }
 trap cleanup EXIT
-mkdir -p "$base"/{mem,hp,hp-single,pmemfs}
-mount -t tmpfs -o size=3G,mode=1777 pmemfs-vs-peers "$base/mem"; mounted+=("$base/mem")
-mkdir -p "$base/mem"/{tmpfs,hp,hp-single}
+read -ra want <<<"${PEERS:-hp hp-single ll ll-tuned}"
+for p in "${want[@]}"; do
+    [[ "$p" =~ ^(hp|hp-single|ll|ll-tuned)$ ]] || { echo "vs-peers: unknown peer '$p' in PEERS (hp hp-single ll ll-tuned)" >&2; exit 2; }
+done
+mkdir -p "$base"/{mem,pmemfs}
+mount -t tmpfs -o size=4G,mode=1777 pmemfs-vs-peers "$base/mem"; mounted+=("$base/mem")
+mkdir -p "$base/mem/tmpfs"
 
 daemon_of() { # MOUNTPOINT: the PID of the FUSE daemon whose command line names it
     local f p
@@ -44,14 +53,33 @@ daemon_of() { # MOUNTPOINT: the PID of the FUSE daemon whose command line names 
     done
 }
 
-"$peers/passthrough_hp" "$base/mem/hp" "$base/hp"; mounted+=("$base/hp")
-"$peers/passthrough_hp" --single "$base/mem/hp-single" "$base/hp-single"; mounted+=("$base/hp-single")
+mount_peer() { # NAME: mounts that peer over its own directory of the tmpfs, on $base/NAME
+    mkdir -p "$base/mem/$1" "$base/$1"
+    mounted+=("$base/$1")
+    case "$1" in
+        hp) "$peers/passthrough_hp" "$base/mem/hp" "$base/hp" ;;
+        hp-single) "$peers/passthrough_hp" --single "$base/mem/hp-single" "$base/hp-single" ;;
+        ll) "$peers/passthrough_ll" -o "source=$base/mem/ll" "$base/ll" ;;
+        ll-tuned) "$peers/passthrough_ll" -s -o "writeback,cache=always,source=$base/mem/ll-tuned" "$base/ll-tuned" ;;
+    esac
+}
+for p in "${want[@]}"; do mount_peer "$p"; done
 "${pmemfs[@]}" mkfs "$image" --size 1G --force --quiet
 read -ra mount_args <<<"${PMEMFS_MOUNT_ARGS:-}"
 mounted+=("$base/pmemfs")
 "${pmemfs[@]}" mount "$image" "$base/pmemfs" "${mount_args[@]}" </dev/null
 
-hp="$(daemon_of "$base/hp")" hps="$(daemon_of "$base/hp-single")" pm="$(daemon_of "$base/pmemfs")"
-[[ -n "$hp" && -n "$hps" && -n "$pm" ]] || { echo "vs-peers: a daemon PID was not found (hp '$hp', hp-single '$hps', pmemfs '$pm')" >&2; exit 1; }
-echo "vs-peers: passthrough_hp $hp, passthrough_hp --single $hps, pmemfs $pm ($("${pmemfs[@]}" --version 2>/dev/null | head -1))" >&2
-"$repo/scripts/bench/fsbench.sh" "$@" tmpfs="$base/mem/tmpfs" hp="$base/hp:$hp" hp-single="$base/hp-single:$hps" pmemfs="$base/pmemfs:$pm"
+targets=(tmpfs="$base/mem/tmpfs")
+for p in "${want[@]}" pmemfs; do
+    pid="$(daemon_of "$base/$p")"
+    [[ -n "$pid" ]] || { echo "vs-peers: the daemon of $base/$p was not found" >&2; exit 1; }
+    targets+=("$p=$base/$p:$pid")
+    echo "vs-peers: $p daemon $pid" >&2
+done
+echo "vs-peers: $("${pmemfs[@]}" --version 2>/dev/null | head -1)" >&2
+
+# fsbench's table, kept for the ratios; --out FILE (if given) still gets it from fsbench.
+report="$base/report.md"
+"$repo/scripts/bench/fsbench.sh" "$@" "${targets[@]}" | tee "$report"
+echo
+"$repo/scripts/bench/peer-ratios.awk" "$report"
