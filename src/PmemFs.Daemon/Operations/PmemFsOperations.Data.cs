@@ -144,10 +144,13 @@ public sealed unsafe partial class PmemFsOperations
         var who = Caller(req);
         ulong fh = fi->Fh;
         var errno = _fs.Fallocate(ino, (FallocateMode)mode, offset, length, who, fh);
-        if (errno == Errno.RetryAfterRecall)
-            Park(req, "fallocate", ino, () => _fs.Fallocate(ino, (FallocateMode)mode, offset, length, who, fh), e => Reply(req, e));
+        if (errno == Errno.RetryAfterRecall) ParkFallocate(req, ino, (FallocateMode)mode, offset, length, who, fh);
         else Reply(req, errno);
     }
+
+    /// <summary>As <see cref="ParkWrite"/>: the closure is made only when the call is parked.</summary>
+    private void ParkFallocate(FuseRequest req, ulong ino, FallocateMode mode, long offset, long length, Credentials who, ulong fh) =>
+        Park(req, "fallocate", ino, () => _fs.Fallocate(ino, mode, offset, length, who, fh), e => Reply(req, e));
 
     public override void Lseek(FuseRequest req, ulong ino, long offset, int whence, FuseFileInfo* fi)
     {

@@ -35,9 +35,13 @@ public sealed unsafe partial class PmemFsOperations
     {
         var errno = _fs.Unlink(parent, name);
         if (errno != Errno.RetryAfterRecall) { Reply(req, errno); return; }
-        byte[] copy = name.ToArray();
-        Park(req, "unlink", null, () => _fs.Unlink(parent, copy), e => Reply(req, e));
+        ParkUnlink(req, parent, name.ToArray());
     }
+
+    // The parking paths are methods of their own: a lambda that captures a parameter makes the
+    // compiler allocate its closure at the entry of the method, on every call.
+    private void ParkUnlink(FuseRequest req, ulong parent, byte[] name) =>
+        Park(req, "unlink", null, () => _fs.Unlink(parent, name), e => Reply(req, e));
 
     public override void RmDir(FuseRequest req, ulong parent, ReadOnlySpan<byte> name) => Reply(req, _fs.RemoveDirectory(parent, name));
 
@@ -53,9 +57,11 @@ public sealed unsafe partial class PmemFsOperations
         var errno = _fs.Rename(parent, name, newParent, newName, (RenameFlags)flags);
         if (errno != Errno.RetryAfterRecall) { Reply(req, errno); return; }
         // Renaming over the last name of a leased file recalls its leases.
-        byte[] from = name.ToArray(), to = newName.ToArray();
-        Park(req, "rename", null, () => _fs.Rename(parent, from, newParent, to, (RenameFlags)flags), e => Reply(req, e));
+        ParkRename(req, parent, name.ToArray(), newParent, newName.ToArray(), (RenameFlags)flags);
     }
+
+    private void ParkRename(FuseRequest req, ulong parent, byte[] from, ulong newParent, byte[] to, RenameFlags flags) =>
+        Park(req, "rename", null, () => _fs.Rename(parent, from, newParent, to, flags), e => Reply(req, e));
 
     public override void ReadLink(FuseRequest req, ulong ino)
     {

@@ -160,7 +160,7 @@ public sealed class LeaseTable : IDisposable
     }
 
     /// <summary>The handle was released (FUSE release): its leases end. Returns how many.</summary>
-    public int EndLeasesOfHandle(ulong handle) => EndWhere(l => l.Handle == handle, revoked: false);
+    public int EndLeasesOfHandle(ulong handle) => EndWhere(handle, static (l, h) => l.Handle == h, revoked: false);
 
     /// <summary>
     /// Process <paramref name="pid"/> died: its leases end, whatever handles they were held
@@ -168,19 +168,21 @@ public sealed class LeaseTable : IDisposable
     /// see processes; the host calls this when it learns of the death (a pidfd, or a check of
     /// /proc when a lease is recalled). Returns how many ended.
     /// </summary>
-    public int EndLeasesOfProcess(int pid) => EndWhere(l => l.Pid == pid, revoked: false);
+    public int EndLeasesOfProcess(int pid) => EndWhere(pid, static (l, p) => l.Pid == p, revoked: false);
 
     /// <summary>The file's blocks are being freed: any lease left on it is revoked (its holder is told).</summary>
-    internal int EndLeasesOfInode(ulong ino) => EndWhere(l => l.Ino == ino, revoked: true);
+    internal int EndLeasesOfInode(ulong ino) => EndWhere(ino, static (l, i) => l.Ino == i, revoked: true);
 
-    private int EndWhere(Func<Lease, bool> which, bool revoked)
+    // The key is passed, not captured: a capturing lambda would be allocated on every call (every
+    // file's last close and every free), although there is almost never a lease to end.
+    private int EndWhere<TKey>(TKey key, Func<Lease, TKey, bool> which, bool revoked)
     {
         if (Volatile.Read(ref _live) == 0) return 0;
         var notices = revoked ? new List<LeaseInfo>() : null;
         int n = 0;
         lock (_lock)
         {
-            foreach (var lease in _byId.Values.Where(which).ToList())
+            foreach (var lease in _byId.Values.Where(l => which(l, key)).ToList())
             {
                 EndLocked(lease, notices);
                 n++;

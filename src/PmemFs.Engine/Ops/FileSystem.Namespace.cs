@@ -324,7 +324,8 @@ public sealed partial class FileSystem
                     drec.MtimeNs = drec.CtimeNs = now;
                     if (directory) drec.Nlink--;
                     LogInode(tx, drec);
-                    tx.OnCommit(() => { child.Rec = crec; dir.Rec = drec; });
+                    tx.OnCommitStore(child, crec);
+                    tx.OnCommitStore(dir, drec);
                     tx.Commit();
                     if (crec.Nlink == 0 && Interlocked.Read(ref child.References) == 0)
                     {
