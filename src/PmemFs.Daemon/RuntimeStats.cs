@@ -13,7 +13,7 @@ namespace PmemFs.Daemon;
 /// </summary>
 public static class RuntimeStats
 {
-    private static readonly long StartTimestamp = Stopwatch.GetTimestamp();
+    private static readonly DateTime ProcessStart = GetProcessStart();
     private static GcPauseListener? _listener;
 
     /// <summary>Starts measuring the longest pause (the totals need nothing). Once per process; the daemon calls it before it serves.</summary>
@@ -28,15 +28,21 @@ public static class RuntimeStats
         return new PmemFsDaemonStats
         {
             Version = PmemFsDaemonStatsAbi.Version,
-            UptimeNs = (ulong)Stopwatch.GetElapsedTime(StartTimestamp).Ticks * 100,
+            UptimeNs = (ulong)Math.Max(0, (DateTime.UtcNow - ProcessStart).Ticks) * 100,
             Gen0Collections = (ulong)Math.Max(0, c0 - c1),
             Gen1Collections = (ulong)Math.Max(0, c1 - c2),
             Gen2Collections = (ulong)c2,
             GcPauseTotalNs = (ulong)GC.GetTotalPauseDuration().Ticks * 100,
             GcPauseMaxNs = (ulong)(_listener?.MaxPauseTicks ?? 0) * 100,
             AllocatedBytes = (ulong)GC.GetTotalAllocatedBytes(precise: false),
-            HeapBytes = (ulong)GC.GetGCMemoryInfo().HeapSizeBytes,
+            HeapBytes = (ulong)GC.GetTotalMemory(forceFullCollection: false),
         };
+    }
+
+    private static DateTime GetProcessStart()
+    {
+        using var self = Process.GetCurrentProcess();
+        return self.StartTime.ToUniversalTime();
     }
 
     /// <summary>

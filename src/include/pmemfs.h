@@ -559,7 +559,7 @@ struct pmemfs_health {
  *   gc_pause_total_ns    time the daemon's threads were stopped by the collector, in total
  *   gc_pause_max_ns      the longest single such stop seen since the daemon started
  *   allocated_bytes      managed heap bytes allocated since the daemon started
- *   heap_bytes           the managed heap's size after the last collection
+ *   heap_bytes           bytes in use on the managed heap now (live and not yet collected)
  * Counted since the daemon started, never reset: take two answers and subtract.
  * EINVAL: version is not PMEMFS_DAEMON_STATS_VERSION, or reserved0 is not 0.
  * --------------------------------------------------------------------------------------- */

@@ -55,7 +55,7 @@ public sealed record DaemonStatsReport(PmemFsDaemonStats Raw)
         d.Field("garbage collections", CollectionsText);
         d.Field("GC pauses", PausesText);
         d.Field("allocated since start", Units.Bytes((long)Raw.AllocatedBytes));
-        d.Field("managed heap", Units.Bytes((long)Raw.HeapBytes));
+        d.Field("managed heap in use", Units.Bytes((long)Raw.HeapBytes));
     }
 
     public void WriteJson(Utf8JsonWriter w)
