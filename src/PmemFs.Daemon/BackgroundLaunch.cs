@@ -32,6 +32,7 @@ public static class BackgroundLaunch
         if (Path.GetFileNameWithoutExtension(Environment.ProcessPath) == "dotnet")
             psi.ArgumentList.Add(typeof(BackgroundLaunch).Assembly.Location.Replace("PmemFs.Daemon.dll", "pmemfs.dll", StringComparison.Ordinal));
         foreach (var a in childArgs) psi.ArgumentList.Add(a);
+        if (DaemonGc.ChooseForChild() is { } gc) psi.Environment[DaemonGc.Variable] = gc;
 
         CloseOnExecInherited();
         using var child = Process.Start(psi) ?? throw new MountException("cannot start the daemon process");

@@ -75,6 +75,7 @@ public sealed class MountDaemon(MountRequest request, DaemonLog log)
             + (report.SuperblockProblem is null ? "" : $"; superblock: {report.SuperblockProblem}"));
 
         RuntimeStats.StartListening(); // the longest GC pause, for PMEMFS_IOC_DAEMON_STATS
+        log.Info($"garbage collector: {DaemonGc.Describe()}");
         var ops = new PmemFsOperations(fs, log)
         {
             StoreGranularity = (uint)media.Granularity,
