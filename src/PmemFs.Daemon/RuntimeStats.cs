@@ -17,7 +17,12 @@ public static class RuntimeStats
     private static GcPauseListener? _listener;
 
     /// <summary>Starts measuring the longest pause (the totals need nothing). Once per process; the daemon calls it before it serves.</summary>
-    public static void StartListening() => Interlocked.CompareExchange(ref _listener, new GcPauseListener(), null);
+    public static void StartListening()
+    {
+        if (Volatile.Read(ref _listener) is not null) return;
+        var listener = new GcPauseListener(); // enabled from here on: drop it if another call won
+        if (Interlocked.CompareExchange(ref _listener, listener, null) is not null) listener.Dispose();
+    }
 
     public static PmemFsDaemonStats Snapshot()
     {
