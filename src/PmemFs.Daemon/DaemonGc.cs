@@ -9,8 +9,9 @@ namespace PmemFs.Daemon;
 /// gen-1 collection that 10,000 creates make, with the same CPU per operation and the same
 /// resident memory (docs/performance.md, "GC pauses"). Such a pause stops every request in
 /// flight, so the daemon is started with the segments collector when the runtime has it and the
-/// user has not chosen a collector (DOTNET_GCName; set it empty for the runtime's default). The choice must be made before the runtime
-/// starts: a daemon in the foreground (-f) keeps the collector its process started with.
+/// user has not chosen a collector (DOTNET_GCName; set it empty for the runtime's default).
+/// The choice must be made before the runtime starts: a daemon in the foreground (-f) keeps
+/// the collector its process started with.
 /// </summary>
 public static class DaemonGc
 {
