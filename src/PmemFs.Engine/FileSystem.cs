@@ -222,7 +222,7 @@ public sealed partial class FileSystem : IDisposable
         return inode;
     }
 
-    private void Publish(Inode inode) => Volatile.Write(ref _inodes[inode.Slot], inode);
+    internal void Publish(Inode inode) => Volatile.Write(ref _inodes[inode.Slot], inode);
 
     private void Unpublish(Inode inode) => Volatile.Write(ref _inodes[inode.Slot], null);
 

@@ -33,8 +33,14 @@ internal sealed class Txn : IDisposable
     private bool _done;
     private bool _open;
 
-    /// <summary>An in-memory change made once the commit is durable: an action, or an inode's new record (no closure).</summary>
-    private readonly record struct CommitStep(Action? Action, Inode? Inode, InodeRecord Record);
+    /// <summary>
+    /// An in-memory change made once the commit is durable: an action, or one of the common
+    /// changes as data (an inode's new record, a directory entry added or removed, a new inode
+    /// published), which need no closure: create and unlink allocate nothing for them.
+    /// </summary>
+    private readonly record struct CommitStep(CommitStepKind Kind, Action? Action, Inode? Inode, InodeRecord Record, DirEntry? Entry);
+
+    private enum CommitStepKind : byte { Action, Store, AddEntry, RemoveEntry, Publish }
 
     private Txn() { Log = new LogTransaction(); }
 
@@ -103,10 +109,19 @@ internal sealed class Txn : IDisposable
     /// <summary>Like <see cref="FreeSlot"/> for an inode: the slot keeps its (free) record and generation.</summary>
     public void FreeSlotKeepingRecord(SlotAllocator table, long slot) => _slotsToFree.Add((table, slot));
 
-    public void OnCommit(Action action) => _onCommit.Add(new CommitStep(action, null, default));
+    public void OnCommit(Action action) => _onCommit.Add(new CommitStep(CommitStepKind.Action, action, null, default, null));
 
     /// <summary>Once committed, <paramref name="inode"/>'s record becomes <paramref name="record"/> (in order with the other steps).</summary>
-    public void OnCommitStore(Inode inode, in InodeRecord record) => _onCommit.Add(new CommitStep(null, inode, record));
+    public void OnCommitStore(Inode inode, in InodeRecord record) => _onCommit.Add(new CommitStep(CommitStepKind.Store, null, inode, record, null));
+
+    /// <summary>Once committed, <paramref name="entry"/> is in <paramref name="dir"/>'s index.</summary>
+    public void OnCommitAddEntry(Inode dir, DirEntry entry) => _onCommit.Add(new CommitStep(CommitStepKind.AddEntry, null, dir, default, entry));
+
+    /// <summary>Once committed, <paramref name="entry"/> is no longer in <paramref name="dir"/>'s index.</summary>
+    public void OnCommitRemoveEntry(Inode dir, DirEntry entry) => _onCommit.Add(new CommitStep(CommitStepKind.RemoveEntry, null, dir, default, entry));
+
+    /// <summary>Once committed, <paramref name="inode"/> can be found by its number.</summary>
+    public void OnCommitPublish(Inode inode) => _onCommit.Add(new CommitStep(CommitStepKind.Publish, null, inode, default, null));
 
     /// <summary>
     /// An extent edit computes its slots and window from the map as it is before commit, so a
@@ -139,8 +154,14 @@ internal sealed class Txn : IDisposable
             {
                 foreach (var step in _onCommit)
                 {
-                    if (step.Action is { } a) a();
-                    else step.Inode!.Rec = step.Record;
+                    switch (step.Kind)
+                    {
+                        case CommitStepKind.Action: step.Action!(); break;
+                        case CommitStepKind.Store: step.Inode!.Rec = step.Record; break;
+                        case CommitStepKind.AddEntry: step.Inode!.Directory!.Add(step.Entry!); break;
+                        case CommitStepKind.RemoveEntry: step.Inode!.Directory!.Remove(step.Entry!); break;
+                        case CommitStepKind.Publish: _fs.Publish(step.Inode!); break;
+                    }
                 }
                 foreach (var r in _blocksToFree) _fs.Blocks.Free(r.Start, r.Count);
                 foreach (var (t, s) in _slotsToFree) t.Release(s);

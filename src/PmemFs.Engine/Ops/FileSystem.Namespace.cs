@@ -121,7 +121,8 @@ public sealed partial class FileSystem
                 drec.MtimeNs = drec.CtimeNs = now;
                 if (child.IsDirectory) drec.Nlink++;
                 LogInode(tx, drec);
-                tx.OnCommit(() => { dir.Rec = drec; Publish(child); });
+                tx.OnCommitStore(dir, drec);
+                tx.OnCommitPublish(child);
                 tx.Commit();
                 attr = AttributesOf(child);
                 return Errno.Ok;
@@ -155,7 +156,7 @@ public sealed partial class FileSystem
                 using var tx = Txn.Begin(this);
                 var child = NewInode(tx, dir, mode, who, 0, xattrs, named: false);
                 child.Linkable = true;
-                tx.OnCommit(() => Publish(child));
+                tx.OnCommitPublish(child);
                 tx.Commit();
                 attr = AttributesOf(child);
                 return Errno.Ok;
@@ -222,7 +223,7 @@ public sealed partial class FileSystem
         long slot = tx.AllocateSlot(DirentSlots);
         var e = new DirEntry(name, child.Ino, FileTypes.ToDirentType(child.Rec.Mode), slot);
         LogDirent(tx, dir.Ino, e);
-        tx.OnCommit(() => dir.Directory!.Add(e));
+        tx.OnCommitAddEntry(dir, e);
         return e;
     }
 
@@ -236,7 +237,7 @@ public sealed partial class FileSystem
     private void RemoveEntry(Txn tx, Inode dir, DirEntry e)
     {
         tx.FreeSlot(DirentSlots, e.Slot, Geometry.DirentOffset(e.Slot), DiskDirent.Size);
-        tx.OnCommit(() => dir.Directory!.Remove(e));
+        tx.OnCommitRemoveEntry(dir, e);
     }
 
     public Errno Link(ulong ino, ulong newParent, ReadOnlySpan<byte> newName, out InodeAttributes attr)
