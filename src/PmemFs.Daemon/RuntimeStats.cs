@@ -27,15 +27,15 @@ public static class RuntimeStats
     public static PmemFsDaemonStats Snapshot()
     {
         // CollectionCount(g) counts the collections of generation g or older: a gen-2 collection
-        // is in all three. Read oldest first, so a collection between two reads cannot make a
-        // difference negative.
-        long c2 = GC.CollectionCount(2), c1 = GC.CollectionCount(1), c0 = GC.CollectionCount(0);
+        // is in all three. Read oldest first, so a collection between two reads only adds to
+        // the later, younger count: no difference can be negative.
+        int c2 = GC.CollectionCount(2), c1 = GC.CollectionCount(1), c0 = GC.CollectionCount(0);
         return new PmemFsDaemonStats
         {
             Version = PmemFsDaemonStatsAbi.Version,
             UptimeNs = (ulong)Math.Max(0, (DateTime.UtcNow - ProcessStart).Ticks) * 100,
-            Gen0Collections = (ulong)Math.Max(0, c0 - c1),
-            Gen1Collections = (ulong)Math.Max(0, c1 - c2),
+            Gen0Collections = (ulong)(c0 - c1),
+            Gen1Collections = (ulong)(c1 - c2),
             Gen2Collections = (ulong)c2,
             GcPauseTotalNs = (ulong)GC.GetTotalPauseDuration().Ticks * 100,
             GcPauseMaxNs = (ulong)(_listener?.MaxPauseTicks ?? 0) * 100,

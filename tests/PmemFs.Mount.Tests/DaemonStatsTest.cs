@@ -29,20 +29,32 @@ public class DaemonStatsTest
         using var fs = new MountedFileSystem();
         var first = Read(fs);
         Assert.True(first.Uptime > 0, "uptime");
-        // Make garbage in the daemon: names and inodes of created and deleted files.
-        for (int i = 0; i < 3000; i++) File.WriteAllText(fs[$"f{i}"], "x");
-        for (int i = 0; i < 3000; i++) File.Delete(fs[$"f{i}"]);
-        var second = Read(fs);
+        // Make garbage in the daemon (names and inodes of created and deleted files) until it
+        // collects at least once, so the pause counters have something to show.
+        var second = first;
+        for (int round = 0; round < 20 && second.Collections == first.Collections; round++)
+        {
+            for (int i = 0; i < 3000; i++) File.WriteAllText(fs[$"f{i}"], "x");
+            for (int i = 0; i < 3000; i++) File.Delete(fs[$"f{i}"]);
+            second = Read(fs);
+        }
         Assert.True(second.Uptime > first.Uptime, "uptime grows");
-        Assert.True(second.Allocated > first.Allocated, "creating and deleting 3000 files allocated nothing?");
-        Assert.True(second.Collections >= first.Collections && second.PauseTotal >= first.PauseTotal, "counts never go back");
-        Assert.True(second.PauseMax <= second.PauseTotal, "the longest pause is one of them");
-        if (second.Collections > 0) Assert.True(second.PauseTotal > 0, "collections without a pause");
+        Assert.True(second.Allocated > first.Allocated, "creating and deleting files allocated nothing?");
+        Assert.True(second.Collections > first.Collections, $"no collection in the daemon after 60,000 creates and deletes ({second.Allocated - first.Allocated} bytes allocated)");
+        Assert.True(second.PauseTotal > first.PauseTotal, "collections without a pause");
+        // The longest pause comes from the runtime's GC events, which the daemon receives on a
+        // thread of their own a moment after the collection.
+        for (int i = 0; i < 50 && second.PauseMax == 0; i++)
+        {
+            Thread.Sleep(100);
+            second = Read(fs);
+        }
+        Assert.InRange(second.PauseMax, 1, second.PauseTotal);
 
         string text = Proc.Check(fs.Cli, "info", fs.Path).Out;
         Assert.Contains("daemon:", text);
         Assert.Matches(@"garbage collections:\s+\d+ \(gen0 \d+, gen1 \d+, gen2 \d+\)", text);
-        Assert.Matches(@"GC pauses:\s+(none|[\d.]+ ms in total, longest [\d.]+ ms)", text);
+        Assert.Matches(@"GC pauses:\s+[\d.]+ ms in total, longest [\d.]+ ms", text);
 
         // A file is not a mount point: no daemon section.
         File.WriteAllText(fs["f"], "x");
